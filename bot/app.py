@@ -1,0 +1,120 @@
+"""Composition root: builds the service from settings and configuration, and its ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from bot import migrate
+from bot.channels import Channel
+from bot.clock import Clock, SystemClock
+from bot.config import VigieConfig
+from bot.db import Database
+from bot.directory import sync_directory
+from bot.intake import IntakeService, Receipt
+from bot.metrics import Metrics
+from bot.settings import ApiToken, Settings
+from bot.validation import french_errors
+from escalation.delivery import OutboxDispatcher
+
+log = structlog.get_logger("vigie")
+
+
+@dataclass
+class Vigie:
+    """Everything a running instance holds; adapters reach the core through it."""
+
+    settings: Settings
+    config: VigieConfig
+    clock: Clock
+    db: Database
+    intake: IntakeService
+    dispatcher: OutboxDispatcher
+    metrics: Metrics
+    tokens: list[ApiToken]
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def after_intake(self, receipt: Receipt) -> None:
+        """Called once a signal is committed: wake the workers instead of waiting for a poll."""
+        self.dispatcher.poke()
+
+    async def start(self, *, background: bool = True) -> None:
+        await migrate.upgrade(self.db)
+        await sync_directory(self.db, self.config, self.clock)
+        if background:
+            self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(), name="outbox-dispatcher"))
+        log.info("vigie_started", database=self.db.dialect, desk=self.config.desk.name)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.db.dispose()
+
+
+def build_channels(config: VigieConfig) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    if config.channels.console.enabled:
+        from handlers.console import ConsoleChannel
+
+        channels["console"] = ConsoleChannel()
+    return channels
+
+
+def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -> Vigie:
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    return Vigie(
+        settings=settings,
+        config=config,
+        clock=clock,
+        db=db,
+        intake=IntakeService(db, clock, config.desk),
+        dispatcher=OutboxDispatcher(db, clock, build_channels(config)),
+        metrics=Metrics(),
+        tokens=settings.tokens(),
+    )
+
+
+def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
+    from handlers import alertmanager, http_intake, http_ops, http_query
+    from handlers.http_common import HttpError
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await vigie.start(background=background)
+        try:
+            yield
+        finally:
+            await vigie.stop()
+
+    app = FastAPI(title="Vigie", version="0.1.0", lifespan=lifespan)
+    app.state.vigie = vigie
+
+    @app.exception_handler(HttpError)
+    async def _http_error(_request: Request, exc: HttpError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = french_errors(list(exc.errors()))
+        return HttpError(422, "invalid_request", "Requête invalide.", fields=fields).response()
+
+    for module in (http_intake, alertmanager, http_query, http_ops):
+        app.include_router(module.router)
+    return app
+
+
+def demo_paths(root: Path | None = None) -> Path:
+    return (root or Path.cwd()) / "config" / "demo.yaml"

@@ -1,0 +1,289 @@
+"""The ``vigie`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from bot.config import ConfigError, VigieConfig, load_config
+from bot.settings import Settings
+
+app = typer.Typer(help="Vigie : point d'entrée unique des signaux et astreinte 24/7.", no_args_is_help=True)
+db_app = typer.Typer(help="Base de données : migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DEMO_CONFIG = Path("config/demo.yaml")
+DEMO_TOKEN = "vigie-demo-token"
+
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Fichier de configuration (défaut : $VIGIE_CONFIG ou config/vigie.yaml)."
+    ),
+]
+
+
+@app.callback()
+def _quiet_logs() -> None:
+    # Commands print their own French output; only warnings go to the log (stderr).
+    # `serve` reconfigures logging from the settings.
+    from bot.logging_setup import configure_logging
+
+    configure_logging("WARNING", "console")
+
+
+def _settings(config: Path | None) -> Settings:
+    settings = Settings()
+    if config is not None:
+        settings = settings.model_copy(update={"config": config})
+    return settings
+
+
+def _load(settings: Settings) -> VigieConfig:
+    try:
+        return load_config(settings.config)
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(2) from None
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+async def _with_vigie(settings: Settings, config: VigieConfig, work: Callable[[Any], Awaitable[T]]) -> T:
+    from bot.app import build
+
+    vigie = build(settings, config)
+    try:
+        await vigie.start(background=False)
+        return await work(vigie)
+    finally:
+        await vigie.stop()
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    demo: Annotated[
+        bool, typer.Option(help="Configuration de démonstration, jeton de démonstration.")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="Adresse d'écoute (défaut : $VIGIE_HOST ou 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port HTTP (défaut : $VIGIE_PORT ou 8080).")] = None,
+) -> None:
+    """Lance le service (API HTTP, envoi des messages)."""
+    import uvicorn
+
+    from bot.app import build, create_app
+    from bot.logging_setup import configure_logging
+
+    if demo:
+        config = config or DEMO_CONFIG
+        os.environ.setdefault("VIGIE_API_TOKENS", f"demo:{DEMO_TOKEN}")
+    settings = _settings(config)
+    updates: dict[str, Any] = {}
+    if host:
+        updates["host"] = host
+    if port:
+        updates["port"] = port
+    settings = settings.model_copy(update=updates)
+    configure_logging(settings.log_level, settings.log_format)
+    cfg = _load(settings)
+    if not settings.tokens():
+        typer.echo("Attention : VIGIE_API_TOKENS est vide, l'API d'entrée refusera toute requête.", err=True)
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"Vigie — {cfg.desk.name}")
+    typer.echo(f"  configuration : {settings.config}")
+    typer.echo(f"  base de données : {settings.database_url}")
+    typer.echo(f"  API des signaux : {base}/api/v1/signals")
+    typer.echo(f"  Alertmanager : {base}/api/v1/alertmanager")
+    typer.echo(f"  messages envoyés (outbox) : {base}/api/v1/outbox")
+    typer.echo(f"  santé : {base}/healthz   métriques : {base}/metrics")
+    if demo and os.environ.get("VIGIE_API_TOKENS") == f"demo:{DEMO_TOKEN}":
+        typer.echo(f"  jeton de démonstration : {DEMO_TOKEN}")
+    app_ = create_app(build(settings, cfg))
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@app.command("check-config")
+def check_config(path: Annotated[Path | None, typer.Argument(help="Fichier à vérifier.")] = None) -> None:
+    """Vérifie la configuration et en affiche le résumé (code de sortie non nul en cas d'erreur)."""
+    settings = _settings(path)
+    cfg = _load(settings)
+    typer.echo(f"Configuration valide : {settings.config}")
+    typer.echo(
+        f"  permanence : {cfg.desk.name} (fuseau {cfg.desk.timezone}, références {cfg.desk.reference_prefix})"
+    )
+    typer.echo(f"  personnes : {len(cfg.people)}")
+    for person in cfg.people:
+        functions = ", ".join(f.value for f in person.functions) or "—"
+        typer.echo(f"    - {person.id} : {person.name} ({functions}) ; canaux : {', '.join(person.notify)}")
+    typer.echo(f"  canaux activés : {', '.join(cfg.channels.enabled()) or 'aucun'}")
+    for warning in cfg.warnings():
+        typer.echo(f"  avertissement : {warning}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Applique les migrations de schéma."""
+    from bot import migrate
+    from bot.db import Database
+
+    settings = Settings()
+
+    async def work() -> str | None:
+        db = Database(settings.database_url)
+        try:
+            await migrate.upgrade(db)
+            return await migrate.current_revision(db)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"Schéma à jour (révision {_run(work)}).")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Affiche la révision du schéma."""
+    from bot import migrate
+    from bot.db import Database
+
+    settings = Settings()
+
+    async def work() -> str | None:
+        db = Database(settings.database_url)
+        try:
+            return await migrate.current_revision(db)
+        finally:
+            await db.dispose()
+
+    current = _run(work)
+    head = migrate.head_revision()
+    typer.echo(f"Révision : {current or 'aucune'} (dernière : {head})")
+    if current != head:
+        raise typer.Exit(1)
+
+
+@app.command()
+def signal(
+    title: Annotated[str, typer.Argument(help="Titre du signal.")],
+    body: Annotated[str | None, typer.Option(help="Description.")] = None,
+    severity: Annotated[str | None, typer.Option(help="Gravité : mineure … catastrophique.")] = None,
+    category: Annotated[str | None, typer.Option(help="Catégorie (ex. etablissement).")] = None,
+    dedup_key: Annotated[str | None, typer.Option(help="Clé de dédoublonnage.")] = None,
+    reporter: Annotated[str | None, typer.Option(help="Déclarant.")] = None,
+    exercise: Annotated[bool, typer.Option(help="Signal d'exercice.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Enregistre un signal et affiche son accusé de réception."""
+    from bot.domain import Category, OriginChannel, parse_severity
+    from bot.intake import Origin, SignalDraft
+
+    settings = _settings(config)
+    cfg = _load(settings)
+    try:
+        draft = SignalDraft(
+            title=title.strip(),
+            body=body,
+            severity=parse_severity(severity) if severity else None,
+            category=Category(category) if category else None,
+            dedup_key=dedup_key,
+            reporter=reporter,
+            is_exercise=exercise,
+            source="cli",
+            origin=Origin(channel=OriginChannel.CLI, address=os.environ.get("USER")),
+        )
+    except ValueError as exc:
+        typer.echo(f"Erreur : {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not draft.title:
+        typer.echo("Erreur : le titre ne doit pas être vide.", err=True)
+        raise typer.Exit(2)
+
+    async def work(vigie: Any) -> Any:
+        return await vigie.intake.accept(draft)
+
+    receipt = _run(lambda: _with_vigie(settings, cfg, work))
+    typer.echo(receipt.text(cfg.desk.language))
+
+
+@app.command()
+def signals(
+    status: Annotated[str, typer.Option(help="open, closed ou un statut (recu, acquitte…).")] = "open",
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Liste les signaux."""
+    from bot.signals import list_signals, signal_to_dict
+
+    settings = _settings(config)
+    cfg = _load(settings)
+
+    async def work(vigie: Any) -> Any:
+        return await list_signals(vigie.db, status)
+
+    rows = _run(lambda: _with_vigie(settings, cfg, work))
+    if as_json:
+        typer.echo(json.dumps([signal_to_dict(r) for r in rows], ensure_ascii=False, indent=2))
+        return
+    zone = cfg.desk.zone
+    for row in rows:
+        when = row.received_at.astimezone(zone).strftime("%d/%m %H:%M")
+        typer.echo(f"{row.reference}  {when}  {row.status:<9} {row.severity or '-':<14} {row.title}")
+    if not rows:
+        typer.echo("Aucun signal.")
+
+
+@app.command()
+def outbox(
+    recipient: Annotated[str | None, typer.Option(help="Destinataire (identifiant ou adresse).")] = None,
+    channel: Annotated[str | None, typer.Option(help="Canal (console, sms…).")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Depuis (ISO 8601, heure locale si sans fuseau).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Nombre maximal de messages.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Affiche les messages envoyés (ou qui l'auraient été, en console)."""
+    from bot.outbox import OutboxFilter, list_messages, message_to_dict
+
+    settings = _settings(config)
+    cfg = _load(settings)
+    zone = cfg.desk.zone
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=zone)
+    flt = OutboxFilter(recipient=recipient, channel=channel, since=since, limit=limit)
+
+    async def work(vigie: Any) -> Any:
+        return await list_messages(vigie.db, flt)
+
+    rows = _run(lambda: _with_vigie(settings, cfg, work))
+    if as_json:
+        typer.echo(json.dumps([message_to_dict(r, ref) for r, ref in rows], ensure_ascii=False, indent=2))
+        return
+    for row, ref in rows:
+        when = row.created_at.astimezone(zone).strftime("%d/%m %H:%M:%S")
+        to = row.recipient_person_id or row.recipient_address or "?"
+        typer.echo(f"{when}  {row.channel:<8} → {to:<16} [{row.state}] {ref or ''} {row.text}")
+    if not rows:
+        typer.echo("Aucun message.")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

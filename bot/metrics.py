@@ -1,0 +1,35 @@
+"""Prometheus metrics, on a registry of the app's own (several apps may live in one test process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+
+# The *_created series only add noise to every scrape.
+disable_created_metrics()
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.signals_received = Counter(
+            "vigie_signals_received_total",
+            "Signals received, by source channel and outcome (new signal or attached duplicate)",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.intake_latency = Histogram(
+            "vigie_intake_latency_seconds",
+            "Time from request to committed signal",
+            ["source"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.intake_failures = Counter(
+            "vigie_intake_failures_total",
+            "Intake requests refused because the store was unavailable",
+            ["source"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,142 @@
+"""Tables of the store. Times are stored in UTC; every schema change goes through a migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from bot.clock import utc
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends (SQLite drops the offset; PostgreSQL keeps it)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return utc(value) if value is not None else None
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+
+
+class PersonRow(SQLModel, table=True):
+    """The directory, synchronised from the configuration at start."""
+
+    __tablename__ = "people"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    functions: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    active: bool = Field(default=True)
+    updated_at: datetime = _ts()
+
+
+class ContactRow(SQLModel, table=True):
+    __tablename__ = "contacts"
+    __table_args__ = (sa.UniqueConstraint("person_id", "kind", name="uq_contacts_person_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = Field(foreign_key="people.id", max_length=64, index=True)
+    kind: str = Field(max_length=16)  # phone, email, telegram, slack
+    value: str = Field(max_length=320, index=True)
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """Last sequence number given out per year; a row lock serialises allocation."""
+
+    __tablename__ = "reference_counters"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = Field(default=0)
+
+
+class SignalRow(SQLModel, table=True):
+    __tablename__ = "signals"
+    __table_args__ = (sa.UniqueConstraint("year", "seq", name="uq_signals_year_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=40, unique=True)
+    year: int
+    seq: int
+    title: str = Field(max_length=500)
+    body: str | None = Field(default=None, sa_type=sa.Text)
+    severity: str | None = Field(default=None, max_length=20)
+    category: str | None = Field(default=None, max_length=40)
+    source: str | None = Field(default=None, max_length=200)
+    reporter: str | None = Field(default=None, max_length=200)
+    reporter_person_id: str | None = Field(default=None, max_length=64)
+    origin_channel: str = Field(max_length=20)
+    origin_address: str | None = Field(default=None, max_length=320)
+    dedup_key: str | None = Field(default=None, max_length=255, index=True)
+    # Equals dedup_key while the signal is open, NULL once closed: a plain unique index
+    # then allows one open signal per key on SQLite and PostgreSQL alike.
+    open_dedup_key: str | None = Field(default=None, max_length=255, unique=True)
+    status: str = Field(default="recu", max_length=20, index=True)
+    is_exercise: bool = Field(default=False)
+    duplicate_count: int = Field(default=0)
+    attributes: dict[str, Any] = _json()
+    received_at: datetime = _ts(index=True)
+    last_seen_at: datetime = _ts()
+    acknowledged_at: datetime | None = _ts(nullable=True)
+    acknowledged_by: str | None = Field(default=None, max_length=64)
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class SignalEventRow(SQLModel, table=True):
+    """Append-only history of a signal: never updated, never deleted."""
+
+    __tablename__ = "signal_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    signal_id: int = Field(foreign_key="signals.id", index=True)
+    at: datetime = _ts()
+    kind: str = Field(max_length=40)
+    actor: str | None = Field(default=None, max_length=200)
+    channel: str | None = Field(default=None, max_length=20)
+    message: str = Field(default="", sa_type=sa.Text)
+    data: dict[str, Any] = _json()
+
+
+class OutboxMessageRow(SQLModel, table=True):
+    """Every outgoing message, whichever channel carries it, with its delivery state."""
+
+    __tablename__ = "outbox_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts(index=True)
+    channel: str = Field(max_length=20, index=True)
+    kind: str = Field(max_length=30)  # receipt, page, notice, …
+    recipient_person_id: str | None = Field(default=None, max_length=64, index=True)
+    recipient_address: str | None = Field(default=None, max_length=320)
+    signal_id: int | None = Field(default=None, foreign_key="signals.id", index=True)
+    subject: str | None = Field(default=None, max_length=500)
+    text: str = Field(sa_type=sa.Text)
+    state: str = Field(default="pending", max_length=20, index=True)
+    # A retry after a crash finds the same key and does not send twice.
+    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+    attempts: int = Field(default=0)
+    not_before: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    delivered_at: datetime | None = _ts(nullable=True)
+    provider_id: str | None = Field(default=None, max_length=200)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    data: dict[str, Any] = _json()

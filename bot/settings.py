@@ -1,0 +1,65 @@
+"""Process settings from the environment (``VIGIE_…``): where things are, and the secrets."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///vigie.db"
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """One intake token; ``name`` is what logs and routes refer to, never the secret."""
+
+    name: str
+    secret: str
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.secret.encode()).hexdigest()[:8]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIE_", extra="ignore")
+
+    config: Path = Path("config/vigie.yaml")
+    database_url: str = DEFAULT_DATABASE_URL
+    # Comma-separated; each item is ``token`` or ``name:token``.
+    api_tokens: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    def tokens(self) -> list[ApiToken]:
+        if self.api_tokens is None:
+            return []
+        return parse_tokens(self.api_tokens.get_secret_value())
+
+
+def parse_tokens(raw: str) -> list[ApiToken]:
+    tokens: list[ApiToken] = []
+    for index, item in enumerate((part.strip() for part in raw.split(",")), start=1):
+        if not item:
+            continue
+        name, sep, secret = item.partition(":")
+        if not sep:
+            name, secret = f"token{index}", item
+        if not secret:
+            raise ValueError(f"VIGIE_API_TOKENS: l'élément n°{index} n'a pas de jeton après « {name}: »")
+        tokens.append(ApiToken(name=name.strip(), secret=secret.strip()))
+    return tokens
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings and pick the async drivers we ship."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url

@@ -1,0 +1,79 @@
+"""Reading signals and their history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+
+from bot.db import Database
+from bot.domain import SignalStatus
+from bot.models import SignalEventRow, SignalRow
+
+
+async def get_signal(db: Database, reference: str) -> tuple[SignalRow, list[SignalEventRow]] | None:
+    async with db.session() as session:
+        signal = (
+            await session.exec(select(SignalRow).where(SignalRow.reference == reference.strip().upper()))
+        ).first()
+        if signal is None:
+            return None
+        events = (
+            await session.exec(
+                select(SignalEventRow)
+                .where(SignalEventRow.signal_id == signal.id)
+                .order_by(col(SignalEventRow.at), col(SignalEventRow.id))
+            )
+        ).all()
+        return signal, list(events)
+
+
+async def list_signals(db: Database, status: str | None = None, limit: int = 200) -> list[SignalRow]:
+    """Newest first. ``status`` is a status code, or ``open`` / ``closed``."""
+    stmt = select(SignalRow)
+    if status == "open":
+        stmt = stmt.where(SignalRow.status != SignalStatus.CLOS.value)
+    elif status == "closed":
+        stmt = stmt.where(SignalRow.status == SignalStatus.CLOS.value)
+    elif status:
+        stmt = stmt.where(SignalRow.status == SignalStatus(status).value)
+    stmt = stmt.order_by(col(SignalRow.received_at).desc(), col(SignalRow.id).desc()).limit(limit)
+    async with db.session() as session:
+        return list((await session.exec(stmt)).all())
+
+
+def signal_to_dict(signal: SignalRow, events: list[SignalEventRow] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "reference": signal.reference,
+        "title": signal.title,
+        "body": signal.body,
+        "status": signal.status,
+        "severity": signal.severity,
+        "category": signal.category,
+        "source": signal.source,
+        "reporter": signal.reporter,
+        "reporter_person": signal.reporter_person_id,
+        "origin": {"channel": signal.origin_channel, "address": signal.origin_address},
+        "dedup_key": signal.dedup_key,
+        "duplicates": signal.duplicate_count,
+        "exercise": signal.is_exercise,
+        "attributes": signal.attributes,
+        "received_at": signal.received_at.isoformat(),
+        "last_seen_at": signal.last_seen_at.isoformat(),
+        "acknowledged_at": signal.acknowledged_at.isoformat() if signal.acknowledged_at else None,
+        "acknowledged_by": signal.acknowledged_by,
+        "closed_at": signal.closed_at.isoformat() if signal.closed_at else None,
+    }
+    if events is not None:
+        out["history"] = [
+            {
+                "at": e.at.isoformat(),
+                "kind": e.kind,
+                "actor": e.actor,
+                "channel": e.channel,
+                "message": e.message,
+                "data": e.data,
+            }
+            for e in events
+        ]
+    return out

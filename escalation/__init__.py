@@ -1,0 +1,1 @@
+"""On-call rosters, ladders, the paging engine and message delivery."""

@@ -1,0 +1,93 @@
+"""HTTP intake: ``POST /api/v1/signals`` (generic JSON)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.db import UNAVAILABLE_ERRORS
+from bot.domain import Category, OriginChannel, Severity, parse_severity
+from bot.intake import Origin, Receipt, SignalDraft
+from handlers.http_common import HttpError, authenticate, parse_json_body
+
+log = structlog.get_logger("vigie.http.intake")
+router = APIRouter()
+
+
+class SignalIn(BaseModel):
+    # Unknown fields are kept in the signal's attributes rather than refused: a sender's
+    # extra context must not cost a signal.
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=500)
+    body: str | None = None
+    severity: Severity | None = None
+    category: Category | None = None
+    source: str | None = Field(default=None, max_length=200)
+    dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
+    reporter: str | None = Field(default=None, max_length=200)
+    exercise: bool = False
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, value: Any) -> Any:
+        return parse_severity(value) if isinstance(value, str) else value
+
+
+def store_unavailable() -> HttpError:
+    return HttpError(
+        503,
+        "store_unavailable",
+        "Base de données indisponible : le signal n'a PAS été enregistré. "
+        "Réessayez dans un instant ou appelez le numéro d'astreinte.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def receipt_body(receipt: Receipt, lang: str) -> dict[str, Any]:
+    return {
+        "reference": receipt.reference,
+        "created": receipt.created,
+        "status": receipt.status.value,
+        "message": receipt.text(lang),
+    }
+
+
+@router.post("/api/v1/signals")
+async def post_signal(request: Request) -> JSONResponse:
+    vigie = request.app.state.vigie
+    started = time.perf_counter()
+    token = authenticate(request, vigie.tokens)
+    payload = await parse_json_body(request, SignalIn)
+    draft = SignalDraft(
+        title=payload.title,
+        body=payload.body,
+        severity=payload.severity,
+        category=payload.category,
+        source=payload.source or token.name,
+        dedup_key=payload.dedup_key,
+        reporter=payload.reporter,
+        is_exercise=payload.exercise,
+        attributes={"extra": payload.model_extra} if payload.model_extra else {},
+        origin=Origin(channel=OriginChannel.HTTP, address=f"token:{token.name}"),
+    )
+    try:
+        receipt = await vigie.intake.accept(draft)
+    except UNAVAILABLE_ERRORS:
+        vigie.metrics.intake_failures.labels("http").inc()
+        log.exception("intake_store_unavailable", token=token.name)
+        raise store_unavailable() from None
+    vigie.after_intake(receipt)
+    vigie.metrics.signals_received.labels("http", "new" if receipt.created else "duplicate").inc()
+    vigie.metrics.intake_latency.labels("http").observe(time.perf_counter() - started)
+    log.info("signal_accepted", reference=receipt.reference, created=receipt.created, token=token.name)
+    return JSONResponse(
+        receipt_body(receipt, vigie.config.desk.language),
+        status_code=202 if receipt.created else 200,
+        headers={"Location": f"/api/v1/signals/{receipt.reference}"},
+    )
