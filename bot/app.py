@@ -44,7 +44,8 @@ class Vigie:
 
     def after_intake(self, receipt: Receipt) -> None:
         """Called once a signal is committed: wake the workers instead of waiting for a poll."""
-        self.dispatcher.poke()
+        if receipt.queued_reply:
+            self.dispatcher.poke()
 
     async def start(self, *, background: bool = True) -> None:
         await migrate.upgrade(self.db)

@@ -24,7 +24,7 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (below) instead of the driver's deferred BEGIN.
@@ -39,9 +39,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
-        # then writes fails at once with SQLITE_BUSY when another writer got in between.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 class Database:
@@ -53,9 +51,19 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_timeout=10)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self.read_engine = self.engine
         if self.engine.dialect.name == "sqlite":
-            _configure_sqlite(self.engine)
+            # Writers take the lock up front (BEGIN IMMEDIATE): a deferred transaction that
+            # reads then writes fails at once with SQLITE_BUSY when another writer got in
+            # between. Readers get their own engine with a deferred BEGIN: in WAL mode they
+            # read a snapshot and never wait for the writers.
+            _configure_sqlite(self.engine, "BEGIN IMMEDIATE")
+            self.read_engine = create_async_engine(self.url, **kwargs)
+            _configure_sqlite(self.read_engine, "BEGIN")
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(
+            self.read_engine, class_=AsyncSession, expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -68,6 +76,10 @@ class Database:
     def session(self) -> AsyncSession:
         return self._sessions()
 
+    def read_session(self) -> AsyncSession:
+        """A session for reading only (never blocks behind writers on SQLite)."""
+        return self._read_sessions()
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed on success and rolled back on any error."""
@@ -76,7 +88,7 @@ class Database:
 
     async def ping(self) -> bool:
         try:
-            async with self.engine.connect() as conn:
+            async with self.read_engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
             return True
         except UNAVAILABLE_ERRORS:
@@ -84,3 +96,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

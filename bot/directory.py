@@ -55,7 +55,7 @@ async def sync_directory(db: Database, config: VigieConfig, clock: Clock) -> Non
 
 
 async def find_person_by_contact(db: Database, kind: str, value: str) -> str | None:
-    async with db.session() as session:
+    async with db.read_session() as session:
         stmt = (
             select(ContactRow.person_id)
             .join(PersonRow, PersonRow.id == ContactRow.person_id)

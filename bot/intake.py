@@ -62,6 +62,7 @@ class Receipt:
     reference: str
     created: bool  # False: attached to an open signal with the same dedup key
     status: SignalStatus
+    queued_reply: bool = False  # the receipt also waits in the outbox for its channel
 
     def text(self, lang: str = "fr") -> str:
         key = "receipt.created" if self.created else "receipt.duplicate"
@@ -88,7 +89,7 @@ async def allocate_sequence(session: AsyncSession, year: int) -> int:
         .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + 1})
         .returning(table.c.last)
     )
-    return int((await session.execute(stmt)).scalar_one())
+    return int((await session.exec(stmt)).scalar_one())
 
 
 class IntakeService:
@@ -162,7 +163,9 @@ class IntakeService:
                     data={"origin_address": draft.origin.address},
                 )
             )
-            receipt = Receipt(signal.id, signal.reference, True, SignalStatus.RECU)
+            receipt = Receipt(
+                signal.id, signal.reference, True, SignalStatus.RECU, draft.origin.reply_channel is not None
+            )
             self._queue_receipt(session, signal.id, draft.origin, receipt)
             for hook in self.hooks:
                 await hook(session, signal)
@@ -174,7 +177,7 @@ class IntakeService:
         # Incremented in SQL: concurrent duplicates on PostgreSQL must not lose a count.
         table = SignalRow.__table__  # type: ignore[attr-defined]
         count = (
-            await session.execute(
+            await session.exec(
                 sa.update(table)
                 .where(table.c.id == signal.id)
                 .values(duplicate_count=table.c.duplicate_count + 1, last_seen_at=now)
@@ -197,7 +200,13 @@ class IntakeService:
                 data={"title": draft.title, "body": draft.body, "attributes": draft.attributes},
             )
         )
-        receipt = Receipt(signal.id, signal.reference, False, SignalStatus(signal.status))
+        receipt = Receipt(
+            signal.id,
+            signal.reference,
+            False,
+            SignalStatus(signal.status),
+            draft.origin.reply_channel is not None,
+        )
         self._queue_receipt(session, signal.id, draft.origin, receipt)
         return receipt
 

@@ -83,7 +83,7 @@ async def list_messages(db: Database, flt: OutboxFilter) -> list[tuple[OutboxMes
     if flt.until:
         stmt = stmt.where(col(OutboxMessageRow.created_at) < flt.until)
     stmt = stmt.order_by(col(OutboxMessageRow.created_at), col(OutboxMessageRow.id)).limit(flt.limit)
-    async with db.session() as session:
+    async with db.read_session() as session:
         rows = (await session.exec(stmt)).all()
     return [(row, ref) for row, ref in rows]
 

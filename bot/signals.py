@@ -12,7 +12,7 @@ from bot.models import SignalEventRow, SignalRow
 
 
 async def get_signal(db: Database, reference: str) -> tuple[SignalRow, list[SignalEventRow]] | None:
-    async with db.session() as session:
+    async with db.read_session() as session:
         signal = (
             await session.exec(select(SignalRow).where(SignalRow.reference == reference.strip().upper()))
         ).first()
@@ -38,7 +38,7 @@ async def list_signals(db: Database, status: str | None = None, limit: int = 200
     elif status:
         stmt = stmt.where(SignalRow.status == SignalStatus(status).value)
     stmt = stmt.order_by(col(SignalRow.received_at).desc(), col(SignalRow.id).desc()).limit(limit)
-    async with db.session() as session:
+    async with db.read_session() as session:
         return list((await session.exec(stmt)).all())
 
 

@@ -1,0 +1,1 @@
+"""Local servers that speak the providers' real APIs (Telegram, Slack, Twilio, SMTP)."""

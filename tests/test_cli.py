@@ -1,0 +1,156 @@
+"""The `vigie` command as a desk manager runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+VIGIE = str(Path(sys.executable).with_name("vigie"))
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def run_cli(args: list[str], db_url: str | None = None, config: Path | None = None) -> Result:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
+    if db_url:
+        env["VIGIE_DATABASE_URL"] = db_url
+    if config:
+        env["VIGIE_CONFIG"] = str(config)
+    proc = await asyncio.create_subprocess_exec(
+        VIGIE, *args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    return Result(proc.returncode or 0, out.decode(), err.decode())
+
+
+async def test_check_config_summarises_the_demo_configuration() -> None:
+    result = await run_cli(["check-config", "config/demo.yaml"])
+    assert result.returncode == 0, result.stderr
+    assert "Configuration valide : config/demo.yaml" in result.stdout
+    assert "personnes : 4" in result.stdout
+    assert "alice : Alice Martin (referent, pilotage)" in result.stdout
+    assert "canaux activés : console" in result.stdout
+
+
+async def test_check_config_accepts_the_documented_example() -> None:
+    result = await run_cli(["check-config", "config/vigie.example.yaml"])
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+BROKEN = """\
+version: 1
+desk:
+  name: PFR
+  timezone: Europe/Pariss
+people:
+  - id: alice
+    name: Alice
+  - id: bruno
+    name: Bruno
+  - id: chloe
+    name: Chloé
+  - id: david
+    name: David
+    contacts:
+      phone: "06 12"
+      emial: david@example.org
+    functions: [pilote]
+"""
+
+
+async def test_check_config_locates_each_error_in_plain_french(tmp_path: Path) -> None:
+    path = tmp_path / "vigie.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    result = await run_cli(["check-config", str(path)])
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Configuration invalide : {path} (4 erreur(s))"
+    assert (
+        f"  {path}:4: desk.timezone : fuseau horaire inconnu « Europe/Pariss » (exemple : Europe/Paris)"
+        in lines
+    )
+    assert f"  {path}:15: people[3].contacts.phone : numéro de téléphone invalide « 06 12 »" in lines
+    assert f"  {path}:16: people[3].contacts.emial : clé inconnue (faute de frappe ?)" in lines
+    assert any(
+        line.startswith(f"  {path}:17: people[3].functions[0] : valeur non autorisée « pilote »")
+        for line in lines
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("desk: [unclosed\n", "YAML illisible"),
+        ("- a list\n", "le document doit être une section"),
+        ("version: 1\n", "desk : champ obligatoire manquant"),
+        (
+            "version: 1\ndesk: {name: X}\npeople:\n  - {id: a, name: A}\n  - {id: a, name: B}\n",
+            "identifiant de personne en double : « a »",
+        ),
+        ("version: 1\ndesk: {name: X, reference_prefix: pfr}\n", "desk.reference_prefix : format invalide"),
+    ],
+)
+async def test_check_config_refuses_broken_documents(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "vigie.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = await run_cli(["check-config", str(path)])
+    assert result.returncode == 2
+    assert expected in result.stderr
+
+
+async def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = await run_cli(["check-config", str(tmp_path / "absent.yaml")])
+    assert result.returncode == 2
+    assert "fichier introuvable" in result.stderr
+
+
+async def test_check_config_warns_about_people_who_cannot_be_reached(tmp_path: Path) -> None:
+    path = tmp_path / "vigie.yaml"
+    path.write_text(
+        "version: 1\ndesk: {name: X}\npeople:\n  - {id: a, name: A, notify: [sms]}\n", encoding="utf-8"
+    )
+    result = await run_cli(["check-config", str(path)])
+    assert result.returncode == 0
+    assert "avertissement : people[0] (a) : aucun canal de notification utilisable" in result.stdout
+
+
+async def test_serve_refuses_to_start_on_an_invalid_file(tmp_path: Path) -> None:
+    path = tmp_path / "vigie.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    result = await run_cli(["serve", "--config", str(path), "--port", "1"])
+    assert result.returncode == 2
+    assert "Configuration invalide" in result.stderr
+
+
+async def test_signal_from_the_cli_prints_its_receipt(db_url: str) -> None:
+    config = REPO / "config" / "demo.yaml"
+    first = await run_cli(["signal", "Coupure électrique CH Sud", "--severity", "majeure"], db_url, config)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("Signal reçu, référence PFR-")
+    listing = await run_cli(["signals"], db_url, config)
+    assert "Coupure électrique CH Sud" in listing.stdout
+    assert "majeure" in listing.stdout
+    bad = await run_cli(["signal", "x", "--severity", "énorme"], db_url, config)
+    assert bad.returncode == 2
+    assert "gravité inconnue" in bad.stderr
+
+
+async def test_config_phone_numbers_are_stored_in_e164() -> None:
+    from bot.config import load_config
+
+    config = load_config(REPO / "config" / "demo.yaml")
+    assert config.person("alice").contacts.phone == "+33612345678"  # type: ignore[union-attr]
+    assert config.person("bruno").contacts.phone == "+33698765432"  # type: ignore[union-attr]

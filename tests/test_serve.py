@@ -1,0 +1,63 @@
+"""`vigie serve --demo`, the README's first command, as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from tests.support import REPO, free_port
+from tests.test_cli import VIGIE
+
+
+async def test_demo_service_prints_token_and_urls_and_takes_a_signal(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
+    env["VIGIE_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}"
+    proc = await asyncio.create_subprocess_exec(
+        VIGIE,
+        "serve",
+        "--demo",
+        "--port",
+        str(port),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("service did not come up")
+            answer = await client.post(
+                "/api/v1/signals",
+                headers={"Authorization": "Bearer vigie-demo-token"},
+                json={"title": "Intoxication au monoxyde de carbone, 3 personnes"},
+            )
+            assert answer.status_code == 202
+            refused = await client.post(
+                "/api/v1/signals", headers={"Authorization": "Bearer devine-moi"}, json={"title": "x"}
+            )
+            assert refused.status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+    stdout, stderr = out.decode(), err.decode()
+    assert "jeton de démonstration : vigie-demo-token" in stdout
+    assert f"API des signaux : {base}/api/v1/signals" in stdout
+    assert answer.json()["reference"] in stderr  # the structured log names the signal…
+    assert '"event": "signal_accepted"' in stderr
+    assert "vigie-demo-token" not in stderr  # …but never a secret
+    assert "devine-moi" not in stderr
+    assert (tmp_path / "vigie.db").exists()
