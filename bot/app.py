@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import migrate
 from bot.channels import Channel
@@ -21,9 +22,14 @@ from bot.db import Database
 from bot.directory import sync_directory
 from bot.intake import IntakeService, Receipt
 from bot.metrics import Metrics
+from bot.models import OutboxMessageRow
 from bot.settings import ApiToken, Settings
 from bot.validation import french_errors
+from escalation.actions import ActionResult, SignalActions
+from escalation.context import PagingContext
 from escalation.delivery import OutboxDispatcher
+from escalation.engine import EscalationEngine
+from escalation.paging import failover
 
 log = structlog.get_logger("vigie")
 
@@ -37,6 +43,8 @@ class Vigie:
     clock: Clock
     db: Database
     intake: IntakeService
+    engine: EscalationEngine
+    actions: SignalActions
     dispatcher: OutboxDispatcher
     metrics: Metrics
     tokens: list[ApiToken]
@@ -44,14 +52,30 @@ class Vigie:
 
     def after_intake(self, receipt: Receipt) -> None:
         """Called once a signal is committed: wake the workers instead of waiting for a poll."""
+        if receipt.created:
+            self.engine.poke()
         if receipt.queued_reply:
             self.dispatcher.poke()
+
+    def after_action(self, result: ActionResult) -> None:
+        """An acknowledgement, escalation or closure was committed: deliver and step at once."""
+        self.engine.poke()
+        self.dispatcher.poke()
+
+    async def settle(self, rounds: int = 50) -> None:
+        """Run timers and deliveries until nothing is due (tests and one-shot CLI commands)."""
+        for _ in range(rounds):
+            if not (await self.engine.run_due() + await self.dispatcher.run_once()):
+                return
 
     async def start(self, *, background: bool = True) -> None:
         await migrate.upgrade(self.db)
         await sync_directory(self.db, self.config, self.clock)
         if background:
             self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(), name="outbox-dispatcher"))
+            self._tasks.append(
+                asyncio.create_task(self.engine.run_forever(after_round=self.dispatcher.poke), name="engine")
+            )
         log.info("vigie_started", database=self.db.dialect, desk=self.config.desk.name)
 
     async def stop(self) -> None:
@@ -76,14 +100,25 @@ def build_channels(config: VigieConfig) -> dict[str, Channel]:
 def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -> Vigie:
     clock = clock or SystemClock()
     db = Database(settings.database_url)
+    metrics = Metrics()
+    ctx = PagingContext(config, clock)
+    engine = EscalationEngine(db, ctx, metrics)
+
+    async def on_failure(session: AsyncSession, row: OutboxMessageRow, reason: str, now: datetime) -> None:
+        await failover(session, ctx, row, reason, now)
+        engine.poke()
+
+    dispatcher = OutboxDispatcher(db, ctx, build_channels(config), on_failure=on_failure)
     return Vigie(
         settings=settings,
         config=config,
         clock=clock,
         db=db,
-        intake=IntakeService(db, clock, config.desk),
-        dispatcher=OutboxDispatcher(db, clock, build_channels(config)),
-        metrics=Metrics(),
+        intake=IntakeService(db, clock, config.desk, hooks=[engine.start_run]),
+        engine=engine,
+        actions=SignalActions(db, ctx),
+        dispatcher=dispatcher,
+        metrics=metrics,
         tokens=settings.tokens(),
     )
 
@@ -115,7 +150,3 @@ def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
     for module in (http_intake, alertmanager, http_query, http_ops):
         app.include_router(module.router)
     return app
-
-
-def demo_paths(root: Path | None = None) -> Path:
-    return (root or Path.cwd()) / "config" / "demo.yaml"

@@ -26,5 +26,7 @@ class DeliveryResult:
 
 class Channel(Protocol):
     name: str
+    # True when delivering is a database write (console): done inside the claim transaction.
+    local: bool
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult: ...

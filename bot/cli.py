@@ -13,7 +13,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from bot.config import ConfigError, VigieConfig, load_config
+from bot.config import WEEKDAYS, ConfigError, VigieConfig, load_config
+from bot.durations import format_duration
 from bot.settings import Settings
 
 app = typer.Typer(help="Vigie : point d'entrée unique des signaux et astreinte 24/7.", no_args_is_help=True)
@@ -129,7 +130,25 @@ def check_config(path: Annotated[Path | None, typer.Argument(help="Fichier à v�
     typer.echo(f"  personnes : {len(cfg.people)}")
     for person in cfg.people:
         functions = ", ".join(f.value for f in person.functions) or "—"
-        typer.echo(f"    - {person.id} : {person.name} ({functions}) ; canaux : {', '.join(person.notify)}")
+        channels = ", ".join(
+            rule.channel.value + (f" (+{format_duration(rule.after)})" if rule.after else "")
+            for rule in person.notify
+        )
+        typer.echo(f"    - {person.id} : {person.name} ({functions}) ; canaux : {channels}")
+    typer.echo(f"  tableaux d'astreinte : {len(cfg.rosters)}")
+    for roster in cfg.rosters:
+        split = " ; jours/nuits séparés" if roster.off_hours else ""
+        typer.echo(
+            f"    - {roster.id} : {roster.name} ; relève le {WEEKDAYS[roster.handover.weekday]} à "
+            f"{roster.handover.time:%H:%M}, {len(roster.slots)} créneau(x){split} ; "
+            f"{len(roster.overrides)} remplacement(s)"
+        )
+    typer.echo(f"  échelles : {len(cfg.ladders)}")
+    default = cfg.default_ladder()
+    for ladder in cfg.ladders:
+        steps = " → ".join(f"{'+'.join(step.page)} ({format_duration(step.wait)})" for step in ladder.steps)
+        mark = " [par défaut]" if default is ladder else ""
+        typer.echo(f"    - {ladder.id}{mark} : {steps} ; répétitions : {ladder.repeat}")
     typer.echo(f"  canaux activés : {', '.join(cfg.channels.enabled()) or 'aucun'}")
     for warning in cfg.warnings():
         typer.echo(f"  avertissement : {warning}")

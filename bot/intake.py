@@ -19,7 +19,8 @@ from bot.clock import Clock
 from bot.config import DeskConfig
 from bot.db import Database
 from bot.domain import Category, OriginChannel, Severity, SignalStatus
-from bot.models import ReferenceCounter, SignalEventRow, SignalRow
+from bot.history import add_event
+from bot.models import ReferenceCounter, SignalRow
 from bot.outbox import OutgoingMessage, enqueue
 from bot.texts import t
 
@@ -152,16 +153,15 @@ class IntakeService:
             session.add(signal)
             await session.flush()
             assert signal.id is not None
-            session.add(
-                SignalEventRow(
-                    signal_id=signal.id,
-                    at=now,
-                    kind="received",
-                    actor=draft.origin.person_id or draft.reporter or draft.source,
-                    channel=draft.origin.channel.value,
-                    message=t("event.received", self.desk.language, channel=draft.origin.channel.value),
-                    data={"origin_address": draft.origin.address},
-                )
+            add_event(
+                session,
+                signal.id,
+                "received",
+                t("event.received", self.desk.language, channel=draft.origin.channel.value),
+                now,
+                actor=draft.origin.person_id or draft.reporter or draft.source,
+                channel=draft.origin.channel.value,
+                data={"origin_address": draft.origin.address},
             )
             receipt = Receipt(
                 signal.id, signal.reference, True, SignalStatus.RECU, draft.origin.reply_channel is not None
@@ -184,21 +184,15 @@ class IntakeService:
                 .returning(table.c.duplicate_count)
             )
         ).scalar_one()
-        session.add(
-            SignalEventRow(
-                signal_id=signal.id,
-                at=now,
-                kind="duplicate",
-                actor=draft.origin.person_id or draft.reporter or draft.source,
-                channel=draft.origin.channel.value,
-                message=t(
-                    "event.duplicate",
-                    self.desk.language,
-                    channel=draft.origin.channel.value,
-                    count=count,
-                ),
-                data={"title": draft.title, "body": draft.body, "attributes": draft.attributes},
-            )
+        add_event(
+            session,
+            signal.id,
+            "duplicate",
+            t("event.duplicate", self.desk.language, channel=draft.origin.channel.value, count=count),
+            now,
+            actor=draft.origin.person_id or draft.reporter or draft.source,
+            channel=draft.origin.channel.value,
+            data={"title": draft.title, "body": draft.body, "attributes": draft.attributes},
         )
         receipt = Receipt(
             signal.id,
@@ -236,15 +230,14 @@ class IntakeService:
             if signal is None:
                 return None
             assert signal.id is not None
-            session.add(
-                SignalEventRow(
-                    signal_id=signal.id,
-                    at=self.clock.now(),
-                    kind="source_resolved",
-                    actor=origin.person_id,
-                    channel=origin.channel.value,
-                    message=t("event.source_resolved", self.desk.language, detail=detail),
-                    data=data,
-                )
+            add_event(
+                session,
+                signal.id,
+                "source_resolved",
+                t("event.source_resolved", self.desk.language, detail=detail),
+                self.clock.now(),
+                actor=origin.person_id,
+                channel=origin.channel.value,
+                data=data,
             )
             return Receipt(signal.id, signal.reference, False, SignalStatus(signal.status))

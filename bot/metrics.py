@@ -31,5 +31,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.timer_lateness = Histogram(
+            "vigie_ladder_step_lateness_seconds",
+            "How late each ladder step ran against its due time",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -140,3 +140,73 @@ class OutboxMessageRow(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=200)
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     data: dict[str, Any] = _json()
+    # Pages: which page this notification serves, and its rank in the person's channels.
+    page_id: int | None = Field(default=None, foreign_key="pages.id", index=True)
+    sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Set when a worker takes the message for an external provider; a crash leaves it set.
+    claimed_at: datetime | None = _ts(nullable=True)
+
+
+class LadderRunRow(SQLModel, table=True):
+    """One walk of a ladder for one signal."""
+
+    __tablename__ = "ladder_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    signal_id: int = Field(foreign_key="signals.id", unique=True)
+    ladder_id: str = Field(max_length=64)
+    roster_id: str | None = Field(default=None, max_length=64)
+    state: str = Field(
+        default="active", max_length=20, index=True
+    )  # active, acknowledged, exhausted, resolved
+    step_index: int = Field(default=-1)  # last step paged (-1: none yet)
+    pass_index: int = Field(default=0)
+    started_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True)
+
+
+class PageRow(SQLModel, table=True):
+    """One person paged at one step of a ladder run."""
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "pass_index", "step_index", "person_id", name="uq_pages_step_person"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="ladder_runs.id", index=True)
+    signal_id: int = Field(foreign_key="signals.id", index=True)
+    person_id: str = Field(max_length=64)
+    level: str | None = Field(default=None, max_length=20)
+    step_index: int
+    pass_index: int
+    created_at: datetime = _ts()
+    state: str = Field(default="paging", max_length=20)  # paging, unreachable, acknowledged, ended
+
+
+class TimerRow(SQLModel, table=True):
+    """A durable timer: the next due action of a ladder (survives restarts and kill -9)."""
+
+    __tablename__ = "timers"
+    __table_args__ = (sa.Index("ix_timers_state_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=30)
+    run_id: int | None = Field(default=None, foreign_key="ladder_runs.id", index=True)
+    due_at: datetime = _ts()
+    state: str = Field(default="pending", max_length=20)  # pending, done, cancelled
+    data: dict[str, Any] = _json()
+    created_at: datetime = _ts()
+    done_at: datetime | None = _ts(nullable=True)
+    # How late the action ran against its due time, for the benchmark and /metrics.
+    lateness_ms: float | None = Field(default=None)
+
+
+class JobStateRow(SQLModel, table=True):
+    """Calendar jobs keep their own progress, so a new leader catches up on missed runs."""
+
+    __tablename__ = "job_state"
+
+    name: str = Field(primary_key=True, max_length=100)
+    last_run_at: datetime = _ts()

@@ -26,6 +26,8 @@ class OutgoingMessage:
     idempotency_key: str | None = None
     not_before: datetime | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    page_id: int | None = None  # a page notification: which page, and its rank among
+    sequence: int = 0  # the person's channels (failover goes to the next rank)
 
 
 def enqueue(session: AsyncSession, message: OutgoingMessage, *, now: datetime) -> OutboxMessageRow:
@@ -43,6 +45,8 @@ def enqueue(session: AsyncSession, message: OutgoingMessage, *, now: datetime) -
         idempotency_key=message.idempotency_key,
         not_before=message.not_before,
         data=message.data,
+        page_id=message.page_id,
+        sequence=message.sequence,
     )
     session.add(row)
     return row

@@ -1,38 +1,88 @@
-"""Delivery of outbox messages through their channels."""
+"""Delivery of outbox messages through their channels: retries, back-off, rate limits, failover.
+
+- Local channels (console) deliver inside the claiming transaction: nothing can be half-done.
+- External channels are claimed (state ``sending``) and committed first, then called outside
+  any transaction, so a slow provider never holds the database. A message still ``sending``
+  after the lease (the process died mid-call) is marked ``uncertain`` and failed over to the
+  person's next channel: never sent twice on the same channel, never silently lost.
+- Transient failures are retried in-process with tenacity, then backed off durably; after
+  ``max_attempts`` they count as permanent. Permanent failures fail over at once.
+- Per-contact rate limits delay a message, and merge messages that wait for the same contact;
+  they never drop one.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 
 import structlog
-from sqlmodel import col, or_, select
+from sqlmodel import case, col, func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, wait_exponential
 
 from bot.channels import Channel, DeliveryOutcome, DeliveryResult
 from bot.clock import Clock
+from bot.config import DeliveryConfig
 from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import MessageState
+from bot.history import add_event
 from bot.models import OutboxMessageRow
+from bot.texts import t
+from escalation.context import PagingContext
 
 log = structlog.get_logger("vigie.delivery")
 
+FailureHook = Callable[[AsyncSession, OutboxMessageRow, str, datetime], Awaitable[None]]
+
+LEASE = timedelta(minutes=5)
+MERGE_SEPARATOR = "\n\n———\n"
+
 
 class OutboxDispatcher:
-    def __init__(self, db: Database, clock: Clock, channels: Mapping[str, Channel], batch: int = 50) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ctx: PagingContext,
+        channels: Mapping[str, Channel],
+        on_failure: FailureHook | None = None,
+        batch: int = 100,
+    ) -> None:
         self.db = db
-        self.clock = clock
+        self.ctx = ctx
         self.channels = dict(channels)
+        self.on_failure = on_failure
         self.batch = batch
         self._wake = asyncio.Event()
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
+
+    @property
+    def settings(self) -> DeliveryConfig:
+        return self.ctx.config.delivery
 
     def poke(self) -> None:
         """Something was queued: deliver now rather than at the next poll."""
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Deliver the messages that are due; returns how many were handled."""
+        """Deliver what is due; returns how many messages were handled."""
         now = self.clock.now()
+        swept = await self._sweep(now)
+        handled, claimed = await self._claim(now)
+        for row in claimed:
+            result = await self._deliver_with_retries(row)
+            await self._record(row.id, result)  # type: ignore[arg-type]
+        return swept + handled + len(claimed)
+
+    # --- claiming ----------------------------------------------------------------
+
+    async def _claim(self, now: datetime) -> tuple[int, list[OutboxMessageRow]]:
+        external: list[OutboxMessageRow] = []
+        delivered_here = 0
         async with self.db.transaction() as session:
             stmt = (
                 select(OutboxMessageRow)
@@ -41,47 +91,198 @@ class OutboxDispatcher:
                 .where(
                     or_(col(OutboxMessageRow.not_before).is_(None), col(OutboxMessageRow.not_before) <= now)
                 )
-                .order_by(col(OutboxMessageRow.id))
+                # Pages go before everything else.
+                .order_by(case((OutboxMessageRow.kind == "page", 0), else_=1), col(OutboxMessageRow.id))
                 .limit(self.batch)
             )
             if self.db.is_postgres:
-                # Several instances: each message is claimed by exactly one of them.
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = list((await session.exec(stmt)).all())
-            for row in rows:
-                result = await self._deliver(row)
-                self._apply(row, result)
-                session.add(row)
-        return len(rows)
+            for row in await self._rate_limit(session, rows, now):
+                channel = self.channels[row.channel]
+                if getattr(channel, "local", False):
+                    row.attempts += 1
+                    await self._apply(session, row, await self._safe_deliver(row), now)
+                    delivered_here += 1
+                else:
+                    row.state, row.claimed_at = "sending", now
+                    row.attempts += 1
+                    session.add(row)
+                    external.append(row)
+        return delivered_here, external
 
-    async def _deliver(self, row: OutboxMessageRow) -> DeliveryResult:
-        channel = self.channels[row.channel]
+    async def _rate_limit(
+        self, session: AsyncSession, rows: list[OutboxMessageRow], now: datetime
+    ) -> list[OutboxMessageRow]:
+        """Rows to send now; the others are delayed or merged into one that is sent."""
+        limits = self.settings.rate_limits
+        ready: list[OutboxMessageRow] = []
+        groups: dict[tuple[str, str | None], list[OutboxMessageRow]] = {}
+        for row in rows:
+            if row.channel in limits:
+                groups.setdefault((row.channel, row.recipient_address), []).append(row)
+            else:
+                ready.append(row)
+        for (channel, address), group in groups.items():
+            limit = limits[channel]  # type: ignore[index]
+            window_start = now - limit.per
+            recent = (
+                await session.exec(
+                    select(func.count(), func.min(OutboxMessageRow.sent_at)).where(
+                        OutboxMessageRow.channel == channel,
+                        OutboxMessageRow.recipient_address == address,
+                        col(OutboxMessageRow.sent_at) > window_start,
+                    )
+                )
+            ).one()
+            count, oldest = recent
+            if count >= limit.count:
+                for row in group:
+                    row.not_before = oldest + limit.per
+                    session.add(row)
+                continue
+            # Room for fewer messages than are waiting: merge the rest into the last one sent.
+            room = limit.count - count
+            keep, extra = group[: room - 1], group[room - 1 :]
+            primary = extra[0]
+            for other in extra[1:]:
+                primary.text += MERGE_SEPARATOR + other.text
+                other.state = "merged"
+                other.data = {**other.data, "merged_into": primary.id}
+                session.add(other)
+            session.add(primary)
+            ready.extend([*keep, primary])
+        return ready
+
+    # --- delivering --------------------------------------------------------------
+
+    async def _safe_deliver(self, row: OutboxMessageRow) -> DeliveryResult:
         try:
-            return await channel.deliver(row)
+            return await self.channels[row.channel].deliver(row)
         except Exception as exc:  # an adapter bug must not stop the others' delivery
             log.exception("delivery_crashed", channel=row.channel, message_id=row.id)
             return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"{type(exc).__name__}: {exc}")
 
-    def _apply(self, row: OutboxMessageRow, result: DeliveryResult) -> None:
-        now = self.clock.now()
-        row.attempts += 1
+    def _wait(self, state: RetryCallState) -> float:
+        result = state.outcome.result() if state.outcome and not state.outcome.failed else None
+        if isinstance(result, DeliveryResult) and result.retry_after is not None:
+            return result.retry_after
+        return float(wait_exponential(multiplier=0.5, max=10)(state))
+
+    async def _deliver_with_retries(self, row: OutboxMessageRow) -> DeliveryResult:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.retries),
+            wait=self._wait,
+            retry=retry_if_result(lambda r: r.outcome is DeliveryOutcome.TRANSIENT),
+            sleep=self.clock.sleep,
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )
+        return await retrying(self._safe_deliver, row)
+
+    async def _record(self, message_id: int, result: DeliveryResult) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(OutboxMessageRow, message_id)
+            if row is not None and row.state == "sending":
+                await self._apply(session, row, result, self.clock.now())
+
+    async def _apply(
+        self, session: AsyncSession, row: OutboxMessageRow, result: DeliveryResult, now: datetime
+    ) -> None:
         row.provider_id = result.provider_id or row.provider_id
-        if result.outcome is DeliveryOutcome.DELIVERED:
-            row.state = MessageState.DELIVERED.value
+        row.claimed_at = None
+        outcome = result.outcome
+        if outcome is DeliveryOutcome.TRANSIENT and row.attempts >= self.settings.max_attempts:
+            outcome = DeliveryOutcome.PERMANENT
+        if outcome in (DeliveryOutcome.DELIVERED, DeliveryOutcome.SENT):
+            row.state = (
+                MessageState.DELIVERED.value
+                if outcome is DeliveryOutcome.DELIVERED
+                else MessageState.SENT.value
+            )
             row.sent_at = row.sent_at or now
-            row.delivered_at = now
-        elif result.outcome is DeliveryOutcome.SENT:
-            row.state = MessageState.SENT.value
-            row.sent_at = now
-        else:
+            if outcome is DeliveryOutcome.DELIVERED:
+                row.delivered_at = now
+            session.add(row)
+            if row.page_id is not None and row.signal_id is not None:
+                add_event(
+                    session,
+                    row.signal_id,
+                    "delivered" if row.delivered_at else "sent",
+                    t(
+                        "event.delivered",
+                        self.ctx.lang,
+                        name=self.ctx.name(row.recipient_person_id),
+                        channel=row.channel,
+                    ),
+                    now,
+                    actor=row.recipient_person_id,
+                    channel=row.channel,
+                    data={"message_id": row.id},
+                )
+        elif outcome is DeliveryOutcome.TRANSIENT:
+            row.state = MessageState.PENDING.value
             row.last_error = result.error
-            if result.outcome is DeliveryOutcome.PERMANENT:
-                row.state = MessageState.FAILED.value
-            else:
-                # Back off (bounded) so a failing provider is not hammered.
-                delay = result.retry_after or min(300.0, 2.0 ** min(row.attempts, 8))
-                row.not_before = now + timedelta(seconds=delay)
-        log.info("delivery", message_id=row.id, channel=row.channel, outcome=result.outcome.value)
+            # Durable back-off (bounded) so a failing provider is not hammered.
+            delay = result.retry_after or min(300.0, 2.0 ** min(row.attempts, 8))
+            row.not_before = now + timedelta(seconds=delay)
+            session.add(row)
+            if row.page_id is not None and row.signal_id is not None:
+                add_event(
+                    session,
+                    row.signal_id,
+                    "delivery_retry",
+                    t(
+                        "event.delivery_failed",
+                        self.ctx.lang,
+                        name=self.ctx.name(row.recipient_person_id),
+                        channel=row.channel,
+                        reason=f"{result.error} (nouvel essai)",
+                    ),
+                    now,
+                    actor=row.recipient_person_id,
+                    channel=row.channel,
+                )
+        else:
+            row.state = MessageState.FAILED.value
+            row.last_error = result.error
+            session.add(row)
+            await self._failed(session, row, result.error or "échec définitif", now)
+        log.info("delivery", message_id=row.id, channel=row.channel, kind=row.kind, outcome=outcome.value)
+
+    async def _failed(self, session: AsyncSession, row: OutboxMessageRow, reason: str, now: datetime) -> None:
+        if self.on_failure is not None:
+            await self.on_failure(session, row, reason, now)
+
+    # --- sweeping ----------------------------------------------------------------
+
+    async def _sweep(self, now: datetime) -> int:
+        """Stale claims (crash mid-send) and pages not delivered in time fail over."""
+        async with self.db.transaction() as session:
+            stale = select(OutboxMessageRow).where(
+                OutboxMessageRow.state == "sending", col(OutboxMessageRow.claimed_at) < now - LEASE
+            )
+            late = select(OutboxMessageRow).where(
+                OutboxMessageRow.state == MessageState.SENT.value,
+                OutboxMessageRow.kind == "page",
+                col(OutboxMessageRow.sent_at) < now - self.settings.timeout,
+            )
+            if self.db.is_postgres:
+                stale = stale.with_for_update(skip_locked=True)
+                late = late.with_for_update(skip_locked=True)
+            count = 0
+            for row in (await session.exec(stale)).all():
+                row.state, row.claimed_at = "uncertain", None
+                row.last_error = "envoi interrompu (arrêt du service) : non renvoyé pour éviter un doublon"
+                session.add(row)
+                await self._failed(session, row, row.last_error, now)
+                count += 1
+            for row in (await session.exec(late)).all():
+                row.state = "expired"
+                row.last_error = "non remis dans le délai"
+                session.add(row)
+                await self._failed(session, row, row.last_error, now)
+                count += 1
+        return count
 
     async def run_forever(self, poll_seconds: float = 1.0) -> None:
         while True:

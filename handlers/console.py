@@ -12,6 +12,7 @@ log = structlog.get_logger("vigie.console")
 
 class ConsoleChannel:
     name = "console"
+    local = True
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
         log.info(

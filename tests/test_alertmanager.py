@@ -65,7 +65,7 @@ async def test_firing_group_becomes_one_signal_and_repeats_attach(db_url: str) -
         assert signal["category"] == "surveillance-humaine"
         assert signal["origin"]["channel"] == "alertmanager"
         assert "Seuil dépassé (62)" in signal["body"]
-        assert [e["kind"] for e in signal["history"]] == ["received", "duplicate"]
+        assert [e["kind"] for e in signal["history"]] == ["received", "no_ladder", "duplicate"]
         assert (await client.get("/api/v1/signals", headers=AUTH)).json()["count"] == 1
 
 

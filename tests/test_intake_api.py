@@ -49,7 +49,8 @@ async def test_signal_is_acknowledged_with_reference_only_once_stored(db_url: st
         assert signal["category"] == "medico-social"
         assert signal["status"] == "recu"
         assert signal["source"] == "test"  # the token's name
-        assert [event["kind"] for event in signal["history"]] == ["received"]
+        assert [event["kind"] for event in signal["history"]] == ["received", "no_ladder"]
+        assert signal["history"][1]["message"] == "Aucune échelle configurée : personne n'est appelé"
 
 
 async def test_references_increase_and_lookup_ignores_case(db_url: str) -> None:

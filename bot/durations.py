@@ -1,0 +1,39 @@
+"""Human durations in configuration and commands: ``30s``, ``5m``, ``1h30m``, ``2d``, ``1w``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "j": 86400, "w": 604800}
+_PART = re.compile(r"(\d+)\s*(min|s|m|h|d|j|w)")
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parse ``1h30m``-style text (``j`` for jours accepted); a bare number is seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    text = str(value).strip().lower().replace(" ", "")
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    pos, total = 0, 0
+    for match in _PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += int(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"durée illisible « {value} » (exemples : 30s, 5m, 1h30m, 2d)")
+    return timedelta(seconds=total)
+
+
+def format_duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    out = []
+    for unit, size in (("j", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size:
+            out.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(out) or "0s"

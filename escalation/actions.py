@@ -1,0 +1,236 @@
+"""What people do to a signal: take it (acknowledge), escalate it now, close it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.db import Database
+from bot.domain import MessageState, SignalStatus
+from bot.history import add_event
+from bot.models import LadderRunRow, OutboxMessageRow, PageRow, SignalRow
+from bot.texts import t
+from escalation.context import PagingContext
+from escalation.paging import notify
+from escalation.timers import cancel_pending, schedule_step
+
+
+class ActionError(Exception):
+    """A refused action, with a French message for the person who asked."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    reference: str
+    message: str
+    changed: bool = True
+
+
+class SignalActions:
+    def __init__(self, db: Database, ctx: PagingContext) -> None:
+        self.db = db
+        self.ctx = ctx
+
+    def _person(self, person_id: str | None) -> str | None:
+        if person_id is None:
+            return None
+        if self.ctx.config.person(person_id) is None:
+            raise ActionError("unknown_person", f"Personne inconnue « {person_id} » : absente de l'annuaire.")
+        return person_id
+
+    async def _load(self, session: AsyncSession, reference: str) -> tuple[SignalRow, LadderRunRow | None]:
+        stmt = select(SignalRow).where(SignalRow.reference == reference.strip().upper())
+        if self.db.is_postgres:
+            stmt = stmt.with_for_update()
+        signal = (await session.exec(stmt)).first()
+        if signal is None:
+            raise ActionError("not_found", f"Aucun signal avec la référence « {reference} ».")
+        run_stmt = select(LadderRunRow).where(LadderRunRow.signal_id == signal.id)
+        if self.db.is_postgres:
+            run_stmt = run_stmt.with_for_update()
+        return signal, (await session.exec(run_stmt)).first()
+
+    async def _cancel_pending_pages(self, session: AsyncSession, signal_id: int) -> None:
+        table = OutboxMessageRow.__table__  # type: ignore[attr-defined]
+        await session.exec(
+            sa.update(table)
+            .where(
+                table.c.signal_id == signal_id,
+                table.c.kind == "page",
+                table.c.state == MessageState.PENDING.value,
+            )
+            .values(state="cancelled")
+        )
+
+    async def _paged_channels(self, session: AsyncSession, run: LadderRunRow | None) -> dict[str, list[str]]:
+        """Each paged person and the channels a page actually went out on."""
+        if run is None:
+            return {}
+        rows = (
+            await session.exec(
+                select(PageRow.person_id, OutboxMessageRow.channel, OutboxMessageRow.state)
+                .join(OutboxMessageRow, col(OutboxMessageRow.page_id) == col(PageRow.id), isouter=True)
+                .where(PageRow.run_id == run.id)
+            )
+        ).all()
+        paged: dict[str, list[str]] = {}
+        for person_id, channel, state in rows:
+            channels = paged.setdefault(person_id, [])
+            if channel and state in ("sending", "sent", "delivered") and channel not in channels:
+                channels.append(channel)
+        return paged
+
+    async def _tell_paged(
+        self,
+        session: AsyncSession,
+        signal: SignalRow,
+        run: LadderRunRow | None,
+        text: str,
+        kind: str,
+        skip: str | None,
+    ) -> None:
+        now = self.ctx.clock.now()
+        for person_id, channels in (await self._paged_channels(session, run)).items():
+            if person_id == skip:
+                continue
+            notify(
+                session,
+                self.ctx,
+                person_id,
+                text,
+                kind=kind,
+                signal_id=signal.id,
+                key=f"{kind}:{signal.id}",
+                now=now,
+                channels=channels or None,
+                # Chat adapters edit the page they sent instead of posting anew.
+                data={"updates_page": True},
+            )
+
+    async def acknowledge(self, reference: str, person_id: str, channel: str = "cli") -> ActionResult:
+        self._person(person_id)
+        now = self.ctx.clock.now()
+        name = self.ctx.name(person_id)
+        async with self.db.transaction() as session:
+            signal, run = await self._load(session, reference)
+            assert signal.id is not None
+            if signal.status == SignalStatus.CLOS.value:
+                raise ActionError("closed", f"{signal.reference} est déjà clos.")
+            if signal.acknowledged_by is not None:
+                by = self.ctx.name(signal.acknowledged_by)
+                at = self.ctx.local(signal.acknowledged_at) if signal.acknowledged_at else "?"
+                return ActionResult(
+                    signal.reference,
+                    f"{signal.reference} est déjà pris en charge par {by} (à {at}).",
+                    changed=False,
+                )
+            signal.acknowledged_by, signal.acknowledged_at = person_id, now
+            if signal.status == SignalStatus.RECU.value:
+                signal.status = SignalStatus.ACQUITTE.value
+            session.add(signal)
+            if run is not None and run.state == "active":
+                run.state, run.ended_at, run.updated_at = "acknowledged", now, now
+                session.add(run)
+            if run is not None:
+                pages = (await session.exec(select(PageRow).where(PageRow.run_id == run.id))).all()
+                for page in pages:
+                    page.state = "acknowledged" if page.person_id == person_id else "ended"
+                    session.add(page)
+            await self._cancel_pending_pages(session, signal.id)
+            add_event(
+                session,
+                signal.id,
+                "acknowledged",
+                t("event.acknowledged", self.ctx.lang, name=name, channel=channel),
+                now,
+                actor=person_id,
+                channel=channel,
+            )
+            text = t(
+                "notice.acknowledged",
+                self.ctx.lang,
+                name=name,
+                time=self.ctx.local(now),
+                reference=signal.reference,
+                title=signal.title,
+            )
+            await self._tell_paged(session, signal, run, text, "acknowledged", skip=person_id)
+        return ActionResult(
+            signal.reference, f"{signal.reference} pris en charge par {name} à {self.ctx.local(now)}."
+        )
+
+    async def escalate(self, reference: str, person_id: str | None = None) -> ActionResult:
+        self._person(person_id)
+        now = self.ctx.clock.now()
+        name = self.ctx.name(person_id) if person_id else "l'équipe de permanence"
+        async with self.db.transaction() as session:
+            signal, run = await self._load(session, reference)
+            assert signal.id is not None
+            if run is None:
+                raise ActionError(
+                    "no_ladder", f"{signal.reference} n'a pas d'échelle d'astreinte à faire avancer."
+                )
+            if run.state != "active":
+                states = {
+                    "acknowledged": f"déjà pris en charge par {self.ctx.name(signal.acknowledged_by)}",
+                    "resolved": "clos",
+                    "exhausted": "arrivé au bout de l'échelle sans réponse",
+                }
+                raise ActionError("not_active", f"{signal.reference} est {states.get(run.state, run.state)}.")
+            assert run.id is not None
+            await cancel_pending(session, run.id, now)
+            schedule_step(session, run.id, run.step_index + 1, run.pass_index, now, now)
+            add_event(
+                session,
+                signal.id,
+                "escalated",
+                t("event.escalated", self.ctx.lang, name=name),
+                now,
+                actor=person_id,
+            )
+        return ActionResult(
+            signal.reference, f"{signal.reference} : escalade immédiate vers l'étape suivante."
+        )
+
+    async def resolve(self, reference: str, person_id: str, note: str | None = None) -> ActionResult:
+        self._person(person_id)
+        now = self.ctx.clock.now()
+        name = self.ctx.name(person_id)
+        async with self.db.transaction() as session:
+            signal, run = await self._load(session, reference)
+            assert signal.id is not None
+            if signal.status == SignalStatus.CLOS.value:
+                return ActionResult(signal.reference, f"{signal.reference} est déjà clos.", changed=False)
+            signal.status, signal.closed_at, signal.open_dedup_key = SignalStatus.CLOS.value, now, None
+            session.add(signal)
+            if run is not None and run.state == "active":
+                run.state, run.ended_at, run.updated_at = "resolved", now, now
+                session.add(run)
+            await self._cancel_pending_pages(session, signal.id)
+            add_event(
+                session,
+                signal.id,
+                "resolved",
+                t("event.resolved", self.ctx.lang, name=name, note=f" : {note}" if note else ""),
+                now,
+                actor=person_id,
+                data={"note": note},
+            )
+            text = t(
+                "notice.resolved",
+                self.ctx.lang,
+                name=name,
+                time=self.ctx.local(now),
+                reference=signal.reference,
+                title=signal.title,
+            )
+            await self._tell_paged(session, signal, run, text, "resolved", skip=person_id)
+        return ActionResult(signal.reference, f"{signal.reference} clos par {name}.")

@@ -1,0 +1,41 @@
+"""What the paging modules share: configuration, clock, and the roster schedules built from it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.config import LEVEL_LABELS_FR, VigieConfig
+from escalation.rosters import RosterSchedule
+
+
+class PagingContext:
+    def __init__(self, config: VigieConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+
+    @property
+    def lang(self) -> str:
+        return self.config.desk.language
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.config.desk.zone
+
+    @cached_property
+    def schedules(self) -> dict[str, RosterSchedule]:
+        return {r.id: RosterSchedule(r, self.zone) for r in self.config.rosters}
+
+    def name(self, person_id: str | None) -> str:
+        person = self.config.person(person_id) if person_id else None
+        return person.name if person else (person_id or "?")
+
+    def local(self, when: datetime, fmt: str = "%H:%M") -> str:
+        return when.astimezone(self.zone).strftime(fmt)
+
+    def level_label(self, level: str | None) -> str:
+        if level is None:
+            return "personne désignée" if self.lang == "fr" else "named person"
+        return LEVEL_LABELS_FR[level] if self.lang == "fr" else level

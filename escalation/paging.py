@@ -1,0 +1,331 @@
+"""Paging one step of a ladder, notifying people, and failing over between their channels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LEVELS, Ladder, NotifyRule, Person
+from bot.domain import CATEGORY_LABELS_FR, Category, MessageState
+from bot.history import add_event
+from bot.models import LadderRunRow, OutboxMessageRow, PageRow, SignalRow
+from bot.outbox import OutgoingMessage, enqueue
+from bot.texts import t
+from escalation.context import PagingContext
+from escalation.timers import cancel_pending, schedule_step
+
+# Message states in which a channel may still reach the person.
+LIVE_STATES = ("pending", "sending", "sent", "delivered")
+
+
+def exercise_prefix(ctx: PagingContext, signal: SignalRow) -> str:
+    return t("exercise.prefix", ctx.lang) if signal.is_exercise else ""
+
+
+def page_text(
+    ctx: PagingContext, signal: SignalRow, level: str | None, step: int, steps: int, pass_index: int
+) -> str:
+    category = signal.category or "autre"
+    if ctx.lang == "fr":
+        category = CATEGORY_LABELS_FR.get(Category(category), category)
+    details = t(
+        "page.details",
+        ctx.lang,
+        severity=signal.severity or "non évaluée",
+        category=category,
+        received=ctx.local(signal.received_at, "%d/%m à %H:%M"),
+    )
+    body = f"\n{signal.body[:300]}" if signal.body else ""
+    return t(
+        "page.text",
+        ctx.lang,
+        prefix=exercise_prefix(ctx, signal),
+        reference=signal.reference,
+        title=signal.title,
+        details=details,
+        role=ctx.level_label(level),
+        step=step + 1,
+        steps=steps,
+        pass_note=t("page.pass", ctx.lang, number=pass_index + 1) if pass_index else "",
+        body=body,
+    )
+
+
+def page_actions(ctx: PagingContext) -> list[dict[str, str]]:
+    return [
+        {"id": "ack", "label": t("action.ack", ctx.lang)},
+        {"id": "escalate", "label": t("action.escalate", ctx.lang)},
+    ]
+
+
+def usable_rules(ctx: PagingContext, person: Person, channels: list[Any] | None) -> list[NotifyRule]:
+    rules = [NotifyRule(channel=c) for c in channels] if channels else list(person.notify)
+    enabled = set(ctx.config.channels.enabled())
+    return [r for r in rules if r.channel in enabled and person.address(r.channel)]
+
+
+def notify(
+    session: AsyncSession,
+    ctx: PagingContext,
+    person_id: str,
+    text: str,
+    *,
+    kind: str,
+    signal_id: int | None,
+    key: str,
+    now: datetime,
+    channels: list[str] | None = None,
+    data: dict[str, Any] | None = None,
+) -> list[OutboxMessageRow]:
+    """Tell one person something, on the given channels or else their first usable one."""
+    person = ctx.config.person(person_id)
+    if person is None:
+        return []
+    enabled = set(ctx.config.channels.enabled())
+    if channels:
+        chosen = [c for c in channels if c in enabled and person.address(c)]  # type: ignore[arg-type]
+    else:
+        first = usable_rules(ctx, person, None)
+        chosen = [first[0].channel] if first else []
+    rows = []
+    for channel in dict.fromkeys(chosen):
+        rows.append(
+            enqueue(
+                session,
+                OutgoingMessage(
+                    channel=str(channel),
+                    kind=kind,
+                    text=text,
+                    recipient_person_id=person_id,
+                    recipient_address=person.address(channel),  # type: ignore[arg-type]
+                    signal_id=signal_id,
+                    idempotency_key=f"{key}:{person_id}:{channel}",
+                    data=data or {},
+                ),
+                now=now,
+            )
+        )
+    return rows
+
+
+def resolve_targets(
+    ctx: PagingContext, ladder: Ladder, targets: list[str], now: datetime
+) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """People to page for a step, with the level they hold, and the levels nobody holds."""
+    holders: dict[str, str | None] = {}
+    if ladder.roster is not None and ladder.roster in ctx.schedules:
+        holders = ctx.schedules[ladder.roster].on_call(now).holders
+    people: dict[str, str | None] = {}
+    vacant: list[str] = []
+    for target in targets:
+        if target in LEVELS:
+            pid = holders.get(target)
+            if pid is None:
+                vacant.append(target)
+            elif pid not in people:
+                people[pid] = target
+        elif target not in people:
+            people[target] = None
+    return list(people.items()), vacant
+
+
+async def page_step(
+    session: AsyncSession,
+    ctx: PagingContext,
+    run: LadderRunRow,
+    signal: SignalRow,
+    ladder: Ladder,
+    step_index: int,
+    pass_index: int,
+    now: datetime,
+) -> None:
+    """Create the pages of one step and their notifications, then schedule what comes next."""
+    assert run.id is not None and signal.id is not None
+    step = ladder.steps[step_index]
+    steps = len(ladder.steps)
+    targets, vacant = resolve_targets(ctx, ladder, step.page, now)
+    reached: list[str] = []
+    for person_id, level in targets:
+        person = ctx.config.person(person_id)
+        page = PageRow(
+            run_id=run.id,
+            signal_id=signal.id,
+            person_id=person_id,
+            level=level,
+            step_index=step_index,
+            pass_index=pass_index,
+            created_at=now,
+        )
+        session.add(page)
+        await session.flush()
+        rules = usable_rules(ctx, person, step.channels) if person else []
+        if not rules:
+            page.state = "unreachable"
+            channels = ", ".join(person.channels) if person else "?"
+            add_event(
+                session,
+                signal.id,
+                "unreachable",
+                t(
+                    "event.unreachable",
+                    ctx.lang,
+                    name=ctx.name(person_id),
+                    reason=t("event.no_usable_channel", ctx.lang, channels=channels),
+                ),
+                now,
+                actor=person_id,
+            )
+            continue
+        text = page_text(ctx, signal, level, step_index, steps, pass_index)
+        for sequence, rule in enumerate(rules):
+            assert person is not None
+            enqueue(
+                session,
+                OutgoingMessage(
+                    channel=rule.channel.value,
+                    kind="page",
+                    text=text,
+                    recipient_person_id=person_id,
+                    recipient_address=person.address(rule.channel),
+                    signal_id=signal.id,
+                    idempotency_key=f"page:{run.id}:{pass_index}:{step_index}:{person_id}:{rule.channel.value}",
+                    not_before=now + rule.after if rule.after else None,
+                    data={
+                        "actions": page_actions(ctx),
+                        "level": level,
+                        "step": step_index,
+                        "pass": pass_index,
+                    },
+                    page_id=page.id,
+                    sequence=sequence,
+                ),
+                now=now,
+            )
+        label = ctx.name(person_id) + (f" ({ctx.level_label(level)})" if level else "")
+        reached.append(label)
+
+    pass_note = t("page.pass", ctx.lang, number=pass_index + 1) if pass_index else ""
+    run.step_index, run.pass_index, run.updated_at = step_index, pass_index, now
+    session.add(run)
+    if reached:
+        add_event(
+            session,
+            signal.id,
+            "step",
+            t(
+                "event.step",
+                ctx.lang,
+                step=step_index + 1,
+                steps=steps,
+                pass_note=pass_note,
+                names=", ".join(reached),
+            ),
+            now,
+            data={"step": step_index, "pass": pass_index, "vacant": vacant},
+        )
+        schedule_step(session, run.id, step_index + 1, pass_index, now + step.wait, now)
+        return
+    detail = ", ".join(t("event.level_vacant", ctx.lang, level=ctx.level_label(v)) for v in vacant)
+    add_event(
+        session,
+        signal.id,
+        "step_empty",
+        t("event.step_empty", ctx.lang, step=step_index + 1, steps=steps, detail=detail or "injoignables"),
+        now,
+        data={"step": step_index, "pass": pass_index, "vacant": vacant},
+    )
+    # Nobody could be paged at this step: do not make the signal wait for nothing.
+    schedule_step(session, run.id, step_index + 1, pass_index, now, now)
+
+
+async def failover(
+    session: AsyncSession, ctx: PagingContext, message: OutboxMessageRow, reason: str, now: datetime
+) -> None:
+    """A page notification failed for good: try the person's next channel at once, and when the
+    whole step is unreachable, escalate at once."""
+    if message.page_id is None or message.signal_id is None:
+        return
+    page = await session.get(PageRow, message.page_id)
+    run = await session.get(LadderRunRow, page.run_id) if page else None
+    if page is None or run is None:
+        return
+    name = ctx.name(page.person_id)
+    add_event(
+        session,
+        message.signal_id,
+        "delivery_failed",
+        t("event.delivery_failed", ctx.lang, name=name, channel=message.channel, reason=reason),
+        now,
+        actor=page.person_id,
+        channel=message.channel,
+    )
+    if run.state != "active":
+        return
+    following = (
+        await session.exec(
+            select(OutboxMessageRow)
+            .where(OutboxMessageRow.page_id == page.id, OutboxMessageRow.state == MessageState.PENDING.value)
+            .where(col(OutboxMessageRow.sequence) > message.sequence)
+            .order_by(col(OutboxMessageRow.sequence))
+        )
+    ).first()
+    if following is not None:
+        if following.not_before is None or following.not_before > now:
+            following.not_before = now
+            session.add(following)
+            add_event(
+                session,
+                message.signal_id,
+                "failover",
+                t("event.failover", ctx.lang, channel=following.channel, name=name),
+                now,
+                actor=page.person_id,
+                channel=following.channel,
+            )
+        return
+    live = (
+        await session.exec(
+            select(OutboxMessageRow.id).where(
+                OutboxMessageRow.page_id == page.id,
+                col(OutboxMessageRow.state).in_(LIVE_STATES),
+                OutboxMessageRow.id != message.id,
+            )
+        )
+    ).first()
+    if live is not None:
+        return
+    page.state = "unreachable"
+    session.add(page)
+    add_event(
+        session,
+        message.signal_id,
+        "unreachable",
+        t("event.unreachable", ctx.lang, name=name, reason=reason),
+        now,
+        actor=page.person_id,
+    )
+    siblings = (
+        await session.exec(
+            select(PageRow.state).where(
+                PageRow.run_id == run.id,
+                PageRow.pass_index == page.pass_index,
+                PageRow.step_index == page.step_index,
+                PageRow.id != page.id,
+            )
+        )
+    ).all()
+    is_current = (page.pass_index, page.step_index) == (run.pass_index, run.step_index)
+    if is_current and all(state == "unreachable" for state in siblings):
+        assert run.id is not None
+        await cancel_pending(session, run.id, now)
+        schedule_step(session, run.id, page.step_index + 1, page.pass_index, now, now)
+        add_event(
+            session,
+            message.signal_id,
+            "escalated",
+            t("event.all_unreachable", ctx.lang, step=page.step_index + 1),
+            now,
+        )

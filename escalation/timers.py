@@ -1,0 +1,32 @@
+"""Durable timers: the next due action of each ladder is a row, so restarts lose nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.models import TimerRow
+
+LADDER_STEP = "ladder_step"
+
+
+def schedule_step(
+    session: AsyncSession, run_id: int, step: int, pass_index: int, due: datetime, now: datetime
+) -> TimerRow:
+    """Page ``step`` of ``pass_index`` at ``due`` (a step index past the end means: repeat or give up)."""
+    timer = TimerRow(
+        kind=LADDER_STEP, run_id=run_id, due_at=due, created_at=now, data={"step": step, "pass": pass_index}
+    )
+    session.add(timer)
+    return timer
+
+
+async def cancel_pending(session: AsyncSession, run_id: int, now: datetime) -> None:
+    table = TimerRow.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        sa.update(table)
+        .where(table.c.run_id == run_id, table.c.state == "pending")
+        .values(state="cancelled", done_at=now)
+    )
