@@ -124,7 +124,7 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
 
 
 def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
-    from handlers import alertmanager, http_intake, http_ops, http_query
+    from handlers import alertmanager, http_intake, http_ops, http_paging, http_query
     from handlers.http_common import HttpError
 
     @contextlib.asynccontextmanager
@@ -147,6 +147,6 @@ def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
         fields = french_errors(list(exc.errors()))
         return HttpError(422, "invalid_request", "Requête invalide.", fields=fields).response()
 
-    for module in (http_intake, alertmanager, http_query, http_ops):
+    for module in (http_intake, alertmanager, http_paging, http_query, http_ops):
         app.include_router(module.router)
     return app

@@ -301,6 +301,80 @@ def outbox(
         typer.echo("Aucun message.")
 
 
+def _act(config: Path | None, action: Callable[[Any], Awaitable[Any]]) -> None:
+    from escalation.actions import ActionError
+
+    settings = _settings(config)
+    cfg = _load(settings)
+    try:
+        result = _run(lambda: _with_vigie(settings, cfg, action))
+    except ActionError as exc:
+        typer.echo(f"Refusé : {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(result.message)
+
+
+@app.command()
+def ack(
+    reference: Annotated[str, typer.Argument(help="Référence du signal (PFR-2026-000042).")],
+    person: Annotated[str, typer.Option("--as", help="Identifiant de la personne qui prend en charge.")],
+    config: ConfigOption = None,
+) -> None:
+    """Prend en charge un signal : arrête l'échelle et prévient les autres personnes appelées."""
+    _act(config, lambda vigie: vigie.actions.acknowledge(reference, person, channel="cli"))
+
+
+@app.command()
+def escalate(
+    reference: Annotated[str, typer.Argument(help="Référence du signal.")],
+    person: Annotated[str | None, typer.Option("--as", help="Qui demande l'escalade.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Passe immédiatement à l'étape suivante de l'échelle."""
+    _act(config, lambda vigie: vigie.actions.escalate(reference, person))
+
+
+@app.command()
+def resolve(
+    reference: Annotated[str, typer.Argument(help="Référence du signal.")],
+    person: Annotated[str, typer.Option("--as", help="Qui clôt le signal.")],
+    note: Annotated[str | None, typer.Option(help="Motif de clôture.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Clôt un signal et arrête son échelle."""
+    _act(config, lambda vigie: vigie.actions.resolve(reference, person, note))
+
+
+@app.command()
+def oncall(
+    at: Annotated[
+        datetime | None, typer.Option(help="Instant (ISO 8601 ; heure locale du bureau si sans fuseau).")
+    ] = None,
+    roster: Annotated[str | None, typer.Option(help="Un seul tableau d'astreinte.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Qui est d'astreinte maintenant (ou à --at), et la prochaine relève."""
+    from bot.clock import SystemClock
+    from escalation.context import PagingContext
+    from escalation.oncall import UnknownRoster, format_oncall, oncall_view
+
+    settings = _settings(config)
+    cfg = _load(settings)
+    ctx = PagingContext(cfg, SystemClock())
+    when = ctx.clock.now() if at is None else (at if at.tzinfo else at.replace(tzinfo=cfg.desk.zone))
+    try:
+        views = oncall_view(ctx, when, roster)
+    except UnknownRoster:
+        typer.echo(f"Tableau d'astreinte inconnu « {roster} ».", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(views, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"Astreinte au {ctx.local(when, '%d/%m/%Y %H:%M')} ({cfg.desk.timezone})")
+    typer.echo(format_oncall(ctx, views))
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,101 @@
+"""HTTP routes for paging: acknowledge, escalate, resolve, on-call, roster calendar."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from escalation.actions import ActionError, ActionResult
+from escalation.oncall import UnknownRoster, oncall_view, roster_ics
+from handlers.http_common import HttpError, authenticate, parse_json_body
+
+router = APIRouter()
+
+_ACTION_STATUS = {"not_found": 404, "unknown_person": 422, "closed": 409, "not_active": 409, "no_ladder": 409}
+
+
+class ActorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    person: str = Field(min_length=1, max_length=64)
+
+
+class EscalateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    person: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ResolveIn(ActorIn):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+async def _act(request: Request, action: Any) -> dict[str, Any]:
+    vigie = request.app.state.vigie
+    try:
+        result: ActionResult = await action
+    except ActionError as exc:
+        raise HttpError(_ACTION_STATUS.get(exc.code, 409), exc.code, exc.message) from None
+    vigie.after_action(result)
+    return {"reference": result.reference, "changed": result.changed, "message": result.message}
+
+
+@router.post("/api/v1/signals/{reference}/ack")
+async def acknowledge(request: Request, reference: str) -> dict[str, Any]:
+    vigie = request.app.state.vigie
+    authenticate(request, vigie.tokens)
+    body = await parse_json_body(request, ActorIn)
+    return await _act(request, vigie.actions.acknowledge(reference, body.person, channel="http"))
+
+
+@router.post("/api/v1/signals/{reference}/escalate")
+async def escalate(request: Request, reference: str) -> dict[str, Any]:
+    vigie = request.app.state.vigie
+    authenticate(request, vigie.tokens)
+    raw = await request.body()
+    person = (await parse_json_body(request, EscalateIn)).person if raw.strip() else None
+    return await _act(request, vigie.actions.escalate(reference, person))
+
+
+@router.post("/api/v1/signals/{reference}/resolve")
+async def resolve(request: Request, reference: str) -> dict[str, Any]:
+    vigie = request.app.state.vigie
+    authenticate(request, vigie.tokens)
+    body = await parse_json_body(request, ResolveIn)
+    return await _act(request, vigie.actions.resolve(reference, body.person, body.note))
+
+
+def _instant(at: datetime | None, request: Request) -> datetime:
+    vigie = request.app.state.vigie
+    if at is None:
+        return vigie.clock.now()
+    return at if at.tzinfo else at.replace(tzinfo=vigie.config.desk.zone)
+
+
+@router.get("/api/v1/oncall")
+async def oncall(request: Request, roster: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+    vigie = request.app.state.vigie
+    authenticate(request, vigie.tokens)
+    try:
+        return {"rosters": oncall_view(vigie.engine.ctx, _instant(at, request), roster)}
+    except UnknownRoster:
+        raise HttpError(404, "not_found", f"Tableau d'astreinte inconnu « {roster} ».") from None
+
+
+@router.get("/api/v1/rosters/{roster_id}.ics")
+async def roster_calendar(
+    request: Request, roster_id: str, weeks: int = Query(default=8, ge=1, le=104)
+) -> Response:
+    vigie = request.app.state.vigie
+    authenticate(request, vigie.tokens)
+    try:
+        body = roster_ics(vigie.engine.ctx, roster_id, vigie.clock.now(), weeks)
+    except UnknownRoster:
+        raise HttpError(404, "not_found", f"Tableau d'astreinte inconnu « {roster_id} ».") from None
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{roster_id}.ics"'},
+    )
