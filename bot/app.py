@@ -26,9 +26,11 @@ from bot.models import OutboxMessageRow
 from bot.settings import ApiToken, Settings
 from bot.validation import french_errors
 from escalation.actions import ActionResult, SignalActions
+from escalation.calendar import CalendarJobs, CalendarService
 from escalation.context import PagingContext
 from escalation.delivery import OutboxDispatcher
 from escalation.engine import EscalationEngine
+from escalation.leadership import Leadership
 from escalation.paging import failover
 
 log = structlog.get_logger("vigie")
@@ -46,6 +48,7 @@ class Vigie:
     engine: EscalationEngine
     actions: SignalActions
     dispatcher: OutboxDispatcher
+    calendar: CalendarService
     metrics: Metrics
     tokens: list[ApiToken]
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -76,6 +79,7 @@ class Vigie:
             self._tasks.append(
                 asyncio.create_task(self.engine.run_forever(after_round=self.dispatcher.poke), name="engine")
             )
+            self._tasks.append(asyncio.create_task(self.calendar.run_forever(), name="calendar"))
         log.info("vigie_started", database=self.db.dialect, desk=self.config.desk.name)
 
     async def stop(self) -> None:
@@ -118,6 +122,7 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
         engine=engine,
         actions=SignalActions(db, ctx),
         dispatcher=dispatcher,
+        calendar=CalendarService(CalendarJobs(db, ctx), Leadership(db), poke=dispatcher.poke),
         metrics=metrics,
         tokens=settings.tokens(),
     )
