@@ -47,13 +47,16 @@ class OutboxDispatcher:
         ctx: PagingContext,
         channels: Mapping[str, Channel],
         on_failure: FailureHook | None = None,
-        batch: int = 100,
+        batch: int = 500,
+        sweep_every: timedelta = timedelta(seconds=5),
     ) -> None:
         self.db = db
         self.ctx = ctx
         self.channels = dict(channels)
         self.on_failure = on_failure
         self.batch = batch
+        self.sweep_every = sweep_every
+        self._last_sweep: datetime | None = None
         self._wake = asyncio.Event()
 
     @property
@@ -71,7 +74,11 @@ class OutboxDispatcher:
     async def run_once(self) -> int:
         """Deliver what is due; returns how many messages were handled."""
         now = self.clock.now()
-        swept = await self._sweep(now)
+        swept = 0
+        # Leases last minutes and timeouts are coarse: no need to take the write lock each round.
+        if self._last_sweep is None or now - self._last_sweep >= self.sweep_every or now < self._last_sweep:
+            self._last_sweep = now
+            swept = await self._sweep(now)
         handled, claimed = await self._claim(now)
         for row in claimed:
             result = await self._deliver_with_retries(row)

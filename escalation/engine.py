@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlmodel import col, select
@@ -21,7 +21,7 @@ from bot.metrics import Metrics
 from bot.models import LadderRunRow, SignalRow, TimerRow
 from bot.texts import t
 from escalation.context import PagingContext
-from escalation.paging import exercise_prefix, notify, page_step
+from escalation.paging import StepPlan, emit_step, exercise_prefix, notify, plan_step
 from escalation.routing import choose_ladder
 from escalation.timers import LADDER_STEP, schedule_step
 
@@ -75,6 +75,16 @@ class EscalationEngine:
     async def run_due(self) -> int:
         """Fire every timer due now (one batch); returns how many were handled."""
         now = self.ctx.clock.now()
+        try:
+            return await self._run_batch(now, careful=False)
+        except UNAVAILABLE_ERRORS:
+            raise
+        except Exception:
+            # One broken ladder must not stop the others: redo the batch timer by timer.
+            log.exception("timer_batch_failed")
+            return await self._run_batch(now, careful=True)
+
+    async def _run_batch(self, now: datetime, careful: bool) -> int:
         async with self.db.transaction() as session:
             stmt = (
                 select(TimerRow)
@@ -85,60 +95,86 @@ class EscalationEngine:
             if self.db.is_postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
             timers = list((await session.exec(stmt)).all())
+            if not timers:
+                return 0
+            run_stmt = select(LadderRunRow).where(col(LadderRunRow.id).in_({t.run_id for t in timers}))
+            if self.db.is_postgres:
+                # Never wait for a run an acknowledgement is holding: its timer stays due and
+                # is looked at again on the next round, once that transaction has decided.
+                run_stmt = run_stmt.with_for_update(skip_locked=True)
+            runs = {r.id: r for r in (await session.exec(run_stmt)).all()}
+            signal_ids = {r.signal_id for r in runs.values()}
+            signals = {
+                s.id: s
+                for s in (
+                    await session.exec(select(SignalRow).where(col(SignalRow.id).in_(signal_ids)))
+                ).all()
+            }
+            plans: list[StepPlan] = []
             handled = 0
             for timer in timers:
+                run = runs.get(timer.run_id)
+                if run is None:
+                    continue
+                handled += 1
+                if not careful:
+                    plan = self._fire(session, timer, run, signals[run.signal_id], now)
+                    if plan is not None:
+                        plans.append(plan)
+                    continue
                 try:
                     async with session.begin_nested():
-                        if await self._fire(session, timer):
-                            handled += 1
+                        plan = self._fire(session, timer, run, signals[run.signal_id], now)
+                        if plan is not None:
+                            await session.flush()
+                            emit_step(session, self.ctx, plan)
                 except UNAVAILABLE_ERRORS:
                     raise
-                except Exception as exc:  # one broken ladder must not stop the others
+                except Exception as exc:
                     log.exception("timer_failed", timer_id=timer.id)
-                    await self._postpone(session, timer, exc)
-                    handled += 1
+                    self._postpone(session, timer, run, exc, now)
+            if plans:
+                await session.flush()  # one round trip gives every new page its id
+                for plan in plans:
+                    emit_step(session, self.ctx, plan)
         return handled
 
-    async def _fire(self, session: AsyncSession, timer: TimerRow) -> bool:
-        now = self.ctx.clock.now()
-        run_stmt = select(LadderRunRow).where(LadderRunRow.id == timer.run_id)
-        if self.db.is_postgres:
-            # Never wait for a run an acknowledgement is holding: the timer stays due and
-            # is looked at again on the next round, once that transaction has decided.
-            run_stmt = run_stmt.with_for_update(skip_locked=True)
-        run = (await session.exec(run_stmt)).first()
-        if run is None:
-            return False
+    def _fire(
+        self, session: AsyncSession, timer: TimerRow, run: LadderRunRow, signal: SignalRow, now: datetime
+    ) -> StepPlan | None:
         timer.done_at = now
         timer.lateness_ms = (now - timer.due_at).total_seconds() * 1000
         if run.state != "active" or timer.kind != LADDER_STEP:
             timer.state = "cancelled"
             session.add(timer)
-            return True
+            return None
         timer.state = "done"
         session.add(timer)
-        signal = await session.get(SignalRow, run.signal_id)
+        if self.metrics is not None:
+            self.metrics.timer_lateness.observe(max(0.0, timer.lateness_ms / 1000))
         ladder = self.ctx.config.ladder(run.ladder_id)
-        assert signal is not None and run.id is not None
+        assert signal.id is not None and run.id is not None
         step, pass_index = int(timer.data["step"]), int(timer.data["pass"])
         if ladder is None or step >= len(ladder.steps):
             if ladder is not None and pass_index < ladder.repeat:
                 add_event(
                     session, signal.id, "repeat", t("event.repeat", self.ctx.lang, number=pass_index + 2), now
-                )  # type: ignore[arg-type]
+                )
                 step, pass_index = 0, pass_index + 1
             else:
-                await self._exhaust(session, run, signal, len(ladder.steps) if ladder else 0, pass_index + 1)
-                return True
-        await page_step(session, self.ctx, run, signal, ladder, step, pass_index, now)
-        if self.metrics is not None:
-            self.metrics.timer_lateness.observe(max(0.0, timer.lateness_ms / 1000))
-        return True
+                self._exhaust(session, run, signal, len(ladder.steps) if ladder else 0, pass_index + 1, now)
+                return None
+        return plan_step(session, self.ctx, run, signal, ladder, step, pass_index, now)
 
-    async def _exhaust(
-        self, session: AsyncSession, run: LadderRunRow, signal: SignalRow, steps: int, passes: int
+    def _exhaust(
+        self,
+        session: AsyncSession,
+        run: LadderRunRow,
+        signal: SignalRow,
+        steps: int,
+        passes: int,
+        now: datetime,
     ) -> None:
-        now = self.ctx.clock.now()
         assert signal.id is not None
         run.state, run.ended_at, run.updated_at = "exhausted", now, now
         session.add(run)
@@ -175,24 +211,24 @@ class EscalationEngine:
             now,
         )
 
-    async def _postpone(self, session: AsyncSession, timer: TimerRow, exc: Exception) -> None:
-        now = self.ctx.clock.now()
+    def _postpone(
+        self, session: AsyncSession, timer: TimerRow, run: LadderRunRow, exc: Exception, now: datetime
+    ) -> None:
         timer.due_at = now + ERROR_RETRY
+        timer.state, timer.done_at, timer.lateness_ms = "pending", None, None
         session.add(timer)
-        run = await session.get(LadderRunRow, timer.run_id)
-        if run is not None:
-            add_event(
-                session,
-                run.signal_id,
-                "internal_error",
-                t(
-                    "event.internal_error",
-                    self.ctx.lang,
-                    seconds=int(ERROR_RETRY.total_seconds()),
-                    error=type(exc).__name__,
-                ),
-                now,
-            )
+        add_event(
+            session,
+            run.signal_id,
+            "internal_error",
+            t(
+                "event.internal_error",
+                self.ctx.lang,
+                seconds=int(ERROR_RETRY.total_seconds()),
+                error=type(exc).__name__,
+            ),
+            now,
+        )
 
     async def next_due(self) -> float | None:
         """Seconds until the earliest pending timer, if any."""

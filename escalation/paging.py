@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -132,7 +133,21 @@ def resolve_targets(
     return list(people.items()), vacant
 
 
-async def page_step(
+@dataclass
+class StepPlan:
+    """The pages of one step, added to the session but not yet flushed (no ids yet)."""
+
+    run: LadderRunRow
+    signal: SignalRow
+    ladder: Ladder
+    step_index: int
+    pass_index: int
+    now: datetime
+    pages: list[tuple[PageRow, Person | None, list[NotifyRule]]] = field(default_factory=list)
+    vacant: list[str] = field(default_factory=list)
+
+
+def plan_step(
     session: AsyncSession,
     ctx: PagingContext,
     run: LadderRunRow,
@@ -141,13 +156,12 @@ async def page_step(
     step_index: int,
     pass_index: int,
     now: datetime,
-) -> None:
-    """Create the pages of one step and their notifications, then schedule what comes next."""
+) -> StepPlan:
+    """First half of paging a step: who, on which channels. A batch of plans shares one flush."""
     assert run.id is not None and signal.id is not None
     step = ladder.steps[step_index]
-    steps = len(ladder.steps)
     targets, vacant = resolve_targets(ctx, ladder, step.page, now)
-    reached: list[str] = []
+    plan = StepPlan(run, signal, ladder, step_index, pass_index, now, vacant=vacant)
     for person_id, level in targets:
         person = ctx.config.person(person_id)
         page = PageRow(
@@ -160,9 +174,20 @@ async def page_step(
             created_at=now,
         )
         session.add(page)
-        await session.flush()
-        rules = usable_rules(ctx, person, step.channels) if person else []
-        if not rules:
+        plan.pages.append((page, person, usable_rules(ctx, person, step.channels) if person else []))
+    return plan
+
+
+def emit_step(session: AsyncSession, ctx: PagingContext, plan: StepPlan) -> None:
+    """Second half, once the pages have ids: notifications, history, and what comes next."""
+    run, signal, now = plan.run, plan.signal, plan.now
+    step_index, pass_index = plan.step_index, plan.pass_index
+    assert run.id is not None and signal.id is not None
+    step = plan.ladder.steps[step_index]
+    steps = len(plan.ladder.steps)
+    reached: list[str] = []
+    for page, person, rules in plan.pages:
+        if person is None or not rules:
             page.state = "unreachable"
             channels = ", ".join(person.channels) if person else "?"
             add_event(
@@ -172,30 +197,29 @@ async def page_step(
                 t(
                     "event.unreachable",
                     ctx.lang,
-                    name=ctx.name(person_id),
+                    name=ctx.name(page.person_id),
                     reason=t("event.no_usable_channel", ctx.lang, channels=channels),
                 ),
                 now,
-                actor=person_id,
+                actor=page.person_id,
             )
             continue
-        text = page_text(ctx, signal, level, step_index, steps, pass_index)
+        text = page_text(ctx, signal, page.level, step_index, steps, pass_index)
         for sequence, rule in enumerate(rules):
-            assert person is not None
             enqueue(
                 session,
                 OutgoingMessage(
                     channel=rule.channel.value,
                     kind="page",
                     text=text,
-                    recipient_person_id=person_id,
+                    recipient_person_id=page.person_id,
                     recipient_address=person.address(rule.channel),
                     signal_id=signal.id,
-                    idempotency_key=f"page:{run.id}:{pass_index}:{step_index}:{person_id}:{rule.channel.value}",
+                    idempotency_key=f"page:{run.id}:{pass_index}:{step_index}:{page.person_id}:{rule.channel.value}",
                     not_before=now + rule.after if rule.after else None,
                     data={
                         "actions": page_actions(ctx),
-                        "level": level,
+                        "level": page.level,
                         "step": step_index,
                         "pass": pass_index,
                     },
@@ -204,38 +228,32 @@ async def page_step(
                 ),
                 now=now,
             )
-        label = ctx.name(person_id) + (f" ({ctx.level_label(level)})" if level else "")
-        reached.append(label)
+        reached.append(ctx.name(page.person_id) + (f" ({ctx.level_label(page.level)})" if page.level else ""))
 
     pass_note = t("page.pass", ctx.lang, number=pass_index + 1) if pass_index else ""
     run.step_index, run.pass_index, run.updated_at = step_index, pass_index, now
     session.add(run)
+    data = {"step": step_index, "pass": pass_index, "vacant": plan.vacant}
     if reached:
-        add_event(
-            session,
-            signal.id,
-            "step",
-            t(
-                "event.step",
-                ctx.lang,
-                step=step_index + 1,
-                steps=steps,
-                pass_note=pass_note,
-                names=", ".join(reached),
-            ),
-            now,
-            data={"step": step_index, "pass": pass_index, "vacant": vacant},
+        message = t(
+            "event.step",
+            ctx.lang,
+            step=step_index + 1,
+            steps=steps,
+            pass_note=pass_note,
+            names=", ".join(reached),
         )
+        add_event(session, signal.id, "step", message, now, data=data)
         schedule_step(session, run.id, step_index + 1, pass_index, now + step.wait, now)
         return
-    detail = ", ".join(t("event.level_vacant", ctx.lang, level=ctx.level_label(v)) for v in vacant)
+    detail = ", ".join(t("event.level_vacant", ctx.lang, level=ctx.level_label(v)) for v in plan.vacant)
     add_event(
         session,
         signal.id,
         "step_empty",
         t("event.step_empty", ctx.lang, step=step_index + 1, steps=steps, detail=detail or "injoignables"),
         now,
-        data={"step": step_index, "pass": pass_index, "vacant": vacant},
+        data=data,
     )
     # Nobody could be paged at this step: do not make the signal wait for nothing.
     schedule_step(session, run.id, step_index + 1, pass_index, now, now)
