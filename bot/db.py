@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -60,6 +61,12 @@ class Database:
             _configure_sqlite(self.engine, "BEGIN IMMEDIATE")
             self.read_engine = create_async_engine(self.url, **kwargs)
             _configure_sqlite(self.read_engine, "BEGIN")
+        # SQLite has one writer. Within this process, writers queue on a FIFO lock instead of
+        # SQLite's busy handler, which sleeps in growing steps and can starve the engine under
+        # load; other processes (the CLI) still wait through busy_timeout.
+        self._write_lock: asyncio.Lock | None = (
+            asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        )
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(
             self.read_engine, class_=AsyncSession, expire_on_commit=False
@@ -83,7 +90,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed on success and rolled back on any error."""
-        async with self._sessions() as session, session.begin():
+        if self._write_lock is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
     async def ping(self) -> bool:

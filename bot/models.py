@@ -210,4 +210,3 @@ class JobStateRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100)
     last_run_at: datetime = _ts()
-
