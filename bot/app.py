@@ -118,7 +118,7 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
         config=config,
         clock=clock,
         db=db,
-        intake=IntakeService(db, clock, config.desk, hooks=[engine.start_run]),
+        intake=IntakeService(db, clock, config.desk, hooks=[engine.start_runs]),
         engine=engine,
         actions=SignalActions(db, ctx),
         dispatcher=dispatcher,

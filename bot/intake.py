@@ -6,29 +6,34 @@ signal that is on disk.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import DeskConfig
-from bot.db import Database
+from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import Category, OriginChannel, Severity, SignalStatus
 from bot.history import add_event
 from bot.models import ReferenceCounter, SignalRow
 from bot.outbox import OutgoingMessage, enqueue
 from bot.texts import t
 
-# Called inside the intake transaction for a new signal (e.g. to start its ladder),
-# so that what they write is committed together with the signal or not at all.
-NewSignalHook = Callable[[AsyncSession, SignalRow], Awaitable[None]]
+# Called inside the intake transaction with the new signals (e.g. to start their ladders),
+# so that what they write is committed together with the signals or not at all.
+NewSignalsHook = Callable[[AsyncSession, list[SignalRow]], Awaitable[None]]
 
 _MAX_DEDUP_RETRIES = 5
+
+log = structlog.get_logger("vigie.intake")
 
 
 @dataclass(frozen=True)
@@ -74,42 +79,81 @@ def format_reference(prefix: str, year: int, seq: int) -> str:
     return f"{prefix}-{year}-{seq:06d}"
 
 
-async def allocate_sequence(session: AsyncSession, year: int) -> int:
-    """Next number of the year, in the caller's transaction.
+async def allocate_sequence(session: AsyncSession, year: int, count: int = 1) -> int:
+    """Reserve ``count`` numbers of the year in the caller's transaction; returns the last.
 
     One upsert statement: the counter row stays locked until commit, so numbers are
-    unique and increasing across instances, and a rolled-back intake gives its number
-    back instead of burning it.
+    unique and increasing across instances, and a rolled-back intake gives its numbers
+    back instead of burning them.
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = ReferenceCounter.__table__  # type: ignore[attr-defined]
     stmt = (
         insert(table)
-        .values(year=year, last=1)
-        .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + 1})
+        .values(year=year, last=count)
+        .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + count})
         .returning(table.c.last)
     )
     return int((await session.exec(stmt)).scalar_one())
 
 
 class IntakeService:
+    """Accepts signals with group commit: requests that arrive together are written in one
+    transaction, in a few statements, and each caller gets its receipt once it is committed."""
+
     def __init__(
         self,
         db: Database,
         clock: Clock,
         desk: DeskConfig,
-        hooks: list[NewSignalHook] | None = None,
+        hooks: list[NewSignalsHook] | None = None,
+        max_batch: int = 200,
     ) -> None:
         self.db = db
         self.clock = clock
         self.desk = desk
-        self.hooks: list[NewSignalHook] = list(hooks or [])
+        self.hooks: list[NewSignalsHook] = list(hooks or [])
+        self.max_batch = max_batch
+        self._pending: list[tuple[SignalDraft, asyncio.Future[Receipt]]] = []
+        self._batch_lock = asyncio.Lock()
 
     async def accept(self, draft: SignalDraft) -> Receipt:
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._pending.append((draft, future))
+        while not future.done():
+            async with self._batch_lock:
+                # Whoever holds the lock writes everything queued meanwhile, ours included.
+                if not future.done():
+                    batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+                    await self._process(batch)
+        return future.result()
+
+    async def _process(self, batch: list[tuple[SignalDraft, asyncio.Future[Receipt]]]) -> None:
+        try:
+            receipts = await self._write([draft for draft, _ in batch])
+        except sa.exc.IntegrityError:
+            pass  # a dedup race with another instance: settle it draft by draft below
+        except UNAVAILABLE_ERRORS as exc:
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        except Exception:
+            log.warning("intake_batch_failed_retrying_one_by_one", size=len(batch))
+        else:
+            for (_, future), receipt in zip(batch, receipts, strict=True):
+                future.set_result(receipt)
+            return
+        for draft, future in batch:
+            try:
+                future.set_result(await self._accept_alone(draft))
+            except Exception as exc:
+                future.set_exception(exc)
+
+    async def _accept_alone(self, draft: SignalDraft) -> Receipt:
         for _attempt in range(_MAX_DEDUP_RETRIES):
             try:
-                return await self._accept_once(draft)
+                return (await self._write([draft]))[0]
             except sa.exc.IntegrityError:
                 # Another instance opened a signal with this dedup key between our
                 # look-up and our insert: the retry will find it and attach to it.
@@ -117,58 +161,87 @@ class IntakeService:
                     raise
         raise RuntimeError(f"dedup key {draft.dedup_key!r} kept conflicting")
 
-    async def _accept_once(self, draft: SignalDraft) -> Receipt:
+    async def _write(self, drafts: list[SignalDraft]) -> list[Receipt]:
         now = self.clock.now()
+        receipts: list[Receipt | None] = [None] * len(drafts)
         async with self.db.transaction() as session:
-            if draft.dedup_key:
-                existing = (
-                    await session.exec(select(SignalRow).where(SignalRow.open_dedup_key == draft.dedup_key))
-                ).first()
-                if existing is not None:
-                    return await self._attach(session, existing, draft)
-
+            keys = {d.dedup_key for d in drafts if d.dedup_key}
+            open_by_key: dict[str, SignalRow] = {}
+            if keys:
+                found = await session.exec(select(SignalRow).where(col(SignalRow.open_dedup_key).in_(keys)))
+                open_by_key = {row.open_dedup_key: row for row in found.all() if row.open_dedup_key}
+            fresh: list[int] = []
+            creating: set[str] = set()  # keys opened by an earlier draft of this batch
+            for index, draft in enumerate(drafts):
+                key = draft.dedup_key
+                if key and (key in open_by_key or key in creating):
+                    continue
+                fresh.append(index)
+                if key:
+                    creating.add(key)
             year = now.astimezone(self.desk.zone).year
-            seq = await allocate_sequence(session, year)
-            signal = SignalRow(
-                reference=format_reference(self.desk.reference_prefix, year, seq),
-                year=year,
-                seq=seq,
-                title=draft.title,
-                body=draft.body,
-                severity=draft.severity.value if draft.severity else None,
-                category=draft.category.value if draft.category else None,
-                source=draft.source,
-                reporter=draft.reporter,
-                reporter_person_id=draft.origin.person_id,
-                origin_channel=draft.origin.channel.value,
-                origin_address=draft.origin.address,
-                dedup_key=draft.dedup_key,
-                open_dedup_key=draft.dedup_key,
-                status=SignalStatus.RECU.value,
-                is_exercise=draft.is_exercise,
-                attributes=draft.attributes,
-                received_at=now,
-                last_seen_at=now,
-            )
-            session.add(signal)
-            await session.flush()
-            assert signal.id is not None
-            add_event(
-                session,
-                signal.id,
-                "received",
-                t("event.received", self.desk.language, channel=draft.origin.channel.value),
-                now,
-                actor=draft.origin.person_id or draft.reporter or draft.source,
-                channel=draft.origin.channel.value,
-                data={"origin_address": draft.origin.address},
-            )
-            receipt = Receipt(
-                signal.id, signal.reference, True, SignalStatus.RECU, draft.origin.reply_channel is not None
-            )
-            self._queue_receipt(session, signal.id, draft.origin, receipt)
-            for hook in self.hooks:
-                await hook(session, signal)
+            created: dict[int, SignalRow] = {}
+            if fresh:
+                last = await allocate_sequence(session, year, len(fresh))
+                for offset, index in enumerate(fresh):
+                    created[index] = self._new_signal(
+                        drafts[index], year, last - len(fresh) + 1 + offset, now
+                    )
+                    session.add(created[index])
+                await session.flush()  # one multi-row insert
+                for index, signal in created.items():
+                    draft = drafts[index]
+                    if draft.dedup_key:
+                        open_by_key[draft.dedup_key] = signal
+                    receipts[index] = self._received(session, signal, draft, now)
+                for hook in self.hooks:
+                    await hook(session, list(created.values()))
+            for index, draft in enumerate(drafts):
+                if receipts[index] is None:
+                    receipts[index] = await self._attach(session, open_by_key[draft.dedup_key], draft)  # type: ignore[index]
+        return [r for r in receipts if r is not None]
+
+    def _new_signal(self, draft: SignalDraft, year: int, seq: int, now: datetime) -> SignalRow:
+        return SignalRow(
+            reference=format_reference(self.desk.reference_prefix, year, seq),
+            year=year,
+            seq=seq,
+            title=draft.title,
+            body=draft.body,
+            severity=draft.severity.value if draft.severity else None,
+            category=draft.category.value if draft.category else None,
+            source=draft.source,
+            reporter=draft.reporter,
+            reporter_person_id=draft.origin.person_id,
+            origin_channel=draft.origin.channel.value,
+            origin_address=draft.origin.address,
+            dedup_key=draft.dedup_key,
+            open_dedup_key=draft.dedup_key,
+            status=SignalStatus.RECU.value,
+            is_exercise=draft.is_exercise,
+            attributes=draft.attributes,
+            received_at=now,
+            last_seen_at=now,
+        )
+
+    def _received(
+        self, session: AsyncSession, signal: SignalRow, draft: SignalDraft, now: datetime
+    ) -> Receipt:
+        assert signal.id is not None
+        add_event(
+            session,
+            signal.id,
+            "received",
+            t("event.received", self.desk.language, channel=draft.origin.channel.value),
+            now,
+            actor=draft.origin.person_id or draft.reporter or draft.source,
+            channel=draft.origin.channel.value,
+            data={"origin_address": draft.origin.address},
+        )
+        receipt = Receipt(
+            signal.id, signal.reference, True, SignalStatus.RECU, draft.origin.reply_channel is not None
+        )
+        self._queue_receipt(session, signal.id, draft.origin, receipt)
         return receipt
 
     async def _attach(self, session: AsyncSession, signal: SignalRow, draft: SignalDraft) -> Receipt:

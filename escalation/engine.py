@@ -45,30 +45,40 @@ class EscalationEngine:
 
     # --- start -------------------------------------------------------------------
 
-    async def start_run(self, session: AsyncSession, signal: SignalRow) -> None:
-        """Intake hook: runs inside the signal's own transaction, so an accepted signal
+    async def start_runs(self, session: AsyncSession, signals: list[SignalRow]) -> None:
+        """Intake hook: runs inside the signals' own transaction, so an accepted signal
         always has its ladder (or a recorded reason why nobody is paged)."""
         now = self.ctx.clock.now()
-        assert signal.id is not None
-        ladder = choose_ladder(self.ctx.config, signal)
-        if ladder is None:
-            add_event(session, signal.id, "no_ladder", t("event.no_ladder", self.ctx.lang), now)
+        runs: list[tuple[LadderRunRow, SignalRow, str]] = []
+        for signal in signals:
+            assert signal.id is not None
+            ladder = choose_ladder(self.ctx.config, signal)
+            if ladder is None:
+                add_event(session, signal.id, "no_ladder", t("event.no_ladder", self.ctx.lang), now)
+                continue
+            run = LadderRunRow(
+                signal_id=signal.id,
+                ladder_id=ladder.id,
+                roster_id=ladder.roster,
+                started_at=now,
+                updated_at=now,
+            )
+            session.add(run)
+            runs.append((run, signal, ladder.name or ladder.id))
+        if not runs:
             return
-        run = LadderRunRow(
-            signal_id=signal.id, ladder_id=ladder.id, roster_id=ladder.roster, started_at=now, updated_at=now
-        )
-        session.add(run)
-        await session.flush()
-        assert run.id is not None
-        schedule_step(session, run.id, 0, 0, now, now)
-        add_event(
-            session,
-            signal.id,
-            "ladder_started",
-            t("event.ladder_started", self.ctx.lang, ladder=ladder.name or ladder.id),
-            now,
-            data={"ladder": ladder.id},
-        )
+        await session.flush()  # one multi-row insert gives every run its id
+        for run, signal, name in runs:
+            assert run.id is not None and signal.id is not None
+            schedule_step(session, run.id, 0, 0, now, now)
+            add_event(
+                session,
+                signal.id,
+                "ladder_started",
+                t("event.ladder_started", self.ctx.lang, ladder=name),
+                now,
+                data={"ladder": run.ladder_id},
+            )
 
     # --- timers ------------------------------------------------------------------
 

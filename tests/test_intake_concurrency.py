@@ -64,3 +64,24 @@ async def test_two_instances_on_one_postgresql_never_share_a_reference(pg_url: s
         assert len(dedup_refs) == 1
         assert not dedup_refs & set(refs)
         assert sorted(int(r.rsplit("-", 1)[1]) for r in [*refs, *dedup_refs]) == list(range(1, 62))
+
+
+async def test_one_failing_signal_in_a_batch_costs_the_others_nothing(db_url: str) -> None:
+    from bot.domain import OriginChannel
+    from bot.intake import Origin, SignalDraft
+
+    async with running_vigie(db_url, background=False) as server, server.client() as client:
+
+        async def picky_hook(session, signals) -> None:  # type: ignore[no-untyped-def]
+            if any(s.title == "poison" for s in signals):
+                raise RuntimeError("cannot start this ladder")
+
+        intake = server.vigie.intake
+        intake.hooks.append(picky_hook)
+        drafts = [SignalDraft(title=t, origin=Origin(OriginChannel.CLI)) for t in ["a", "b", "poison", "c", "d"]]
+        results = await asyncio.gather(*(intake.accept(d) for d in drafts), return_exceptions=True)
+        assert isinstance(results[2], RuntimeError)
+        good = [r for i, r in enumerate(results) if i != 2]
+        assert all(r.created for r in good)  # type: ignore[union-attr]
+        stored = (await client.get("/api/v1/signals", headers=AUTH)).json()["signals"]
+        assert sorted(s["title"] for s in stored) == ["a", "b", "c", "d"]
