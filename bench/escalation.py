@@ -75,16 +75,19 @@ class Service:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
         env.update(VIGIE_DATABASE_URL=self.url, VIGIE_API_TOKENS=f"bench:{TOKEN}", VIGIE_LOG_LEVEL="WARNING")
         env["VIGIE_CONFIG"] = str(self.config)
-        self.proc = await asyncio.create_subprocess_exec(
-            VIGIE,
-            "serve",
-            "--port",
-            str(self.port),
-            cwd=self.workdir,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        # Kept for diagnosis: a benchmark that fails must say why.
+        self.log = self.workdir.parent / f"vigie-bench-{self.port}-{time.time_ns()}.log"
+        with self.log.open("wb") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                VIGIE,
+                "serve",
+                "--port",
+                str(self.port),
+                cwd=self.workdir,
+                env=env,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+            )
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as client:
             for _ in range(600):
                 try:
@@ -113,13 +116,22 @@ async def raise_signals(port: int, count: int) -> float:
         started = time.perf_counter()
 
         async def one(n: int) -> None:
+            # A client of an alerting API retries on connection errors; the dedup key makes
+            # the retry safe (a signal stored before the error is not created twice).
             async with sem:
-                answer = await client.post(
-                    "/api/v1/signals",
-                    headers={"Authorization": f"Bearer {TOKEN}"},
-                    json={"title": f"Charge {n}"},
-                )
-                answer.raise_for_status()
+                for attempt in range(5):
+                    try:
+                        answer = await client.post(
+                            "/api/v1/signals",
+                            headers={"Authorization": f"Bearer {TOKEN}"},
+                            json={"title": f"Charge {n}", "dedup_key": f"bench-{n}"},
+                        )
+                        answer.raise_for_status()
+                        return
+                    except httpx.TransportError:
+                        if attempt == 4:
+                            raise
+                        await asyncio.sleep(0.2)
 
         await asyncio.gather(*(one(n) for n in range(count)))
         return count / (time.perf_counter() - started)

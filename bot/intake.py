@@ -7,6 +7,7 @@ signal that is on disk.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from bot.config import DeskConfig
 from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import Category, OriginChannel, Severity, SignalStatus
 from bot.history import add_event
+from bot.logging_setup import slow
 from bot.models import ReferenceCounter, SignalRow
 from bot.outbox import OutgoingMessage, enqueue
 from bot.texts import t
@@ -130,8 +132,10 @@ class IntakeService:
         return future.result()
 
     async def _process(self, batch: list[tuple[SignalDraft, asyncio.Future[Receipt]]]) -> None:
+        started = time.perf_counter()
         try:
             receipts = await self._write([draft for draft, _ in batch])
+            slow(log, "intake_batch", started, signals=len(batch))
         except sa.exc.IntegrityError:
             pass  # a dedup race with another instance: settle it draft by draft below
         except UNAVAILABLE_ERRORS as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import structlog
 
@@ -40,3 +41,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+SLOW_SECONDS = 1.0
+
+
+def slow(logger: structlog.typing.FilteringBoundLogger, what: str, started: float, **details: object) -> None:
+    """Warn when a unit of work held the store for long: the first clue when pages run late."""
+    elapsed = time.perf_counter() - started
+    if elapsed >= SLOW_SECONDS:
+        logger.warning("slow_operation", operation=what, seconds=round(elapsed, 3), **details)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ from bot.config import DeliveryConfig
 from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import MessageState
 from bot.history import add_event
+from bot.logging_setup import slow
 from bot.models import OutboxMessageRow
 from bot.texts import t
 from escalation.context import PagingContext
@@ -74,12 +76,14 @@ class OutboxDispatcher:
     async def run_once(self) -> int:
         """Deliver what is due; returns how many messages were handled."""
         now = self.clock.now()
+        started = time.perf_counter()
         swept = 0
         # Leases last minutes and timeouts are coarse: no need to take the write lock each round.
         if self._last_sweep is None or now - self._last_sweep >= self.sweep_every or now < self._last_sweep:
             self._last_sweep = now
             swept = await self._sweep(now)
         handled, claimed = await self._claim(now)
+        slow(log, "delivery_claim", started, local=handled, external=len(claimed), swept=swept)
         for row in claimed:
             result = await self._deliver_with_retries(row)
             await self._record(row.id, result)  # type: ignore[arg-type]

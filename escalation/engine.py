@@ -8,6 +8,7 @@ can never page the same step twice, and a crash before commit simply leaves the 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.history import add_event
+from bot.logging_setup import slow
 from bot.metrics import Metrics
 from bot.models import LadderRunRow, SignalRow, TimerRow
 from bot.texts import t
@@ -85,8 +87,11 @@ class EscalationEngine:
     async def run_due(self) -> int:
         """Fire every timer due now (one batch); returns how many were handled."""
         now = self.ctx.clock.now()
+        started = time.perf_counter()
         try:
-            return await self._run_batch(now, careful=False)
+            handled = await self._run_batch(now, careful=False)
+            slow(log, "engine_batch", started, timers=handled)
+            return handled
         except UNAVAILABLE_ERRORS:
             raise
         except Exception:

@@ -154,3 +154,56 @@ async def test_config_phone_numbers_are_stored_in_e164() -> None:
     config = load_config(REPO / "config" / "demo.yaml")
     assert config.person("alice").contacts.phone == "+33612345678"  # type: ignore[union-attr]
     assert config.person("bruno").contacts.phone == "+33698765432"  # type: ignore[union-attr]
+
+
+ROSTER_WITHOUT_CONTACT = """\
+version: 1
+desk: {name: PFR}
+people:
+  - {id: alice, name: Alice, notify: [console]}
+  - {id: bruno, name: Bruno, notify: [sms]}
+rosters:
+  - id: pfr
+    name: Astreinte
+    start: 2026-01-05
+    slots: [{titulaire: alice, suppleant: bruno}]
+ladders:
+  - {id: default, roster: pfr, steps: [{page: [titulaire], wait: 5m}, {page: [suppleant], wait: 5m}]}
+"""
+
+
+async def test_check_config_warns_about_a_roster_slot_nobody_can_reach(tmp_path: Path) -> None:
+    path = tmp_path / "vigie.yaml"
+    path.write_text(ROSTER_WITHOUT_CONTACT, encoding="utf-8")
+    result = await run_cli(["check-config", str(path)])
+    assert result.returncode == 0, result.stderr
+    assert (
+        "avertissement : rosters[0].slots[0].suppleant (bruno) : cette personne n'a aucun contact "
+        "utilisable, elle ne pourra pas être appelée" in result.stdout
+    )
+    assert "default [par défaut] : titulaire (5min) → suppleant (5min)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("suppleant: bruno}]", "suppleant: zoe}]"),
+            ":10: rosters[0].slots[0].suppleant : personne inconnue « zoe »",
+        ),
+        (
+            ("page: [titulaire]", "page: [titulair]"),
+            ":12: ladders[0].steps[0].page[0] : « titulair » n'est ni un niveau",
+        ),
+        (("wait: 5m}, {page: [suppleant]", "wait: cinq}, {page: [suppleant]"), "durée illisible « cinq »"),
+        (("start: 2026-01-05", "start: 2026-01-06"), "doit tomber un lundi"),
+    ],
+)
+async def test_check_config_locates_roster_and_ladder_errors(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    path = tmp_path / "vigie.yaml"
+    path.write_text(ROSTER_WITHOUT_CONTACT.replace(*change), encoding="utf-8")
+    result = await run_cli(["check-config", str(path)])
+    assert result.returncode == 2
+    assert expected in result.stderr, result.stderr

@@ -78,7 +78,9 @@ async def test_one_failing_signal_in_a_batch_costs_the_others_nothing(db_url: st
 
         intake = server.vigie.intake
         intake.hooks.append(picky_hook)
-        drafts = [SignalDraft(title=t, origin=Origin(OriginChannel.CLI)) for t in ["a", "b", "poison", "c", "d"]]
+        drafts = [
+            SignalDraft(title=t, origin=Origin(OriginChannel.CLI)) for t in ["a", "b", "poison", "c", "d"]
+        ]
         results = await asyncio.gather(*(intake.accept(d) for d in drafts), return_exceptions=True)
         assert isinstance(results[2], RuntimeError)
         good = [r for i, r in enumerate(results) if i != 2]
