@@ -6,6 +6,11 @@ the scheduled send time to the 202. Prints p50/p99/max latency and achieved thro
 
     .venv/bin/python bench/intake.py                       # SQLite and PostgreSQL, 200/s, 15 s
     .venv/bin/python bench/intake.py --rate 300 --seconds 30 --backend sqlite
+    .venv/bin/python bench/intake.py --paging              # every signal also pages (demo ladder)
+
+By default the service runs a configuration with no ladder: the figures are those of intake
+itself (store, reference, receipt). With --paging it runs config/demo.yaml, so each signal
+also starts a ladder whose steps page people while the load goes on.
 """
 
 from __future__ import annotations
@@ -106,8 +111,19 @@ def server_side_p99(metrics: str) -> float:
     return next(le for le, count in buckets if count >= 0.99 * total)
 
 
-async def run_backend(backend: str, rate: float, seconds: float) -> dict[str, float]:
+INTAKE_ONLY = """\
+version: 1
+desk: {name: Banc d'essai intake}
+people: [{id: alice, name: Alice}]
+"""
+
+
+async def run_backend(backend: str, rate: float, seconds: float, paging: bool) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="vigie-bench-"))
+    config = REPO / "config" / "demo.yaml"
+    if not paging:
+        config = workdir / "intake-only.yaml"
+        config.write_text(INTAKE_ONLY, encoding="utf-8")
     pg_name = f"vigie_bench_{uuid.uuid4().hex[:8]}"
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{workdir / 'vigie.db'}"
@@ -121,7 +137,7 @@ async def run_backend(backend: str, rate: float, seconds: float) -> dict[str, fl
     env.update(
         VIGIE_DATABASE_URL=url,
         VIGIE_API_TOKENS=f"bench:{TOKEN}",
-        VIGIE_CONFIG=str(REPO / "config" / "demo.yaml"),
+        VIGIE_CONFIG=str(config),
         VIGIE_LOG_LEVEL="WARNING",
     )
     proc = await asyncio.create_subprocess_exec(
@@ -155,14 +171,16 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="signals per second")
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of the load")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--paging", action="store_true", help="each signal also starts the demo ladder")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rate, seconds = args.rate, args.seconds
-    print(f"intake benchmark: {rate:.0f} signals/s for {seconds:.0f} s, open loop, {os.cpu_count()} cores")
+    mode = "with paging (demo ladder)" if args.paging else "intake only (no ladder)"
+    print(f"intake benchmark, {mode}: {rate:.0f} signals/s for {seconds:.0f} s, open loop")
     header = ["sent", "ok", "err", "req/s", "p50 ms", "p99 ms", "max ms", "srv p99<="]
     print(f"{'backend':<11} " + " ".join(f"{h:>8}" for h in header))
     for backend in backends:
-        r = await run_backend(backend, args.rate, args.seconds)
+        r = await run_backend(backend, args.rate, args.seconds, args.paging)
         print(
             f"{backend:<11} {r['sent']:>8.0f} {r['ok']:>8.0f} {r['errors']:>8.0f} {r['throughput']:>8.1f}"
             f" {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['server_p99_ms']:>8.1f}"

@@ -87,6 +87,8 @@ class EscalationEngine:
     async def run_due(self) -> int:
         """Fire every timer due now (one batch); returns how many were handled."""
         now = self.ctx.clock.now()
+        if not await self._anything_due(now):
+            return 0
         started = time.perf_counter()
         try:
             handled = await self._run_batch(now, careful=False)
@@ -98,6 +100,14 @@ class EscalationEngine:
             # One broken ladder must not stop the others: redo the batch timer by timer.
             log.exception("timer_batch_failed")
             return await self._run_batch(now, careful=True)
+
+    async def _anything_due(self, now: datetime) -> bool:
+        """Look without the write lock (a reader never blocks on SQLite) before taking it."""
+        async with self.db.read_session() as session:
+            stmt = (
+                select(TimerRow.id).where(TimerRow.state == "pending", col(TimerRow.due_at) <= now).limit(1)
+            )
+            return (await session.exec(stmt)).first() is not None
 
     async def _run_batch(self, now: datetime, careful: bool) -> int:
         async with self.db.transaction() as session:
