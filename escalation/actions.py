@@ -93,11 +93,20 @@ class SignalActions:
         session: AsyncSession,
         signal: SignalRow,
         run: LadderRunRow | None,
-        text: str,
         kind: str,
-        skip: str | None,
+        name: str,
+        skip: str,
     ) -> None:
+        """Tell everyone paged for this signal, but ``skip``, who took or closed it."""
         now = self.ctx.clock.now()
+        text = t(
+            f"notice.{kind}",
+            self.ctx.lang,
+            name=name,
+            time=self.ctx.local(now),
+            reference=signal.reference,
+            title=signal.title,
+        )
         for person_id, channels in (await self._paged_channels(session, run)).items():
             if person_id == skip:
                 continue
@@ -154,15 +163,7 @@ class SignalActions:
                 actor=person_id,
                 channel=channel,
             )
-            text = t(
-                "notice.acknowledged",
-                self.ctx.lang,
-                name=name,
-                time=self.ctx.local(now),
-                reference=signal.reference,
-                title=signal.title,
-            )
-            await self._tell_paged(session, signal, run, text, "acknowledged", skip=person_id)
+            await self._tell_paged(session, signal, run, "acknowledged", name, skip=person_id)
         return ActionResult(
             signal.reference, f"{signal.reference} pris en charge par {name} à {self.ctx.local(now)}."
         )
@@ -224,13 +225,5 @@ class SignalActions:
                 actor=person_id,
                 data={"note": note},
             )
-            text = t(
-                "notice.resolved",
-                self.ctx.lang,
-                name=name,
-                time=self.ctx.local(now),
-                reference=signal.reference,
-                title=signal.title,
-            )
-            await self._tell_paged(session, signal, run, text, "resolved", skip=person_id)
+            await self._tell_paged(session, signal, run, "resolved", name, skip=person_id)
         return ActionResult(signal.reference, f"{signal.reference} clos par {name}.")

@@ -5,27 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
 from icalendar import Calendar
 
 from tests.devices import duty_desk
-from tests.support import AUTH, BASE_CONFIG
+from tests.processes import write_config as write_sections
+from tests.support import AUTH
 from tests.test_calendar import ROSTER, SUNDAY, config
 from tests.test_cli import run_cli
 from tests.test_escalation import LADDER, PEOPLE
 
 
 def write_config(tmp_path: Path) -> Path:
-    data = {
-        **BASE_CONFIG,
-        "people": PEOPLE,
-        "rosters": [ROSTER],
-        "ladders": [LADDER],
-        "duty_officers": ["david"],
-    }
-    path = tmp_path / "vigie.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_sections(
+        tmp_path / "vigie.yaml", people=PEOPLE, rosters=[ROSTER], ladders=[LADDER], duty_officers=["david"]
+    )
 
 
 async def test_oncall_api_gives_holders_and_next_handover(db_url: str) -> None:
@@ -62,15 +55,7 @@ async def test_roster_calendar_export(db_url: str) -> None:
 
 
 async def test_vigie_oncall_command(tmp_path: Path) -> None:
-    data = {
-        **BASE_CONFIG,
-        "people": PEOPLE,
-        "rosters": [ROSTER],
-        "ladders": [LADDER],
-        "duty_officers": ["david"],
-    }
-    path = tmp_path / "vigie.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path = write_config(tmp_path)
     result = await run_cli(["oncall", "--at", "2026-03-30T08:59", "--config", str(path)])
     assert result.returncode == 0, result.stderr
     assert "Astreinte au 30/03/2026 08:59 (Europe/Paris)" in result.stdout
@@ -82,15 +67,7 @@ async def test_vigie_oncall_command(tmp_path: Path) -> None:
 
 
 async def test_vigie_ack_command_stops_the_ladder(db_url: str, tmp_path: Path) -> None:
-    data = {
-        **BASE_CONFIG,
-        "people": PEOPLE,
-        "rosters": [ROSTER],
-        "ladders": [LADDER],
-        "duty_officers": ["david"],
-    }
-    path = tmp_path / "vigie.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path = write_config(tmp_path)
     raised = await run_cli(["signal", "Alerte canicule"], db_url, path)
     ref = raised.stdout.split("référence ")[1].split(".")[0]
     result = await run_cli(["ack", ref, "--as", "bruno"], db_url, path)
