@@ -19,6 +19,7 @@ from bot.channels import Channel
 from bot.clock import Clock, SystemClock
 from bot.config import VigieConfig
 from bot.db import Database
+from bot.desk_commands import DeskCommands
 from bot.directory import sync_directory
 from bot.intake import IntakeService, Receipt
 from bot.metrics import Metrics
@@ -49,6 +50,7 @@ class Vigie:
     actions: SignalActions
     dispatcher: OutboxDispatcher
     calendar: CalendarService
+    commands: DeskCommands
     metrics: Metrics
     tokens: list[ApiToken]
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -113,14 +115,17 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
         engine.poke()
 
     dispatcher = OutboxDispatcher(db, ctx, build_channels(config), on_failure=on_failure)
+    intake = IntakeService(db, clock, config.desk, hooks=[engine.start_runs])
+    actions = SignalActions(db, ctx)
     return Vigie(
         settings=settings,
         config=config,
         clock=clock,
         db=db,
-        intake=IntakeService(db, clock, config.desk, hooks=[engine.start_runs]),
+        intake=intake,
         engine=engine,
-        actions=SignalActions(db, ctx),
+        actions=actions,
+        commands=DeskCommands(config, db, intake, actions, ctx),
         dispatcher=dispatcher,
         calendar=CalendarService(CalendarJobs(db, ctx), Leadership(db), poke=dispatcher.poke),
         metrics=metrics,

@@ -305,6 +305,13 @@ class DeliveryConfig(StrictModel):
     rate_limits: dict[ChannelKind, RateLimit] = Field(default_factory=dict)
 
 
+def _default_permissions() -> dict[str, list[Function]]:
+    return {
+        "relais": [Function.REFERENT, Function.CADRE, Function.RESPONSABLE],
+        "clore": [Function.CADRE, Function.RESPONSABLE, Function.PILOTAGE, Function.DECISION],
+    }
+
+
 class VigieConfig(StrictModel):
     version: Literal[1] = 1
     desk: DeskConfig
@@ -316,6 +323,10 @@ class VigieConfig(StrictModel):
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    # Chat commands that change the desk, and the functions allowed to run them.
+    permissions: dict[Literal["relais", "clore"], list[Function]] = Field(
+        default_factory=_default_permissions
+    )
 
     @model_validator(mode="after")
     def _unique_people(self) -> VigieConfig:
@@ -328,6 +339,9 @@ class VigieConfig(StrictModel):
 
     def person(self, person_id: str) -> Person | None:
         return next((p for p in self.people if p.id == person_id), None)
+
+    def allowed_functions(self, command: str) -> list[Function]:
+        return self.permissions.get(command, _default_permissions().get(command, []))  # type: ignore[call-overload]
 
     def roster(self, roster_id: str) -> Roster | None:
         return next((r for r in self.rosters if r.id == roster_id), None)

@@ -210,3 +210,19 @@ class JobStateRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100)
     last_run_at: datetime = _ts()
+
+
+class RosterOverrideRow(SQLModel, table=True):
+    """An override decided at run time, e.g. a referent taking the duty with /relais."""
+
+    __tablename__ = "roster_overrides"
+
+    id: int | None = Field(default=None, primary_key=True)
+    roster_id: str = Field(max_length=64, index=True)
+    level: str = Field(max_length=20)
+    person_id: str = Field(max_length=64)
+    start: datetime = _ts()
+    end: datetime = _ts(index=True)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    reason: str | None = Field(default=None, max_length=200)

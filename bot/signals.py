@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlmodel import col, select
@@ -9,6 +10,14 @@ from sqlmodel import col, select
 from bot.db import Database
 from bot.domain import SignalStatus
 from bot.models import SignalEventRow, SignalRow
+
+REFERENCE = re.compile(r"\b([A-Z][A-Z0-9]{1,9}-\d{4}-\d{6})\b", re.IGNORECASE)
+
+
+def find_reference(text: str) -> str | None:
+    """The first signal reference (PFR-2026-000042) in a text, upper-cased."""
+    match = REFERENCE.search(text)
+    return match.group(1).upper() if match else None
 
 
 async def get_signal(db: Database, reference: str) -> tuple[SignalRow, list[SignalEventRow]] | None:

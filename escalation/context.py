@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import LEVEL_LABELS_FR, VigieConfig
-from escalation.rosters import RosterSchedule
+from escalation.rosters import ExtraOverride, RosterSchedule
 
 
 class PagingContext:
     def __init__(self, config: VigieConfig, clock: Clock) -> None:
         self.config = config
         self.clock = clock
+        self._extra: dict[str, list[ExtraOverride]] = {}
 
     @property
     def lang(self) -> str:
@@ -26,7 +27,13 @@ class PagingContext:
 
     @cached_property
     def schedules(self) -> dict[str, RosterSchedule]:
-        return {r.id: RosterSchedule(r, self.zone) for r in self.config.rosters}
+        return {r.id: RosterSchedule(r, self.zone, self._extra.get(r.id, ())) for r in self.config.rosters}
+
+    def use_overrides(self, extra: dict[str, list[ExtraOverride]]) -> None:
+        """Run-time overrides (from the store) to apply on top of the configured ones."""
+        if extra != self._extra:
+            self._extra = extra
+            self.__dict__.pop("schedules", None)
 
     def name(self, person_id: str | None) -> str:
         person = self.config.person(person_id) if person_id else None

@@ -23,6 +23,7 @@ from bot.metrics import Metrics
 from bot.models import LadderRunRow, SignalRow, TimerRow
 from bot.texts import t
 from escalation.context import PagingContext
+from escalation.overrides import refresh_overrides
 from escalation.paging import StepPlan, emit_step, exercise_prefix, notify, plan_step
 from escalation.routing import choose_ladder
 from escalation.timers import LADDER_STEP, schedule_step
@@ -122,6 +123,7 @@ class EscalationEngine:
             timers = list((await session.exec(stmt)).all())
             if not timers:
                 return 0
+            await refresh_overrides(self.db, self.ctx, now)  # /relais decided since the last batch
             run_stmt = select(LadderRunRow).where(col(LadderRunRow.id).in_({t.run_id for t in timers}))
             if self.db.is_postgres:
                 # Never wait for a run an acknowledgement is holding: its timer stays due and

@@ -1,0 +1,246 @@
+"""What the duty desk's chat commands do, whatever the channel (the grammar is in handlers/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from bot.config import VigieConfig
+from bot.db import Database
+from bot.domain import FUNCTION_LABELS_FR, STATUS_LABELS_FR, SignalStatus
+from bot.durations import parse_duration
+from bot.intake import IntakeService, Origin, SignalDraft
+from bot.models import LadderRunRow, PageRow, RosterOverrideRow, SignalRow
+from bot.signals import find_reference, get_signal
+from escalation.actions import ActionError, SignalActions
+from escalation.context import PagingContext
+from escalation.oncall import format_oncall, oncall_view
+from escalation.overrides import refresh_overrides
+from escalation.paging import notify
+
+HELP_FR = """Commandes Vigie :
+/signal <texte> — signaler (ou écrivez simplement au bot)
+/prendre <réf> — prendre en charge (ou répondez « ok » au message d'alerte)
+/escalader <réf> — appeler tout de suite l'étape suivante
+/statut [réf] — signaux ouverts, ou l'état d'un signal
+/astreinte — qui est d'astreinte maintenant, et la prochaine relève
+/relais [durée] — prendre l'astreinte (titulaire) maintenant, ex. /relais 12h
+/clore <réf> [motif] — clore un signal
+/aide — cette aide
+Alias anglais : /ack /escalate /status /oncall /takeover /close /help"""
+
+
+@dataclass(frozen=True)
+class CommandReply:
+    text: str
+    changed: bool = False  # something was committed: the workers should look now
+
+
+class DeskCommands:
+    def __init__(
+        self,
+        config: VigieConfig,
+        db: Database,
+        intake: IntakeService,
+        actions: SignalActions,
+        ctx: PagingContext,
+    ) -> None:
+        self.config, self.db, self.intake, self.actions, self.ctx = config, db, intake, actions, ctx
+
+    async def run(
+        self, person_id: str, name: str, args: str, origin: Origin, spelled: str = ""
+    ) -> CommandReply:
+        handler = {
+            "help": self._help,
+            "signal": self._signal,
+            "ack": self._ack,
+            "escalate": self._escalate,
+            "close": self._close,
+            "status": self._status,
+            "oncall": self._oncall,
+            "relay": self._relay,
+        }.get(name)
+        if handler is None:
+            return CommandReply(
+                f"Commande inconnue « /{spelled or name} ». Tapez /aide pour la liste des commandes."
+            )
+        try:
+            return await handler(person_id, args, origin)
+        except ActionError as exc:
+            return CommandReply(exc.message)
+
+    def _refused(self, person_id: str, command: str) -> CommandReply | None:
+        allowed = self.config.allowed_functions(command)
+        person = self.config.person(person_id)
+        held = set(person.functions) if person else set()
+        if held & set(allowed):
+            return None
+        names = ", ".join(FUNCTION_LABELS_FR[f] for f in allowed) or "personne"
+        mine = ", ".join(FUNCTION_LABELS_FR[f] for f in held) or "aucune"
+        return CommandReply(
+            f"Commande réservée : /{command} est permise aux fonctions {names} ; vos fonctions : {mine}."
+        )
+
+    @staticmethod
+    def _reference(args: str, usage: str) -> str:
+        reference = find_reference(args)
+        if reference is None:
+            raise ActionError("usage", f"Précisez la référence du signal : {usage}")
+        return reference
+
+    async def _help(self, person_id: str, args: str, origin: Origin) -> CommandReply:
+        return CommandReply(HELP_FR)
+
+    async def _signal(self, person_id: str, args: str, origin: Origin) -> CommandReply:
+        text = args.strip()
+        if not text:
+            return CommandReply(
+                "Précisez le signal : /signal <description>, ou écrivez simplement votre message."
+            )
+        title, _, body = text.partition("\n")
+        person = self.config.person(person_id)
+        receipt = await self.intake.accept(
+            SignalDraft(
+                title=title.strip()[:500],
+                body=body.strip() or None,
+                source=origin.channel.value,
+                reporter=person.name if person else person_id,
+                origin=origin,
+            )
+        )
+        return CommandReply(receipt.text(self.config.desk.language), changed=True)
+
+    async def _ack(self, person_id: str, args: str, origin: Origin) -> CommandReply:
+        reference = self._reference(args, "/prendre PFR-2026-000042")
+        result = await self.actions.acknowledge(reference, person_id, channel=origin.channel.value)
+        return CommandReply(result.message, changed=result.changed)
+
+    async def _escalate(self, person_id: str, args: str, origin: Origin) -> CommandReply:
+        reference = self._reference(args, "/escalader PFR-2026-000042")
+        result = await self.actions.escalate(reference, person_id)
+        return CommandReply(result.message, changed=True)
+
+    async def _close(self, person_id: str, args: str, origin: Origin) -> CommandReply:
+        if refused := self._refused(person_id, "clore"):
+            return refused
+        reference = self._reference(args, "/clore PFR-2026-000042 [motif]")
+        at = args.upper().find(reference)
+        note = (args[:at] + args[at + len(reference) :]).strip() or None
+        result = await self.actions.resolve(reference, person_id, note)
+        return CommandReply(result.message, changed=result.changed)
+
+    async def _status(self, person_id: str, args: str, origin: Origin) -> CommandReply:
+        reference = find_reference(args)
+        if reference is not None:
+            found = await get_signal(self.db, reference)
+            if found is None:
+                return CommandReply(f"Aucun signal avec la référence « {reference} ».")
+            signal, events = found
+            lines = [await self._line(signal)]
+            lines += [f"  {self.ctx.local(e.at, '%d/%m %H:%M')} {e.message}" for e in events[-8:]]
+            return CommandReply("\n".join(lines))
+        async with self.db.read_session() as session:
+            signals = (
+                await session.exec(
+                    select(SignalRow)
+                    .where(SignalRow.status != SignalStatus.CLOS.value)
+                    .order_by(col(SignalRow.received_at).desc())
+                    .limit(15)
+                )
+            ).all()
+        if not signals:
+            return CommandReply("Aucun signal ouvert.")
+        lines = [f"Signaux ouverts ({len(signals)}{'+' if len(signals) == 15 else ''}) :"]
+        lines += [await self._line(s) for s in signals]
+        return CommandReply("\n".join(lines))
+
+    async def _line(self, signal: SignalRow) -> str:
+        status = STATUS_LABELS_FR.get(SignalStatus(signal.status), signal.status)
+        received = self.ctx.local(signal.received_at, "%d/%m %H:%M")
+        head = f"{signal.reference} · {received} · {status} · « {signal.title} »"
+        if signal.acknowledged_by:
+            return f"{head} — pris en charge par {self.ctx.name(signal.acknowledged_by)}"
+        async with self.db.read_session() as session:
+            run = (
+                await session.exec(select(LadderRunRow).where(LadderRunRow.signal_id == signal.id))
+            ).first()
+            if run is None:
+                return f"{head} — aucune échelle"
+            paged = (
+                await session.exec(
+                    select(PageRow.person_id).where(
+                        PageRow.run_id == run.id,
+                        PageRow.step_index == run.step_index,
+                        PageRow.pass_index == run.pass_index,
+                    )
+                )
+            ).all()
+        ladder = self.config.ladder(run.ladder_id)
+        steps = len(ladder.steps) if ladder else "?"
+        if run.state == "exhausted":
+            return f"{head} — SANS RÉPONSE (échelle terminée)"
+        who = ", ".join(self.ctx.name(p) for p in paged) or "personne"
+        return f"{head} — étape {run.step_index + 1}/{steps} : {who} appelé(s)"
+
+    async def _oncall(self, person_id: str, args: str, origin: Origin) -> CommandReply:
+        now = self.ctx.clock.now()
+        await refresh_overrides(self.db, self.ctx, now)
+        return CommandReply(format_oncall(self.ctx, oncall_view(self.ctx, now)))
+
+    async def _relay(self, person_id: str, args: str, origin: Origin) -> CommandReply:
+        if refused := self._refused(person_id, "relais"):
+            return refused
+        ladder = self.config.default_ladder()
+        roster = self.config.roster(ladder.roster) if ladder and ladder.roster else None
+        roster = roster or (self.config.rosters[0] if self.config.rosters else None)
+        if roster is None:
+            return CommandReply("Aucun tableau d'astreinte configuré : pas de relais possible.")
+        now = self.ctx.clock.now()
+        await refresh_overrides(self.db, self.ctx, now)
+        schedule = self.ctx.schedules[roster.id]
+        if args.strip():
+            try:
+                end = now + parse_duration(args.strip())
+            except ValueError as exc:
+                return CommandReply(f"{exc}. Exemple : /relais 12h")
+            if end - now > timedelta(days=31):
+                return CommandReply(
+                    "Un relais dure au plus 31 jours ; pour plus, modifiez le tableau d'astreinte."
+                )
+        else:
+            following = schedule.handovers(now, now + roster.period)
+            end = following[0].at if following else now + roster.period
+        previous = schedule.on_call(now).titulaire
+        async with self.db.transaction() as session:
+            session.add(
+                RosterOverrideRow(
+                    roster_id=roster.id,
+                    level="titulaire",
+                    person_id=person_id,
+                    start=now,
+                    end=end,
+                    created_by=person_id,
+                    created_at=now,
+                    reason="relais",
+                )
+            )
+            until = self.ctx.local(end, "%d/%m %H:%M")
+            if previous and previous != person_id:
+                notify(
+                    session,
+                    self.ctx,
+                    previous,
+                    f"{self.ctx.name(person_id)} prend le relais de l'astreinte « {roster.name} » "
+                    f"(titulaire) jusqu'au {until}.",
+                    kind="relay",
+                    signal_id=None,
+                    key=f"relay:{roster.id}:{int(now.timestamp())}",
+                    now=now,
+                )
+        await refresh_overrides(self.db, self.ctx, now)
+        return CommandReply(
+            f"Relais enregistré : vous êtes titulaire de l'astreinte « {roster.name} » jusqu'au {until}.",
+            changed=True,
+        )

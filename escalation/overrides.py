@@ -1,0 +1,30 @@
+"""Run-time roster overrides kept in the store (``/relais``), applied on top of the configuration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from bot.db import Database
+from bot.models import RosterOverrideRow
+from escalation.context import PagingContext
+from escalation.rosters import ExtraOverride
+
+
+async def refresh_overrides(db: Database, ctx: PagingContext, now: datetime) -> None:
+    """Load the overrides still running or to come, and let the schedules use them."""
+    async with db.read_session() as session:
+        rows = (
+            await session.exec(
+                select(RosterOverrideRow)
+                .where(col(RosterOverrideRow.end) > now)
+                .order_by(col(RosterOverrideRow.id))
+            )
+        ).all()
+    extra: dict[str, list[ExtraOverride]] = {}
+    for row in rows:
+        extra.setdefault(row.roster_id, []).append(
+            ExtraOverride(start=row.start, end=row.end, by=row.person_id, level=row.level)
+        )
+    ctx.use_overrides(extra)
