@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -53,7 +54,16 @@ class Vigie:
     commands: DeskCommands
     metrics: Metrics
     tokens: list[ApiToken]
+    # Channel adapters with a life of their own (Telegram polling, Slack socket…).
+    adapters: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def poke(self) -> None:
+        self.engine.poke()
+        self.dispatcher.poke()
+
+    def adapter(self, name: str) -> Any:
+        return next((a for a in self.adapters if a.name == name), None)
 
     def after_intake(self, receipt: Receipt) -> None:
         """Called once a signal is committed: wake the workers instead of waiting for a poll."""
@@ -76,6 +86,8 @@ class Vigie:
     async def start(self, *, background: bool = True) -> None:
         await migrate.upgrade(self.db)
         await sync_directory(self.db, self.config, self.clock)
+        for adapter in self.adapters:
+            await adapter.start()
         if background:
             self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(), name="outbox-dispatcher"))
             self._tasks.append(
@@ -85,6 +97,11 @@ class Vigie:
         log.info("vigie_started", database=self.db.dialect, desk=self.config.desk.name)
 
     async def stop(self) -> None:
+        for adapter in reversed(self.adapters):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter_stop_failed", adapter=adapter.name)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -117,7 +134,7 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
     dispatcher = OutboxDispatcher(db, ctx, build_channels(config), on_failure=on_failure)
     intake = IntakeService(db, clock, config.desk, hooks=[engine.start_runs])
     actions = SignalActions(db, ctx)
-    return Vigie(
+    vigie = Vigie(
         settings=settings,
         config=config,
         clock=clock,
@@ -131,6 +148,13 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
         metrics=metrics,
         tokens=settings.tokens(),
     )
+    if config.channels.telegram.enabled:
+        from handlers.telegram import TelegramAdapter
+
+        telegram = TelegramAdapter(vigie, config.channels.telegram)
+        vigie.adapters.append(telegram)
+        dispatcher.channels["telegram"] = telegram
+    return vigie
 
 
 def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
@@ -159,4 +183,9 @@ def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
 
     for module in (http_intake, alertmanager, http_paging, http_query, http_ops):
         app.include_router(module.router)
+    telegram = vigie.adapter("telegram")
+    if telegram is not None and telegram.cfg.mode == "webhook":
+        from handlers.telegram import WEBHOOK_PATH
+
+        app.add_api_route(WEBHOOK_PATH, telegram.webhook, methods=["POST"])
     return app

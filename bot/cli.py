@@ -114,7 +114,11 @@ def serve(
     typer.echo(f"  santé : {base}/healthz   métriques : {base}/metrics")
     if demo and os.environ.get("VIGIE_API_TOKENS") == f"demo:{DEMO_TOKEN}":
         typer.echo(f"  jeton de démonstration : {DEMO_TOKEN}")
-    app_ = create_app(build(settings, cfg))
+    try:
+        app_ = create_app(build(settings, cfg))
+    except RuntimeError as exc:  # a channel enabled without its secret in the environment
+        typer.echo(f"Impossible de démarrer : {exc}", err=True)
+        raise typer.Exit(2) from None
     uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 

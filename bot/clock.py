@@ -26,7 +26,7 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that only moves when told to; ``sleep`` yields control without waiting."""
+    """A clock that only moves when told to; ``sleep`` moves it by the time slept, at once."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
@@ -44,6 +44,7 @@ class ManualClock:
         self._now = when.astimezone(UTC)
 
     async def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
         await asyncio.sleep(0)
 
 

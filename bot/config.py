@@ -258,13 +258,31 @@ class ConsoleChannel(StrictModel):
     enabled: bool = True
 
 
+class TelegramConfig(StrictModel):
+    enabled: bool = False
+    # Environment variable holding the bot token (from @BotFather). Never the token itself.
+    token_env: str = "VIGIE_TELEGRAM_TOKEN"
+    # Bot API base URL, the token is appended: tests and air-gapped sites point it elsewhere.
+    base_url: str = "https://api.telegram.org/bot"
+    # polling: works behind a firewall; webhook: Telegram calls desk.public_url/telegram/webhook.
+    mode: Literal["polling", "webhook"] = "polling"
+    # Long-poll wait of getUpdates; also how long stopping the service may wait for it.
+    poll_timeout: Duration = timedelta(seconds=10)
+    webhook_secret_env: str = "VIGIE_TELEGRAM_WEBHOOK_SECRET"
+    # Forum supergroup where crisis rooms are opened as topics (the bot must be admin there).
+    crisis_chat_id: int | None = None
+
+
 class ChannelsConfig(StrictModel):
     console: ConsoleChannel = Field(default_factory=ConsoleChannel)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
 
     def enabled(self) -> list[ChannelKind]:
         kinds = []
         if self.console.enabled:
             kinds.append(ChannelKind.CONSOLE)
+        if self.telegram.enabled:
+            kinds.append(ChannelKind.TELEGRAM)
         return kinds
 
 

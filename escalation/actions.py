@@ -17,6 +17,9 @@ from escalation.context import PagingContext
 from escalation.paging import notify
 from escalation.timers import cancel_pending, schedule_step
 
+# Channels whose adapters can edit a message already sent.
+CHAT_CHANNELS = ("telegram", "slack")
+
 
 class ActionError(Exception):
     """A refused action, with a French message for the person who asked."""
@@ -70,23 +73,25 @@ class SignalActions:
             .values(state="cancelled")
         )
 
-    async def _paged_channels(self, session: AsyncSession, run: LadderRunRow | None) -> dict[str, list[str]]:
-        """Each paged person and the channels a page actually went out on."""
+    async def _pages_sent(
+        self, session: AsyncSession, run: LadderRunRow | None
+    ) -> dict[str, list[OutboxMessageRow]]:
+        """Each paged person, with the page notifications that actually went out to them."""
         if run is None:
             return {}
         rows = (
             await session.exec(
-                select(PageRow.person_id, OutboxMessageRow.channel, OutboxMessageRow.state)
+                select(PageRow.person_id, OutboxMessageRow)
                 .join(OutboxMessageRow, col(OutboxMessageRow.page_id) == col(PageRow.id), isouter=True)
                 .where(PageRow.run_id == run.id)
             )
         ).all()
-        paged: dict[str, list[str]] = {}
-        for person_id, channel, state in rows:
-            channels = paged.setdefault(person_id, [])
-            if channel and state in ("sending", "sent", "delivered") and channel not in channels:
-                channels.append(channel)
-        return paged
+        sent: dict[str, list[OutboxMessageRow]] = {}
+        for person_id, message in rows:
+            sent.setdefault(person_id, [])
+            if message is not None and message.state in ("sending", "sent", "delivered"):
+                sent[person_id].append(message)
+        return sent
 
     async def _tell_paged(
         self,
@@ -97,7 +102,8 @@ class SignalActions:
         name: str,
         skip: str,
     ) -> None:
-        """Tell everyone paged for this signal, but ``skip``, who took or closed it."""
+        """Tell everyone paged for this signal, but ``skip``, who took or closed it; on chat
+        channels the pages themselves are edited too, for ``skip`` as well."""
         now = self.ctx.clock.now()
         text = t(
             f"notice.{kind}",
@@ -107,22 +113,30 @@ class SignalActions:
             reference=signal.reference,
             title=signal.title,
         )
-        for person_id, channels in (await self._paged_channels(session, run)).items():
-            if person_id == skip:
-                continue
-            notify(
-                session,
-                self.ctx,
-                person_id,
-                text,
-                kind=kind,
-                signal_id=signal.id,
-                key=f"{kind}:{signal.id}",
-                now=now,
-                channels=channels or None,
-                # Chat adapters edit the page they sent instead of posting anew.
-                data={"updates_page": True},
-            )
+        for person_id, pages in (await self._pages_sent(session, run)).items():
+            channels = list(dict.fromkeys(m.channel for m in pages))
+            for channel in channels or [None]:
+                refs = [
+                    {"provider_id": m.provider_id, "text": m.text}
+                    for m in pages
+                    if m.channel == channel and m.provider_id
+                ]
+                edit_only = person_id == skip
+                if edit_only and not (refs and channel in CHAT_CHANNELS):
+                    continue
+                notify(
+                    session,
+                    self.ctx,
+                    person_id,
+                    text,
+                    kind=f"{kind}_edit" if edit_only else kind,
+                    signal_id=signal.id,
+                    key=f"{kind}:{signal.id}",
+                    now=now,
+                    channels=[channel] if channel else None,
+                    # Chat adapters edit the pages they sent (and only that, for ``skip``).
+                    data={"page_refs": refs if channel in CHAT_CHANNELS else [], "edit_only": edit_only},
+                )
 
     async def acknowledge(self, reference: str, person_id: str, channel: str = "cli") -> ActionResult:
         self._person(person_id)

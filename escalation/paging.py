@@ -219,6 +219,7 @@ def emit_step(session: AsyncSession, ctx: PagingContext, plan: StepPlan) -> None
                     not_before=now + rule.after if rule.after else None,
                     data={
                         "actions": page_actions(ctx),
+                        "reference": signal.reference,
                         "level": page.level,
                         "step": step_index,
                         "pass": pass_index,

@@ -110,9 +110,9 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on a free loopback port, in the test's event loop."""
 
-    def __init__(self, vigie: Vigie, *, background: bool = True) -> None:
+    def __init__(self, vigie: Vigie, *, background: bool = True, port: int | None = None) -> None:
         self.vigie = vigie
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(vigie, background=background),
@@ -146,8 +146,53 @@ class LiveServer:
 
 @asynccontextmanager
 async def running_vigie(
-    database_url: str, config: VigieConfig | None = None, clock: Clock | None = None, background: bool = True
+    database_url: str,
+    config: VigieConfig | None = None,
+    clock: Clock | None = None,
+    background: bool = True,
+    port: int | None = None,
 ) -> AsyncIterator[LiveServer]:
     vigie = build(make_settings(database_url), config or make_config(), clock)
-    async with LiveServer(vigie, background=background) as server:
+    async with LiveServer(vigie, background=background, port=port) as server:
         yield server
+
+
+class AsgiServer:
+    """Any ASGI app (a fake provider) on a free loopback port, in the test's event loop."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="off"
+            )
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> AsgiServer:
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task
+
+
+async def eventually(predicate: Any, within: float = 5.0) -> Any:
+    """Wait (real time, briefly) for something another task or process does."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)

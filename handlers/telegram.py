@@ -1,0 +1,250 @@
+"""Telegram, with python-telegram-bot: pages with buttons, replies, commands, intake by chat.
+
+Long polling by default (no public URL needed); webhook mode goes through Vigie's own ASGI app
+(``POST /telegram/webhook``), where the secret-token header is checked here, in constant time,
+since PTB only checks it in its own web server.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.config import TelegramConfig
+from bot.domain import OriginChannel
+from bot.intake import Origin
+from bot.models import OutboxMessageRow
+from bot.signals import find_reference
+from escalation.actions import ActionError
+from handlers.commands import is_ack_reply, parse_command
+
+if TYPE_CHECKING:
+    from bot.app import Vigie
+
+log = structlog.get_logger("vigie.telegram")
+
+UNKNOWN_USER = (
+    "Désolé, votre compte Telegram n'est pas enregistré dans l'annuaire Vigie : rien n'a été fait. "
+    "Contactez le responsable du point focal pour être ajouté."
+)
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+class MissingSecret(RuntimeError):
+    pass
+
+
+def secret(env: str, what: str) -> str:
+    value = os.environ.get(env, "").strip()
+    if not value:
+        raise MissingSecret(f"{what} : la variable d'environnement {env} est vide ou absente.")
+    return value
+
+
+def _seconds(exc: RetryAfter) -> float:
+    # PTB 22 returns an int and warns that a future version returns a timedelta: accept both.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+class TelegramAdapter:
+    name = "telegram"
+    local = False
+
+    def __init__(self, vigie: Vigie, cfg: TelegramConfig) -> None:
+        self.vigie = vigie
+        self.cfg = cfg
+        token = secret(cfg.token_env, "Telegram activé mais sans jeton de bot")
+        self.webhook_secret = (
+            secret(cfg.webhook_secret_env, "Webhook Telegram sans secret") if cfg.mode == "webhook" else None
+        )
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(cfg.base_url)
+            # Telegram's limits: ~30 messages/s overall, 20/min per group. Over them, the
+            # RetryAfter is handed back to the dispatcher, which waits and never drops.
+            .rate_limiter(AIORateLimiter(max_retries=0))
+        )
+        if cfg.mode == "webhook":
+            builder = builder.updater(None)
+        self.app: Application = builder.build()  # type: ignore[type-arg]
+        self.app.add_handler(CallbackQueryHandler(self._on_button))
+        self.app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, self._on_message))
+        self.app.add_error_handler(self._on_error)
+        self.people = {p.contacts.telegram_id: p.id for p in vigie.config.people if p.contacts.telegram_id}
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.app.start()
+        if self.cfg.mode == "polling":
+            assert self.app.updater is not None
+            await self.app.bot.delete_webhook()
+            await self.app.updater.start_polling(
+                poll_interval=0,
+                timeout=int(self.cfg.poll_timeout.total_seconds()),
+                allowed_updates=["message", "edited_message", "callback_query"],
+            )
+        else:
+            public = self.vigie.config.desk.public_url
+            await self.app.bot.set_webhook(
+                url=f"{public}{WEBHOOK_PATH}",
+                secret_token=self.webhook_secret,
+                allowed_updates=["message", "edited_message", "callback_query"],
+            )
+        log.info("telegram_started", mode=self.cfg.mode)
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def webhook(self, request: Request) -> JSONResponse:
+        presented = request.headers.get("x-telegram-bot-api-secret-token", "")
+        if not self.webhook_secret or not hmac.compare_digest(
+            presented.encode(), self.webhook_secret.encode()
+        ):
+            log.warning("telegram_webhook_refused", client=request.client.host if request.client else None)
+            return JSONResponse(
+                {"error": "forbidden", "message": "Jeton secret Telegram invalide."}, status_code=403
+            )
+        try:
+            update = Update.de_json(await request.json(), self.app.bot)
+        except (ValueError, TypeError, KeyError):
+            return JSONResponse(
+                {"error": "bad_request", "message": "Mise à jour Telegram illisible."}, status_code=400
+            )
+        # Answer Telegram at once; the update is handled by PTB's own queue.
+        await self.app.update_queue.put(update)
+        return JSONResponse({"ok": True})
+
+    # --- outgoing -------------------------------------------------------------------
+
+    async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
+        chat_id = int(message.recipient_address or 0)
+        try:
+            for ref in message.data.get("page_refs", []):
+                await self._mark_page(ref, message.text)
+            if message.data.get("edit_only"):
+                return DeliveryResult(DeliveryOutcome.DELIVERED)
+            sent = await self.app.bot.send_message(
+                chat_id=chat_id, text=message.text, reply_markup=self._buttons(message)
+            )
+        except RetryAfter as exc:
+            delay = (
+                exc.retry_after.total_seconds()
+                if hasattr(exc.retry_after, "total_seconds")
+                else exc.retry_after
+            )
+            return DeliveryResult(
+                DeliveryOutcome.TRANSIENT, error=f"Telegram 429 : {exc}", retry_after=float(delay)
+            )
+        except Forbidden as exc:  # blocked bot, deactivated account
+            return DeliveryResult(DeliveryOutcome.PERMANENT, error=f"Telegram : {exc.message}")
+        except BadRequest as exc:  # unknown chat, …
+            return DeliveryResult(DeliveryOutcome.PERMANENT, error=f"Telegram : {exc.message}")
+        except (TimedOut, NetworkError) as exc:  # includes 5xx answers
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Telegram injoignable : {exc}")
+        except TelegramError as exc:
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Telegram : {exc}")
+        return DeliveryResult(DeliveryOutcome.DELIVERED, provider_id=f"{chat_id}:{sent.message_id}")
+
+    def _buttons(self, message: OutboxMessageRow) -> InlineKeyboardMarkup | None:
+        reference = message.data.get("reference")
+        actions = message.data.get("actions") or []
+        if not reference or not actions:
+            return None
+        # callback_data is at most 64 bytes: "ack:PFR-2026-000042" fits easily.
+        row = [InlineKeyboardButton(a["label"], callback_data=f"{a['id']}:{reference}") for a in actions]
+        return InlineKeyboardMarkup([row])
+
+    async def _mark_page(self, ref: dict[str, Any], notice: str) -> None:
+        chat_id, _, message_id = str(ref["provider_id"]).partition(":")
+        try:
+            await self.app.bot.edit_message_text(
+                chat_id=int(chat_id), message_id=int(message_id), text=f"{ref['text']}\n\n✅ {notice}"
+            )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                log.warning("telegram_edit_failed", error=exc.message)
+
+    # --- incoming -------------------------------------------------------------------
+
+    def _person(self, update: Update) -> str | None:
+        user = update.effective_user
+        person = self.people.get(user.id) if user else None
+        if person is None:
+            log.warning("telegram_unknown_user", user_id=user.id if user else None)
+        return person
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        person = self._person(update)
+        if person is None:
+            await query.answer(UNKNOWN_USER, show_alert=True)
+            return
+        action, _, reference = (query.data or "").partition(":")
+        try:
+            if action == "ack":
+                result = await self.vigie.actions.acknowledge(reference, person, channel="telegram")
+            elif action == "escalate":
+                result = await self.vigie.actions.escalate(reference, person)
+            else:
+                await query.answer("Action inconnue.")
+                return
+        except ActionError as exc:
+            await query.answer(exc.message[:200], show_alert=True)
+            return
+        self.vigie.after_action(result)
+        await query.answer(result.message[:200])
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.chat is not None
+        person = self._person(update)
+        if person is None:
+            await message.reply_text(UNKNOWN_USER)
+            return
+        text = message.text or ""
+        origin = Origin(OriginChannel.TELEGRAM, address=str(message.chat.id), person_id=person)
+        commands = self.vigie.commands
+        parsed = parse_command(text)
+        replied = message.reply_to_message
+        if parsed is not None:
+            reply = await commands.run(person, parsed.name, parsed.args, origin, parsed.spelled)
+        elif replied is not None and is_ack_reply(text) and find_reference(replied.text or ""):
+            reply = await commands.run(person, "ack", find_reference(replied.text or "") or "", origin)
+        else:
+            # A plain message to the bot is a signal: the single entry point.
+            reply = await commands.run(person, "signal", text, origin)
+        if reply.changed:
+            self.vigie.poke()
+        await message.reply_text(reply.text, reply_parameters=ReplyParameters(message_id=message.message_id))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram_handler_failed", error=repr(context.error))
