@@ -154,6 +154,12 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
         telegram = TelegramAdapter(vigie, config.channels.telegram)
         vigie.adapters.append(telegram)
         dispatcher.channels["telegram"] = telegram
+    if config.channels.slack.enabled:
+        from handlers.slack import SlackAdapter
+
+        slack = SlackAdapter(vigie, config.channels.slack)
+        vigie.adapters.append(slack)
+        dispatcher.channels["slack"] = slack
     return vigie
 
 
@@ -188,4 +194,9 @@ def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
         from handlers.telegram import WEBHOOK_PATH
 
         app.add_api_route(WEBHOOK_PATH, telegram.webhook, methods=["POST"])
+    slack = vigie.adapter("slack")
+    if slack is not None:
+        from handlers.slack import EVENTS_PATH
+
+        app.add_api_route(EVENTS_PATH, slack.events, methods=["POST"])
     return app

@@ -273,9 +273,21 @@ class TelegramConfig(StrictModel):
     crisis_chat_id: int | None = None
 
 
+class SlackConfig(StrictModel):
+    enabled: bool = False
+    token_env: str = "VIGIE_SLACK_BOT_TOKEN"  # xoxb-…
+    signing_secret_env: str = "VIGIE_SLACK_SIGNING_SECRET"
+    # Web API base URL: tests and air-gapped sites point it elsewhere.
+    base_url: str = "https://slack.com/api/"
+    # Socket Mode: no public URL needed; an app-level token (xapp-…) instead of HTTP events.
+    socket_mode: bool = False
+    app_token_env: str = "VIGIE_SLACK_APP_TOKEN"
+
+
 class ChannelsConfig(StrictModel):
     console: ConsoleChannel = Field(default_factory=ConsoleChannel)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
 
     def enabled(self) -> list[ChannelKind]:
         kinds = []
@@ -283,6 +295,8 @@ class ChannelsConfig(StrictModel):
             kinds.append(ChannelKind.CONSOLE)
         if self.telegram.enabled:
             kinds.append(ChannelKind.TELEGRAM)
+        if self.slack.enabled:
+            kinds.append(ChannelKind.SLACK)
         return kinds
 
 

@@ -109,3 +109,12 @@ def message_to_dict(row: OutboxMessageRow, reference: str | None) -> dict[str, A
         "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
         "error": row.last_error,
     }
+
+
+async def find_by_provider_id(db: Database, channel: str, provider_id: str) -> OutboxMessageRow | None:
+    """The message a provider knows by this id (a chat reply points at the page it answers)."""
+    async with db.read_session() as session:
+        stmt = select(OutboxMessageRow).where(
+            OutboxMessageRow.channel == channel, OutboxMessageRow.provider_id == provider_id
+        )
+        return (await session.exec(stmt)).first()

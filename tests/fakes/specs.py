@@ -53,3 +53,24 @@ def telegram_problems(type_name: str, value: Any, path: str = "") -> list[str]:
             if all(telegram_problems(kind, item, f"{path}.{key}") for kind in kinds):
                 problems += telegram_problems(kinds[0], item, f"{path}.{key}")
     return problems
+
+
+def slack_problems(method: str, body: dict[str, Any]) -> list[str]:
+    """Where a Web API answer departs from the OpenAPI description (top level: keys and ok/error)."""
+    path = slack_spec()["paths"].get(f"/{method}")
+    if path is None:
+        return [f"{method}: not a Slack Web API method"]
+    operation = path.get("post") or path.get("get")
+    responses = operation["responses"]
+    schema = (responses["200"] if body.get("ok") else responses.get("default", responses["200"]))["schema"]
+    props = schema.get("properties", {})
+    problems = [f"{method}: missing {k}" for k in schema.get("required", []) if k not in body]
+    if schema.get("additionalProperties") is False:
+        problems += [f"{method}: unexpected {k}" for k in body if k not in props]
+    return problems
+
+
+def slack_required_params(method: str) -> list[str]:
+    operation = slack_spec()["paths"][f"/{method}"]
+    operation = operation.get("post") or operation.get("get")
+    return [p["name"] for p in operation.get("parameters", []) if p.get("required") and p["name"] != "token"]

@@ -1,0 +1,221 @@
+"""Slack, with slack-bolt: pages as direct messages with buttons, slash commands, intake by DM.
+
+HTTP mode goes through Vigie's ASGI app (``POST /slack/events``): bolt checks the signing
+secret and refuses requests older than five minutes. Every command, button and event is
+acknowledged at once (Slack wants an answer within 3 seconds) and the work is done after.
+Socket Mode is available with ``socket_mode: true`` (an app-level token, no public URL).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import structlog
+from fastapi import Request
+from fastapi.responses import Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.config import SlackConfig
+from bot.domain import OriginChannel
+from bot.intake import Origin
+from bot.models import OutboxMessageRow
+from bot.outbox import find_by_provider_id
+from escalation.actions import ActionError
+from handlers.commands import COMMANDS, is_ack_reply, parse_command
+from handlers.telegram import secret
+
+if TYPE_CHECKING:
+    from bot.app import Vigie
+
+log = structlog.get_logger("vigie.slack")
+
+EVENTS_PATH = "/slack/events"
+UNKNOWN_USER = (
+    "Désolé, votre compte Slack n'est pas enregistré dans l'annuaire Vigie : rien n'a été fait. "
+    "Contactez le responsable du point focal pour être ajouté."
+)
+# Slack errors that will not go away by retrying: fail over to the person's next channel.
+PERMANENT_ERRORS = {
+    "user_not_found",
+    "user_disabled",
+    "account_inactive",
+    "channel_not_found",
+    "is_archived",
+    "cannot_dm_bot",
+    "not_in_channel",
+    "invalid_auth",
+    "not_authed",
+    "missing_scope",
+    "msg_too_long",
+}
+SLASH_COMMANDS = re.compile(r"^/(" + "|".join(a for aliases in COMMANDS.values() for a in aliases) + r")$")
+
+
+def _blocks(text: str, reference: str | None, actions: list[dict[str, str]]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "block_id": "text", "text": {"type": "plain_text", "text": text[:2900]}}
+    ]
+    if reference and actions:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "page",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": a["id"],
+                        "value": reference,
+                        "text": {"type": "plain_text", "text": a["label"]},
+                        **({"style": "primary"} if a["id"] == "ack" else {}),
+                    }
+                    for a in actions
+                ],
+            }
+        )
+    return blocks
+
+
+class SlackAdapter:
+    name = "slack"
+    local = False
+
+    def __init__(self, vigie: Vigie, cfg: SlackConfig) -> None:
+        self.vigie = vigie
+        self.cfg = cfg
+        token = secret(cfg.token_env, "Slack activé mais sans jeton de bot (xoxb-…)")
+        signing = secret(cfg.signing_secret_env, "Slack activé mais sans signing secret")
+        self.app_token = (
+            secret(cfg.app_token_env, "Socket Mode sans jeton d'application (xapp-…)")
+            if cfg.socket_mode
+            else None
+        )
+        self.client = AsyncWebClient(token=token, base_url=cfg.base_url)
+        self.app = AsyncApp(client=self.client, signing_secret=signing, process_before_response=False)
+        self.handler = AsyncSlackRequestHandler(self.app)
+        self.people = {p.contacts.slack_id: p.id for p in vigie.config.people if p.contacts.slack_id}
+        self._socket: Any = None
+        self.app.command(SLASH_COMMANDS)(self._on_command)
+        self.app.action(re.compile(r"^(ack|escalate)$"))(self._on_button)
+        self.app.event("message")(self._on_message)
+
+    async def start(self) -> None:
+        if self.app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, self.app_token)
+            await self._socket.connect_async()
+        log.info("slack_started", socket_mode=bool(self.app_token))
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+
+    async def events(self, request: Request) -> Response:
+        return await self.handler.handle(request)
+
+    # --- outgoing -------------------------------------------------------------------
+
+    async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
+        try:
+            for ref in message.data.get("page_refs", []):
+                channel, _, ts = str(ref["provider_id"]).partition(":")
+                text = f"{ref['text']}\n\n✅ {message.text}"
+                await self.client.chat_update(
+                    channel=channel, ts=ts, text=text, blocks=_blocks(text, None, [])
+                )
+            if message.data.get("edit_only"):
+                return DeliveryResult(DeliveryOutcome.DELIVERED)
+            opened = await self.client.conversations_open(users=message.recipient_address)
+            channel = opened["channel"]["id"]
+            blocks = _blocks(message.text, message.data.get("reference"), message.data.get("actions") or [])
+            sent = await self.client.chat_postMessage(channel=channel, text=message.text, blocks=blocks)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            status = exc.response.status_code
+            if error == "ratelimited" or status == 429:
+                headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+                retry = float(headers.get("retry-after", 1))
+                return DeliveryResult(
+                    DeliveryOutcome.TRANSIENT, error="Slack : ratelimited", retry_after=retry
+                )
+            if error in PERMANENT_ERRORS or 400 <= status < 500:
+                return DeliveryResult(DeliveryOutcome.PERMANENT, error=f"Slack : {error or status}")
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Slack : {error or status}")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Slack injoignable : {exc}")
+        return DeliveryResult(DeliveryOutcome.DELIVERED, provider_id=f"{channel}:{sent['ts']}")
+
+    # --- incoming -------------------------------------------------------------------
+
+    def _person(self, user_id: str | None) -> str | None:
+        person = self.people.get(user_id or "")
+        if person is None:
+            log.warning("slack_unknown_user", user_id=user_id)
+        return person
+
+    def _origin(self, user_id: str, channel: str | None, person: str) -> Origin:
+        return Origin(OriginChannel.SLACK, address=channel or user_id, person_id=person)
+
+    async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        await ack()
+        person = self._person(command.get("user_id"))
+        if person is None:
+            await respond(UNKNOWN_USER)
+            return
+        parsed = parse_command(f"{command['command']} {command.get('text', '')}")
+        assert parsed is not None
+        origin = self._origin(command["user_id"], command.get("channel_id"), person)
+        reply = await self.vigie.commands.run(person, parsed.name, parsed.args, origin, parsed.spelled)
+        if reply.changed:
+            self.vigie.poke()
+        await respond(reply.text)
+
+    async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        person = self._person(body.get("user", {}).get("id"))
+        if person is None:
+            await respond(text=UNKNOWN_USER, replace_original=False, response_type="ephemeral")
+            return
+        reference = action.get("value", "")
+        try:
+            if action["action_id"] == "ack":
+                result = await self.vigie.actions.acknowledge(reference, person, channel="slack")
+            else:
+                result = await self.vigie.actions.escalate(reference, person)
+        except ActionError as exc:
+            await respond(text=exc.message, replace_original=False, response_type="ephemeral")
+            return
+        self.vigie.after_action(result)
+        await respond(text=result.message, replace_original=False, response_type="ephemeral")
+
+    async def _on_message(self, event: dict[str, Any], say: Any) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+            return  # only people writing to the bot directly
+        person = self._person(event.get("user"))
+        if person is None:
+            await say(UNKNOWN_USER)
+            return
+        text = event.get("text") or ""
+        origin = self._origin(event["user"], event.get("channel"), person)
+        thread = event.get("thread_ts")
+        page = (
+            await find_by_provider_id(self.vigie.db, "slack", f"{event.get('channel')}:{thread}")
+            if thread
+            else None
+        )
+        parsed = parse_command(text)
+        if parsed is not None:
+            reply = await self.vigie.commands.run(person, parsed.name, parsed.args, origin, parsed.spelled)
+        elif page is not None and is_ack_reply(text) and page.data.get("reference"):
+            reply = await self.vigie.commands.run(person, "ack", page.data["reference"], origin)
+        else:
+            reply = await self.vigie.commands.run(person, "signal", text, origin)
+        if reply.changed:
+            self.vigie.poke()
+        await say(text=reply.text, thread_ts=thread or event.get("ts"))

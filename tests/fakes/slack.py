@@ -1,0 +1,264 @@
+"""A local Slack Web API, plus helpers that call Vigie as Slack does (signed requests).
+
+The real slack-sdk/slack-bolt talk to it over a socket. Answers follow the OpenAPI
+description in ../shared/specs (checked on every call).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.fakes.specs import slack_problems, slack_required_params
+
+BOT_USER, BOT_ID, TEAM = "UVIGIEBOT", "BVIGIE01", "T0PFR0001"
+
+
+@dataclass
+class FakeSlack:
+    token: str
+    signing_secret: str
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deactivated: set[str] = field(default_factory=set)
+    # method -> seconds of Retry-After to answer once (ratelimited)
+    ratelimit: dict[str, int] = field(default_factory=dict)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # posted to response_url
+
+    def __post_init__(self) -> None:
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self._ts = itertools.count(1)
+        self.url = ""  # set once served, for response_url
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method}", self._handle, methods=["GET", "POST"]),
+                Route("/respond/{token}", self._respond, methods=["POST"]),
+            ]
+        )
+
+    async def _params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query_params)
+        kind = request.headers.get("content-type", "")
+        if "json" in kind:
+            params.update(await request.json())
+        elif "form" in kind:
+            params.update(dict(await request.form()))
+        for key in ("blocks", "attachments"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    async def _handle(self, request: Request) -> JSONResponse:
+        method = request.path_params["method"]
+        params = await self._params(request)
+        self.calls.append((method, params))
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return self._answer(method, {"ok": False, "error": "invalid_auth"})
+        if method in self.ratelimit:
+            retry = self.ratelimit.pop(method)
+            return JSONResponse(
+                {"ok": False, "error": "ratelimited"}, status_code=429, headers={"Retry-After": str(retry)}
+            )
+        missing = [p for p in slack_required_params(method) if p not in params]
+        if missing:
+            return self._answer(method, {"ok": False, "error": f"missing_argument:{missing[0]}"})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return self._answer(method, {"ok": False, "error": "unknown_method"})
+        return self._answer(method, handler(params))
+
+    def _answer(self, method: str, body: dict[str, Any]) -> JSONResponse:
+        problems = slack_problems(method, body)
+        assert not problems, f"fake {method} answered a shape Slack never gives: {problems}"
+        return JSONResponse(body)
+
+    async def _respond(self, request: Request) -> JSONResponse:
+        self.responses.append(await request.json())
+        return JSONResponse({"ok": True})
+
+    # --- Web API methods ----------------------------------------------------------
+
+    def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://pfr.slack.com/",
+            "team": "PFR",
+            "user": "vigie",
+            "team_id": TEAM,
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+        }
+
+    def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = str(p.get("users", "")).split(",")[0]
+        if user in self.deactivated:
+            return {"ok": False, "error": "user_disabled"}
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + user[1:]}}
+
+    def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p["channel"])
+        if channel.startswith("D") and "U" + channel[1:] in self.deactivated:
+            return {"ok": False, "error": "account_inactive"}
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        message = {"type": "message", "text": p.get("text", ""), "ts": ts, "bot_id": BOT_ID, "user": BOT_USER}
+        if p.get("blocks"):
+            message["blocks"] = p["blocks"]
+        if p.get("thread_ts"):
+            message["thread_ts"] = p["thread_ts"]
+        self.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        key = (str(p["channel"]), str(p["ts"]))
+        if key not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        message = self.messages[key]
+        message["text"] = p.get("text", message["text"])
+        message["blocks"] = p.get("blocks", [])
+        message["edited"] = {"user": BOT_USER, "ts": f"{int(time.time())}.000000"}
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": message["text"]}
+
+    def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(p["channel"]), str(p["ts"])
+        thread = [
+            m
+            for (c, t), m in sorted(self.messages.items())
+            if c == channel and (t == ts or m.get("thread_ts") == ts)
+        ]
+        return {"ok": True, "messages": thread, "has_more": False}
+
+    def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(p.get("user")))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _m_users_lookupByEmail(self, p: dict[str, Any]) -> dict[str, Any]:
+        for user in self.users.values():
+            if user.get("profile", {}).get("email") == p["email"]:
+                return {"ok": True, "user": user}
+        return {"ok": False, "error": "users_not_found"}
+
+    # --- people and what they see ---------------------------------------------------
+
+    def user(self, user_id: str, name: str, email: str | None = None) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name,
+            "profile": {"email": email or f"{name}@example.org"},
+        }
+
+    def dm(self, user_id: str) -> list[dict[str, Any]]:
+        channel = "D" + user_id[1:]
+        return [m for (c, _), m in sorted(self.messages.items(), key=lambda kv: kv[0][1]) if c == channel]
+
+    @staticmethod
+    def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+        out = []
+        for block in message.get("blocks", []):
+            for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                out.append((element["text"]["text"], element["action_id"]))
+        return out
+
+    # --- calling Vigie as Slack does ------------------------------------------------------
+
+    def sign(self, body: str, timestamp: int | None = None) -> dict[str, str]:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        signature = SignatureVerifier(self.signing_secret).generate_signature(timestamp=ts, body=body)
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+    async def _post(
+        self, url: str, body: str, content_type: str, headers: dict[str, str] | None
+    ) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.post(
+                url,
+                content=body.encode(),
+                headers={"Content-Type": content_type, **(headers or self.sign(body))},
+            )
+
+    async def slash(
+        self, url: str, user_id: str, command: str, text: str = "", headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        form = {
+            "token": "legacy",
+            "team_id": TEAM,
+            "channel_id": "D" + user_id[1:],
+            "user_id": user_id,
+            "user_name": self.users.get(user_id, {}).get("name", "x"),
+            "command": command,
+            "text": text,
+            "response_url": f"{self.url}/respond/{next(self._ts)}",
+            "trigger_id": f"trig{time.time_ns()}",
+            "api_app_id": "AVIGIE",
+        }
+        return await self._post(
+            url, urllib.parse.urlencode(form), "application/x-www-form-urlencoded", headers
+        )
+
+    async def press(self, url: str, user_id: str, message: dict[str, Any], action_id: str) -> httpx.Response:
+        element = next(
+            e
+            for b in message["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action_id
+        )
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM},
+            "user": {"id": user_id},
+            "api_app_id": "AVIGIE",
+            "trigger_id": f"trig{time.time_ns()}",
+            "response_url": f"{self.url}/respond/{next(self._ts)}",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": "D" + user_id[1:]},
+            "channel": {"id": "D" + user_id[1:]},
+            "message": message,
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "page",
+                    "value": element["value"],
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        return await self._post(url, body, "application/x-www-form-urlencoded", None)
+
+    async def dm_event(
+        self, url: str, user_id: str, text: str, thread_ts: str | None = None
+    ) -> httpx.Response:
+        event: dict[str, Any] = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D" + user_id[1:],
+            "user": user_id,
+            "text": text,
+            "ts": f"{time.time():.6f}",
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        envelope = {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "AVIGIE",
+            "type": "event_callback",
+            "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        }
+        return await self._post(url, json.dumps(envelope), "application/json", None)
