@@ -325,6 +325,14 @@ class IntakeConfig(StrictModel):
 class RateLimit(StrictModel):
     count: int = Field(ge=1)
     per: Duration
+    # Merge messages waiting for the same contact into one (SMS); false: only delay them
+    # (chat, where a page keeps its own buttons).
+    merge: bool = True
+
+
+def _default_rate_limits() -> dict[ChannelKind, RateLimit]:
+    # Telegram allows about one message per second to one chat.
+    return {ChannelKind.TELEGRAM: RateLimit(count=1, per=timedelta(seconds=1), merge=False)}
 
 
 class DeliveryConfig(StrictModel):
@@ -334,7 +342,7 @@ class DeliveryConfig(StrictModel):
     retries: int = Field(default=3, ge=1, le=10)
     max_attempts: int = Field(default=6, ge=1, le=50)
     # Per contact and channel, e.g. sms: {count: 1, per: 1m}. Never drops: delays or merges.
-    rate_limits: dict[ChannelKind, RateLimit] = Field(default_factory=dict)
+    rate_limits: dict[ChannelKind, RateLimit] = Field(default_factory=_default_rate_limits)
 
 
 def _default_permissions() -> dict[str, list[Function]]:

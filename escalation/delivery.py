@@ -152,8 +152,14 @@ class OutboxDispatcher:
                     row.not_before = oldest + limit.per
                     session.add(row)
                 continue
-            # Room for fewer messages than are waiting: merge the rest into the last one sent.
             room = limit.count - count
+            if not limit.merge:
+                ready.extend(group[:room])
+                for row in group[room:]:
+                    row.not_before = now + limit.per
+                    session.add(row)
+                continue
+            # Room for fewer messages than are waiting: merge the rest into the last one sent.
             keep, extra = group[: room - 1], group[room - 1 :]
             primary = extra[0]
             for other in extra[1:]:

@@ -92,7 +92,7 @@ async def test_telegram_titulaire_silent_slack_suppleant_takes_it(
         assert answer.status_code == 200 and time.monotonic() - started < 3  # acknowledged at once
         confirmation = await eventually(lambda: slack.responses)
         assert confirmation[0]["text"] == f"{ref} pris en charge par Bruno Petit à 03:17."
-        await desk.vigie.settle()
+        await desk.advance(seconds=2)
         # Both pages, on both platforms, now say who took it.
         assert "✅ Pris en charge par Bruno Petit à 03:17" in tg.from_bot(ALICE_TG)[0]["text"]
         assert tg.buttons(tg.from_bot(ALICE_TG)[0]) == []

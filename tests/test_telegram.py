@@ -95,7 +95,7 @@ async def test_page_button_and_edit_for_everyone(db_url: str, monkeypatch: pytes
         await tg.press(BRUNO, bruno_page, f"ack:{ref}")
         answered = await eventually(lambda: tg.answered_callbacks())
         assert answered[0]["text"].startswith(f"{ref} pris en charge par Bruno Petit à 03:17")
-        await desk.vigie.settle()
+        await desk.advance(seconds=2)  # one message a second per chat: the edits follow the page
         # Both pages now say who took it, and carry no buttons any more.
         for chat in (ALICE, BRUNO):
             edited = tg.from_bot(chat)[0]
@@ -216,3 +216,25 @@ async def test_webhook_mode_checks_the_secret_token(db_url: str, monkeypatch: py
         # Through Telegram itself (right secret), the same message works.
         await tg.send_text(DAVID, "/signal Intoxication alimentaire, cantine")
         await eventually(lambda: [m for m in tg.from_bot(DAVID) if "Signal reçu" in m["text"]])
+
+
+async def test_one_message_a_second_per_chat_pages_first_nothing_dropped(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with telegram_desk(db_url, monkeypatch) as (desk, tg):
+        refs = []
+        for n in range(3):
+            answer = await desk.client.post(
+                "/api/v1/signals",
+                headers={"Authorization": "Bearer test-token-secret"},
+                json={"title": f"Signal {n}"},
+            )
+            refs.append(answer.json()["reference"])
+        await desk.vigie.settle()
+        assert len(tg.from_bot(ALICE)) == 1  # one message this second
+        for _ in range(3):
+            await desk.advance(seconds=1)
+        pages = tg.from_bot(ALICE)
+        assert [next(r for r in refs if r in p["text"]) for p in pages] == refs  # all three, in order
+        sent = sorted(m["sent_at"] for m in await desk.messages(channel="telegram"))
+        assert len(set(sent)) == 3  # each in its own second

@@ -38,6 +38,7 @@ class FakeSlack:
 
     def __post_init__(self) -> None:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self.url = ""  # set once served, for response_url
         self.app = Starlette(
@@ -129,7 +130,48 @@ class FakeSlack:
         message["text"] = p.get("text", message["text"])
         message["blocks"] = p.get("blocks", [])
         message["edited"] = {"user": BOT_USER, "ts": f"{int(time.time())}.000000"}
-        return {"ok": True, "channel": key[0], "ts": key[1], "text": message["text"]}
+        shown = {k: v for k, v in message.items() if k in ("text", "user", "bot_id", "type", "attachments")}
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": message["text"], "message": shown}
+
+    def _m_conversations_create(self, p: dict[str, Any]) -> dict[str, Any]:
+        name = str(p.get("name", ""))
+        if any(c.get("name") == name for c in self.channels.values()):
+            return {"ok": False, "error": "name_taken"}
+        if not name or len(name) > 80 or name != name.lower() or any(ch in name for ch in " .,éèàç"):
+            return {"ok": False, "error": "invalid_name_specials"}
+        channel = {
+            "id": f"C{len(self.channels) + 1:08d}",
+            "name": name,
+            "is_channel": True,
+            "created": int(time.time()),
+            "creator": BOT_USER,
+            "members": [BOT_USER],
+            "topic": {"value": "", "creator": "", "last_set": 0},
+        }
+        self.channels[channel["id"]] = channel
+        return {"ok": True, "channel": channel}
+
+    def _m_conversations_invite(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(p.get("channel")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        for user in str(p.get("users", "")).split(","):
+            if user not in self.users:
+                return {"ok": False, "error": "user_not_found"}
+            if user not in channel["members"]:
+                channel["members"].append(user)
+        return {"ok": True, "channel": channel}
+
+    def _m_conversations_setTopic(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(p.get("channel")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        channel["topic"] = {
+            "value": str(p.get("topic", "")),
+            "creator": BOT_USER,
+            "last_set": int(time.time()),
+        }
+        return {"ok": True, "channel": channel}
 
     def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(p["channel"]), str(p["ts"])
