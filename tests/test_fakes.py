@@ -45,10 +45,10 @@ async def test_telegram_fake_speaks_the_bot_api() -> None:
             [press] = await bot.get_updates(offset=update.update_id + 1, timeout=1)
             assert await bot.answer_callback_query(press.callback_query.id, text="ok")
 
-            with pytest.raises(BadRequest, match="(?i)chat not found"):
+            with pytest.raises(BadRequest, match=r"(?i)chat not found"):
                 await bot.send_message(999, "x")
             fake.blocked.add(42)
-            with pytest.raises(Forbidden, match="(?i)blocked by the user"):
+            with pytest.raises(Forbidden, match=r"(?i)blocked by the user"):
                 await bot.send_message(42, "x")
             fake.blocked.clear()
             fake.failures["sendMessage"] = [ApiError(429, "Too Many Requests: retry after 7", retry_after=7)]

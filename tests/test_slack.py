@@ -178,3 +178,14 @@ async def test_ratelimited_is_honoured_and_deactivated_fails_over(
         await desk.device("bruno", "console").expect_page(other)  # failover at once, not after 10 minutes
         history = [e["message"] for e in await desk.history(other)]
         assert "Échec de remise à Bruno Petit par slack : Slack : user_disabled" in history
+
+
+async def test_slack_server_errors_are_retried(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with chat_desk(db_url, monkeypatch) as (desk, _tg, slack, _events):
+        slack.server_errors["chat.postMessage"] = 2
+        ref = await desk.signal("Fuite radioactive simulée")
+        await desk.advance(minutes=5)
+        [page] = slack.dm(BRUNO)
+        assert ref in page["text"]
+        posts = [m for m, _ in slack.calls if m == "chat.postMessage"]
+        assert len(posts) == 3

@@ -238,3 +238,16 @@ async def test_one_message_a_second_per_chat_pages_first_nothing_dropped(
         assert [next(r for r in refs if r in p["text"]) for p in pages] == refs  # all three, in order
         sent = sorted(m["sent_at"] for m in await desk.messages(channel="telegram"))
         assert len(set(sent)) == 3  # each in its own second
+
+
+async def test_server_errors_are_retried_and_the_page_sent_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with telegram_desk(db_url, monkeypatch) as (desk, tg):
+        tg.failures["sendMessage"] = [ApiError(500, "Internal Server Error"), ApiError(502, "Bad Gateway")]
+        ref = await desk.signal("Panne du standard de l'hôpital")
+        [page] = tg.from_bot(ALICE)
+        assert ref in page["text"]
+        assert [c.method for c in tg.calls].count("sendMessage") == 3
+        [message] = await desk.messages(channel="telegram")
+        assert message["state"] == "delivered" and message["attempts"] == 1

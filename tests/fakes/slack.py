@@ -35,6 +35,8 @@ class FakeSlack:
     # method -> seconds of Retry-After to answer once (ratelimited)
     ratelimit: dict[str, int] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posted to response_url
+    # method -> how many times to answer 500 before working again
+    server_errors: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -66,6 +68,9 @@ class FakeSlack:
         self.calls.append((method, params))
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return self._answer(method, {"ok": False, "error": "invalid_auth"})
+        if self.server_errors.get(method):
+            self.server_errors[method] -= 1
+            return JSONResponse({"ok": False, "error": "internal_error"}, status_code=500)
         if method in self.ratelimit:
             retry = self.ratelimit.pop(method)
             return JSONResponse(
