@@ -189,3 +189,21 @@ async def test_slack_server_errors_are_retried(db_url: str, monkeypatch: pytest.
         assert ref in page["text"]
         posts = [m for m, _ in slack.calls if m == "chat.postMessage"]
         assert len(posts) == 3
+
+
+async def test_socket_mode_needs_no_public_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    slack = FakeSlack(SLACK_TOKEN, SIGNING)
+    slack.user(DAVID, "david")
+    monkeypatch.setenv("VIGIE_SLACK_BOT_TOKEN", SLACK_TOKEN)
+    monkeypatch.setenv("VIGIE_SLACK_SIGNING_SECRET", SIGNING)
+    monkeypatch.setenv("VIGIE_SLACK_APP_TOKEN", slack.app_token)
+    async with AsgiServer(slack.app) as slack_api:
+        slack.url = slack_api.url
+        channels = {"slack": {"enabled": True, "base_url": f"{slack_api.url}/api/", "socket_mode": True}}
+        config = make_config(people=PEOPLE[3:], rosters=[], ladders=[], channels=channels)
+        async with running_vigie(db_url, config=config, clock=ManualClock(NIGHT), background=False):
+            await eventually(slack.socket_connected.is_set)
+            envelope = await slack.socket_slash(DAVID, "/signal", "Inondation du sous-sol, CH Sud")
+            await eventually(lambda: any(a.get("envelope_id") == envelope for a in slack.acks))
+            [receipt] = await eventually(lambda: slack.responses)
+            assert receipt["text"].startswith("Signal reçu, référence PFR-")

@@ -6,6 +6,7 @@ description in ../shared/specs (checked on every call).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -18,7 +19,8 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.fakes.specs import slack_problems, slack_required_params
 
@@ -43,10 +45,16 @@ class FakeSlack:
         self.channels: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self.url = ""  # set once served, for response_url
+        # Socket Mode: the app-level token, envelopes to push, acknowledgements received.
+        self.app_token = "xapp-1-test"
+        self.socket_connected = asyncio.Event()
+        self.acks: list[dict[str, Any]] = []
+        self._envelopes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._handle, methods=["GET", "POST"]),
                 Route("/respond/{token}", self._respond, methods=["POST"]),
+                WebSocketRoute("/link", self._socket),
             ]
         )
 
@@ -66,6 +74,13 @@ class FakeSlack:
         method = request.path_params["method"]
         params = await self._params(request)
         self.calls.append((method, params))
+        if method == "apps.connections.open":
+            # Socket Mode. Missing from the 2021 OpenAPI file; documented by Slack as
+            # {"ok": true, "url": "wss://…"}, called with the app-level token.
+            if request.headers.get("authorization") != f"Bearer {self.app_token}":
+                return JSONResponse({"ok": False, "error": "invalid_auth"})
+            ws_url = self.url.replace("http://", "ws://") + "/link"
+            return JSONResponse({"ok": True, "url": ws_url})
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return self._answer(method, {"ok": False, "error": "invalid_auth"})
         if self.server_errors.get(method):
@@ -92,6 +107,56 @@ class FakeSlack:
     async def _respond(self, request: Request) -> JSONResponse:
         self.responses.append(await request.json())
         return JSONResponse({"ok": True})
+
+    async def _socket(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "connection_info": {"app_id": "AVIGIE"},
+                "debug_info": {"host": "fake", "approximate_connection_time": 3600},
+            }
+        )
+        self.socket_connected.set()
+
+        async def push() -> None:
+            while True:
+                await websocket.send_json(await self._envelopes.get())
+
+        pusher = asyncio.create_task(push())
+        try:
+            while True:
+                self.acks.append(await websocket.receive_json())
+        except WebSocketDisconnect:
+            pass
+        finally:
+            pusher.cancel()
+
+    async def socket_slash(self, user_id: str, command: str, text: str = "") -> str:
+        """Deliver a slash command through Socket Mode; returns the envelope id to await."""
+        envelope_id = f"env-{time.time_ns()}"
+        payload = {
+            "token": "legacy",
+            "team_id": TEAM,
+            "channel_id": "D" + user_id[1:],
+            "user_id": user_id,
+            "user_name": self.users.get(user_id, {}).get("name", "x"),
+            "command": command,
+            "text": text,
+            "response_url": f"{self.url}/respond/{next(self._ts)}",
+            "trigger_id": f"trig{time.time_ns()}",
+            "api_app_id": "AVIGIE",
+        }
+        await self._envelopes.put(
+            {
+                "envelope_id": envelope_id,
+                "type": "slash_commands",
+                "payload": payload,
+                "accepts_response_payload": True,
+            }
+        )
+        return envelope_id
 
     # --- Web API methods ----------------------------------------------------------
 
