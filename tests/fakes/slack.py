@@ -133,10 +133,9 @@ class FakeSlack:
         finally:
             pusher.cancel()
 
-    async def socket_slash(self, user_id: str, command: str, text: str = "") -> str:
-        """Deliver a slash command through Socket Mode; returns the envelope id to await."""
-        envelope_id = f"env-{time.time_ns()}"
-        payload = {
+    def _slash_payload(self, user_id: str, command: str, text: str) -> dict[str, str]:
+        """A slash command as Slack sends it, over HTTP (form fields) or Socket Mode (payload)."""
+        return {
             "token": "legacy",
             "team_id": TEAM,
             "channel_id": "D" + user_id[1:],
@@ -148,6 +147,11 @@ class FakeSlack:
             "trigger_id": f"trig{time.time_ns()}",
             "api_app_id": "AVIGIE",
         }
+
+    async def socket_slash(self, user_id: str, command: str, text: str = "") -> str:
+        """Deliver a slash command through Socket Mode; returns the envelope id to await."""
+        envelope_id = f"env-{time.time_ns()}"
+        payload = self._slash_payload(user_id, command, text)
         await self._envelopes.put(
             {
                 "envelope_id": envelope_id,
@@ -303,18 +307,7 @@ class FakeSlack:
     async def slash(
         self, url: str, user_id: str, command: str, text: str = "", headers: dict[str, str] | None = None
     ) -> httpx.Response:
-        form = {
-            "token": "legacy",
-            "team_id": TEAM,
-            "channel_id": "D" + user_id[1:],
-            "user_id": user_id,
-            "user_name": self.users.get(user_id, {}).get("name", "x"),
-            "command": command,
-            "text": text,
-            "response_url": f"{self.url}/respond/{next(self._ts)}",
-            "trigger_id": f"trig{time.time_ns()}",
-            "api_app_id": "AVIGIE",
-        }
+        form = self._slash_payload(user_id, command, text)
         return await self._post(
             url, urllib.parse.urlencode(form), "application/x-www-form-urlencoded", headers
         )
