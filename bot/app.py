@@ -160,6 +160,12 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
         slack = SlackAdapter(vigie, config.channels.slack)
         vigie.adapters.append(slack)
         dispatcher.channels["slack"] = slack
+    if config.channels.twilio.enabled:
+        from handlers.twilio_sms import TwilioSmsChannel
+
+        sms = TwilioSmsChannel(vigie, config.channels.twilio)
+        vigie.adapters.append(sms)
+        dispatcher.channels["sms"] = sms
     return vigie
 
 
@@ -199,4 +205,10 @@ def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
         from handlers.slack import EVENTS_PATH
 
         app.add_api_route(EVENTS_PATH, slack.events, methods=["POST"])
+    sms = vigie.adapter("sms")
+    if sms is not None:
+        from handlers.twilio_sms import SMS_PATH, STATUS_PATH
+
+        app.add_api_route(SMS_PATH, sms.sms_webhook, methods=["POST"])
+        app.add_api_route(STATUS_PATH, sms.status_webhook, methods=["POST"])
     return app

@@ -22,6 +22,8 @@ class DeliveryResult:
     provider_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # seconds, when the provider said so
+    # A permanent failure the desk manager must fix (invalid number, STOP…): told at once.
+    desk_warning: str | None = None
 
 
 class Channel(Protocol):

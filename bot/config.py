@@ -284,10 +284,24 @@ class SlackConfig(StrictModel):
     app_token_env: str = "VIGIE_SLACK_APP_TOKEN"
 
 
+class TwilioConfig(StrictModel):
+    """SMS through Twilio. Webhooks (inbound SMS, delivery status) are called on
+    desk.public_url: /twilio/sms and /twilio/status."""
+
+    enabled: bool = False
+    account_sid_env: str = "VIGIE_TWILIO_ACCOUNT_SID"
+    auth_token_env: str = "VIGIE_TWILIO_AUTH_TOKEN"
+    # REST API base URL: tests and air-gapped sites point it elsewhere.
+    base_url: str = "https://api.twilio.com"
+    # The desk's number: pages come from it, and SMS sent to it are signals or replies.
+    sms_from: PhoneNumber | None = None
+
+
 class ChannelsConfig(StrictModel):
     console: ConsoleChannel = Field(default_factory=ConsoleChannel)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
+    twilio: TwilioConfig = Field(default_factory=TwilioConfig)
 
     def enabled(self) -> list[ChannelKind]:
         kinds = []
@@ -297,6 +311,8 @@ class ChannelsConfig(StrictModel):
             kinds.append(ChannelKind.TELEGRAM)
         if self.slack.enabled:
             kinds.append(ChannelKind.SLACK)
+        if self.twilio.enabled:
+            kinds.append(ChannelKind.SMS)
         return kinds
 
 
@@ -457,6 +473,15 @@ class VigieConfig(StrictModel):
                                 "ni une personne connue",
                             )
                         )
+        if self.channels.twilio.enabled:
+            if self.channels.twilio.sms_from is None:
+                found.append(
+                    (("channels", "twilio", "sms_from"), "numéro d'envoi obligatoire quand Twilio est activé")
+                )
+            if self.desk.public_url is None:
+                found.append(
+                    (("desk", "public_url"), "adresse publique obligatoire pour les webhooks Twilio")
+                )
         for i, route in enumerate(self.intake.routes):
             if route.ladder not in ladder_ids:
                 found.append((("intake", "routes", i, "ladder"), f"échelle inconnue « {route.ladder} »"))

@@ -118,3 +118,21 @@ async def find_by_provider_id(db: Database, channel: str, provider_id: str) -> O
             OutboxMessageRow.channel == channel, OutboxMessageRow.provider_id == provider_id
         )
         return (await session.exec(stmt)).first()
+
+
+async def send_reply(
+    db: Database, now: datetime, channel: str, address: str, text: str, person_id: str | None = None
+) -> None:
+    """Answer someone on the channel they wrote from (through the outbox: retried, never lost)."""
+    async with db.transaction() as session:
+        enqueue(
+            session,
+            OutgoingMessage(
+                channel=channel,
+                kind="reply",
+                text=text,
+                recipient_person_id=person_id,
+                recipient_address=address,
+            ),
+            now=now,
+        )

@@ -241,3 +241,26 @@ class SignalActions:
             )
             await self._tell_paged(session, signal, run, "resolved", name, skip=person_id)
         return ActionResult(signal.reference, f"{signal.reference} clos par {name}.")
+
+
+async def signal_for_code(
+    db: Database, ctx: PagingContext, code: int, person_id: str | None
+) -> tuple[str | None, bool]:
+    """The signal an SMS reply code (its number in the year) names, and whether that person was
+    paged for it. Codes repeat each year: the newest signal with that number wins."""
+    async with db.read_session() as session:
+        signal = (
+            await session.exec(
+                select(SignalRow).where(SignalRow.seq == code).order_by(col(SignalRow.year).desc())
+            )
+        ).first()
+        if signal is None:
+            return None, False
+        paged = False
+        if person_id is not None:
+            paged = (
+                await session.exec(
+                    select(PageRow.id).where(PageRow.signal_id == signal.id, PageRow.person_id == person_id)
+                )
+            ).first() is not None
+        return signal.reference, paged

@@ -27,12 +27,13 @@ from bot.channels import Channel, DeliveryOutcome, DeliveryResult
 from bot.clock import Clock
 from bot.config import DeliveryConfig
 from bot.db import UNAVAILABLE_ERRORS, Database
-from bot.domain import MessageState
+from bot.domain import Function, MessageState
 from bot.history import add_event
 from bot.logging_setup import slow
 from bot.models import OutboxMessageRow
 from bot.texts import t
 from escalation.context import PagingContext
+from escalation.paging import notify
 
 log = structlog.get_logger("vigie.delivery")
 
@@ -264,7 +265,66 @@ class OutboxDispatcher:
             row.last_error = result.error
             session.add(row)
             await self._failed(session, row, result.error or "échec définitif", now)
+            if result.desk_warning:
+                self._warn_desk(session, row, result.desk_warning, now)
         log.info("delivery", message_id=row.id, channel=row.channel, kind=row.kind, outcome=outcome.value)
+
+    def _warn_desk(self, session: AsyncSession, row: OutboxMessageRow, warning: str, now: datetime) -> None:
+        """Tell the desk managers (function responsable) about a contact that needs fixing."""
+        text = f"Annuaire à corriger — {self.ctx.name(row.recipient_person_id)} ({row.channel}) : {warning}"
+        for person in self.ctx.config.people:
+            if Function.RESPONSABLE in person.functions:
+                notify(
+                    session,
+                    self.ctx,
+                    person.id,
+                    text,
+                    kind="desk_warning",
+                    signal_id=row.signal_id,
+                    key=f"warning:{row.id}",
+                    now=now,
+                )
+
+    async def provider_status(
+        self, channel: str, provider_id: str, status: str, error: str | None = None
+    ) -> bool:
+        """A provider's delivery report (Twilio status callback…); False if the message is unknown."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            stmt = select(OutboxMessageRow).where(
+                OutboxMessageRow.channel == channel, OutboxMessageRow.provider_id == provider_id
+            )
+            if self.db.is_postgres:
+                stmt = stmt.with_for_update()
+            row = (await session.exec(stmt)).first()
+            if row is None:
+                return False
+            if status == "delivered" and row.state in ("sent", "expired"):
+                row.state, row.delivered_at = MessageState.DELIVERED.value, now
+                session.add(row)
+                if row.page_id is not None and row.signal_id is not None:
+                    add_event(
+                        session,
+                        row.signal_id,
+                        "delivered",
+                        t(
+                            "event.delivered",
+                            self.ctx.lang,
+                            name=self.ctx.name(row.recipient_person_id),
+                            channel=row.channel,
+                        ),
+                        now,
+                        actor=row.recipient_person_id,
+                        channel=row.channel,
+                        data={"message_id": row.id},
+                    )
+            elif status in ("undelivered", "failed") and row.state in ("sent", "delivered"):
+                row.state = MessageState.FAILED.value
+                row.last_error = f"{status}{f' ({error})' if error else ''}"
+                session.add(row)
+                await self._failed(session, row, f"non remis ({row.last_error})", now)
+        self.poke()
+        return True
 
     async def _failed(self, session: AsyncSession, row: OutboxMessageRow, reason: str, now: datetime) -> None:
         if self.on_failure is not None:

@@ -220,6 +220,9 @@ def emit_step(session: AsyncSession, ctx: PagingContext, plan: StepPlan) -> None
                     data={
                         "actions": page_actions(ctx),
                         "reference": signal.reference,
+                        "title": signal.title,
+                        "code": signal.seq,  # what an SMS reply quotes: « 42 », « 42E »
+                        "exercise": signal.is_exercise,
                         "level": page.level,
                         "step": step_index,
                         "pass": pass_index,
