@@ -161,11 +161,19 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
         vigie.adapters.append(slack)
         dispatcher.channels["slack"] = slack
     if config.channels.twilio.enabled:
+        from handlers.twilio_account import TwilioAccount
         from handlers.twilio_sms import TwilioSmsChannel
 
-        sms = TwilioSmsChannel(vigie, config.channels.twilio)
+        account = TwilioAccount(config.channels.twilio, config.desk.public_url)
+        sms = TwilioSmsChannel(vigie, account)
         vigie.adapters.append(sms)
         dispatcher.channels["sms"] = sms
+        if config.channels.twilio.voice:
+            from handlers.twilio_voice import TwilioVoiceChannel
+
+            voice = TwilioVoiceChannel(vigie, account)
+            vigie.adapters.append(voice)
+            dispatcher.channels["voice"] = voice
     return vigie
 
 
@@ -211,4 +219,11 @@ def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
 
         app.add_api_route(SMS_PATH, sms.sms_webhook, methods=["POST"])
         app.add_api_route(STATUS_PATH, sms.status_webhook, methods=["POST"])
+    voice = vigie.adapter("voice")
+    if voice is not None:
+        from handlers.twilio_voice import CALL_STATUS_PATH, VOICE_PATH
+
+        app.add_api_route(VOICE_PATH, voice.answer, methods=["POST"])
+        app.add_api_route(VOICE_PATH + "/gather", voice.gather, methods=["POST"])
+        app.add_api_route(CALL_STATUS_PATH, voice.call_status, methods=["POST"])
     return app

@@ -295,6 +295,9 @@ class TwilioConfig(StrictModel):
     base_url: str = "https://api.twilio.com"
     # The desk's number: pages come from it, and SMS sent to it are signals or replies.
     sms_from: PhoneNumber | None = None
+    # Voice pages (calls read in French, keys 1/2/9); from voice_from, else sms_from.
+    voice: bool = True
+    voice_from: PhoneNumber | None = None
 
 
 class ChannelsConfig(StrictModel):
@@ -313,6 +316,8 @@ class ChannelsConfig(StrictModel):
             kinds.append(ChannelKind.SLACK)
         if self.twilio.enabled:
             kinds.append(ChannelKind.SMS)
+            if self.twilio.voice:
+                kinds.append(ChannelKind.VOICE)
         return kinds
 
 

@@ -12,18 +12,14 @@ import structlog
 from fastapi import Request
 from fastapi.responses import Response
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.request_validator import RequestValidator
-from twilio.rest import Client
 
 from bot.channels import DeliveryOutcome, DeliveryResult
-from bot.config import TwilioConfig
 from bot.domain import OriginChannel
 from bot.intake import Origin, SignalDraft
 from bot.models import OutboxMessageRow
 from bot.outbox import send_reply
 from escalation.actions import ActionError, signal_for_code
-from handlers.telegram import secret
+from handlers.twilio_account import BAD_NUMBER, TwilioAccount
 
 if TYPE_CHECKING:
     from bot.app import Vigie
@@ -36,15 +32,6 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 REPLY = re.compile(
     r"^\s*(?:ok\s*)?(\d{1,6})\s*(e|esc|escalade|escalader)?\s*(?:ok)?\s*[.!]?\s*$", re.IGNORECASE
 )
-# Twilio errors that mean the number itself is wrong or refuses our messages.
-BAD_NUMBER = {
-    21211: "numéro invalide",
-    21214: "numéro injoignable",
-    21408: "pays non autorisé",
-    21610: "le destinataire a répondu STOP",
-    21612: "numéro non joignable par SMS",
-    21614: "ce numéro n'est pas un mobile",
-}
 MAX_SMS = 480
 
 
@@ -65,22 +52,16 @@ class TwilioSmsChannel:
     name = "sms"
     local = False
 
-    def __init__(self, vigie: Vigie, cfg: TwilioConfig) -> None:
-        self.vigie, self.cfg = vigie, cfg
-        sid = secret(cfg.account_sid_env, "Twilio activé mais sans identifiant de compte")
-        self.token = secret(cfg.auth_token_env, "Twilio activé mais sans jeton d'authentification")
-        self.http = AsyncTwilioHttpClient()
-        self.client = Client(sid, self.token, http_client=self.http)
-        self.client.api.base_url = cfg.base_url.rstrip("/")  # read on every request
-        self.validator = RequestValidator(self.token)
-        self.public = (vigie.config.desk.public_url or "").rstrip("/")
+    def __init__(self, vigie: Vigie, account: TwilioAccount) -> None:
+        self.vigie, self.account, self.cfg = vigie, account, account.cfg
+        self.client, self.public = account.client, account.public
         self.people = {p.contacts.phone: p.id for p in vigie.config.people if p.contacts.phone}
 
     async def start(self) -> None:
         log.info("twilio_sms_ready", number=self.cfg.sms_from)
 
     async def stop(self) -> None:
-        await self.http.close()
+        await self.account.close()
 
     # --- outgoing -------------------------------------------------------------------
 
@@ -109,16 +90,8 @@ class TwilioSmsChannel:
 
     # --- webhooks -------------------------------------------------------------------
 
-    async def _verified(self, request: Request) -> dict[str, str] | None:
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        url = f"{self.public}{request.url.path}" + (f"?{request.url.query}" if request.url.query else "")
-        if not self.validator.validate(url, form, request.headers.get("x-twilio-signature", "")):
-            log.warning("twilio_signature_refused", path=request.url.path)
-            return None
-        return form
-
     async def sms_webhook(self, request: Request) -> Response:
-        form = await self._verified(request)
+        form = await self.account.verified(request)
         if form is None:
             return Response("Signature Twilio invalide.", status_code=403)
         sender, body = form.get("From", ""), form.get("Body", "").strip()
@@ -173,7 +146,7 @@ class TwilioSmsChannel:
         await answer(f"Vigie : {result.message}")
 
     async def status_webhook(self, request: Request) -> Response:
-        form = await self._verified(request)
+        form = await self.account.verified(request)
         if form is None:
             return Response("Signature Twilio invalide.", status_code=403)
         known = await self.vigie.dispatcher.provider_status(

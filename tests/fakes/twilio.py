@@ -27,9 +27,18 @@ from tests.fakes.specs import SPECS
 
 
 @cache
+def _schemas() -> dict[str, Any]:
+    return json.loads((SPECS / "twilio" / "api-v2010.json").read_text(encoding="utf-8"))["components"][
+        "schemas"
+    ]
+
+
 def message_fields() -> set[str]:
-    spec = json.loads((SPECS / "twilio" / "api-v2010.json").read_text(encoding="utf-8"))
-    return set(spec["components"]["schemas"]["api.v2010.account.message"]["properties"])
+    return set(_schemas()["api.v2010.account.message"]["properties"])
+
+
+def call_fields() -> set[str]:
+    return set(_schemas()["api.v2010.account.call"]["properties"])
 
 
 @dataclass
@@ -54,12 +63,14 @@ class FakeTwilio:
     sent: list[dict[str, Any]] = field(default_factory=list)  # messages accepted (201)
     requests: list[dict[str, Any]] = field(default_factory=list)  # every create request
     failures: list[TwilioError] = field(default_factory=list)  # answered in turn, then success
+    calls: list[dict[str, Any]] = field(default_factory=list)  # calls placed (201)
 
     def __post_init__(self) -> None:
         self._sids = itertools.count(1)
         self.app = Starlette(
             routes=[
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self._messages, methods=["POST"]),
+                Route("/2010-04-01/Accounts/{sid}/Calls.json", self._calls, methods=["POST"]),
             ]
         )
 
@@ -107,6 +118,86 @@ class FakeTwilio:
         assert not unknown, f"fake Messages.json answered fields Twilio never gives: {unknown}"
         self.sent.append({**message, "StatusCallback": form.get("StatusCallback")})
         return JSONResponse(message, status_code=201)
+
+    async def _calls(self, request: Request) -> JSONResponse:
+        if request.path_params["sid"] != self.account_sid or not self._authorised(request):
+            return JSONResponse(TwilioError(401, 20003, "Authenticate").body(), status_code=401)
+        form = dict(await request.form())
+        self.requests.append(form)
+        if "To" not in form or not (form.get("Url") or form.get("Twiml")):
+            return JSONResponse(TwilioError(400, 21205, "Url parameter is required.").body(), status_code=400)
+        if self.failures:
+            error = self.failures.pop(0)
+            return JSONResponse(error.body(), status_code=error.status)
+        now = format_datetime(datetime.now(UTC))
+        sid = f"CA{next(self._sids):032x}"
+        call = {
+            "account_sid": self.account_sid,
+            "answered_by": None,
+            "api_version": "2010-04-01",
+            "caller_name": None,
+            "date_created": now,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": form.get("From"),
+            "from_formatted": form.get("From"),
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": None,
+            "price": None,
+            "price_unit": "EUR",
+            "queue_time": "0",
+            "sid": sid,
+            "start_time": None,
+            "status": "queued",
+            "subresource_uris": {},
+            "to": form["To"],
+            "to_formatted": form["To"],
+            "trunk_sid": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}.json",
+        }
+        unknown = set(call) - call_fields()
+        assert not unknown, f"fake Calls.json answered fields Twilio never gives: {unknown}"
+        self.calls.append(
+            {
+                **call,
+                "Url": form.get("Url"),
+                "StatusCallback": form.get("StatusCallback"),
+                "MachineDetection": form.get("MachineDetection"),
+            }
+        )
+        return JSONResponse(call, status_code=201)
+
+    def _call_params(self, call: dict[str, Any], **extra: str) -> dict[str, str]:
+        return {
+            "CallSid": call["sid"],
+            "AccountSid": self.account_sid,
+            "From": call["from"] or "",
+            "To": call["to"],
+            "Direction": "outbound-api",
+            "ApiVersion": "2010-04-01",
+            **extra,
+        }
+
+    async def answer(self, call: dict[str, Any], answered_by: str = "human") -> str:
+        """The callee picks up: Twilio fetches the TwiML; returns it."""
+        params = self._call_params(call, CallStatus="in-progress", AnsweredBy=answered_by)
+        answer = await self._signed_post(call["Url"], params)
+        answer.raise_for_status()
+        return answer.text
+
+    async def keypress(self, action_url: str, call: dict[str, Any], digits: str) -> str:
+        """The callee presses keys during a <Gather>: Twilio posts them to its action URL."""
+        params = self._call_params(call, CallStatus="in-progress", Digits=digits)
+        answer = await self._signed_post(action_url, params)
+        answer.raise_for_status()
+        return answer.text
+
+    async def call_status(self, call: dict[str, Any], status: str) -> httpx.Response:
+        return await self._signed_post(call["StatusCallback"], self._call_params(call, CallStatus=status))
 
     def to(self, number: str) -> list[str]:
         return [m["body"] for m in self.sent if m["to"] == number]

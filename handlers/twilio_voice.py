@@ -1,0 +1,160 @@
+"""Voice pages through Twilio: the page read in French, one key to take it (1), escalate (2) or
+hear it again (9). An answering machine, no answer, busy or a failed call fails over at once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+import structlog
+from fastapi import Request
+from fastapi.responses import Response
+from twilio.base.exceptions import TwilioRestException
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.models import OutboxMessageRow
+from escalation.actions import ActionError
+from handlers.twilio_account import BAD_NUMBER, TwilioAccount
+
+if TYPE_CHECKING:
+    from bot.app import Vigie
+
+log = structlog.get_logger("vigie.twilio.voice")
+
+VOICE_PATH = "/twilio/voice/{message_id}"
+CALL_STATUS_PATH = "/twilio/call-status"
+FR = "fr-FR"
+MENU = "Appuyez sur 1 pour prendre en charge, sur 2 pour escalader, sur 9 pour réécouter."
+
+
+def spoken(message: OutboxMessageRow) -> str:
+    data = message.data
+    if message.kind != "page" or not data.get("reference"):
+        return message.text
+    prefix = "Exercice, exercice, exercice. " if data.get("exercise") else ""
+    return f"{prefix}Alerte Vigie, signal numéro {data.get('code')} : {data.get('title', '')}."
+
+
+def twiml(response: VoiceResponse) -> Response:
+    return Response(str(response), media_type="text/xml")
+
+
+class TwilioVoiceChannel:
+    name = "voice"
+    local = False
+
+    def __init__(self, vigie: Vigie, account: TwilioAccount) -> None:
+        self.vigie, self.account, self.cfg = vigie, account, account.cfg
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await self.account.close()
+
+    async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
+        public = self.account.public
+        try:
+            call = await self.account.client.calls.create_async(
+                to=message.recipient_address or "",
+                from_=self.cfg.voice_from or self.cfg.sms_from,
+                url=f"{public}{VOICE_PATH.format(message_id=message.id)}",
+                status_callback=f"{public}{CALL_STATUS_PATH}",
+                status_callback_event=["completed"],
+                machine_detection="Enable",
+                timeout=30,
+            )
+        except TwilioRestException as exc:
+            detail = f"Twilio {exc.status} ({exc.code}) : {exc.msg}"
+            if exc.status >= 500 or exc.status == 429:
+                return DeliveryResult(DeliveryOutcome.TRANSIENT, error=detail)
+            warning = BAD_NUMBER.get(int(exc.code or 0))
+            return DeliveryResult(
+                DeliveryOutcome.PERMANENT,
+                error=detail,
+                desk_warning=f"{warning} ({message.recipient_address})" if warning else None,
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Twilio injoignable : {exc}")
+        return DeliveryResult(DeliveryOutcome.SENT, provider_id=call.sid)
+
+    async def _message(self, message_id: int) -> OutboxMessageRow | None:
+        async with self.vigie.db.read_session() as session:
+            return await session.get(OutboxMessageRow, message_id)
+
+    def _menu(self, message: OutboxMessageRow, intro: str) -> VoiceResponse:
+        response = VoiceResponse()
+        gather = Gather(
+            num_digits=1,
+            action=f"{VOICE_PATH.format(message_id=message.id)}/gather",
+            method="POST",
+            timeout=10,
+        )
+        gather.say(f"{intro} {MENU}".strip(), language=FR)
+        response.append(gather)
+        response.say("Aucune touche reçue. L'alerte reste en attente. Au revoir.", language=FR)
+        return response
+
+    async def answer(self, request: Request) -> Response:
+        form = await self.account.verified(request)
+        if form is None:
+            return Response("Signature Twilio invalide.", status_code=403)
+        message = await self._message(int(request.path_params["message_id"]))
+        if message is None:
+            response = VoiceResponse()
+            response.say("Alerte inconnue. Au revoir.", language=FR)
+            return twiml(response)
+        if form.get("AnsweredBy", "human").startswith(("machine", "fax")):
+            # A voicemail cannot take an alert: hang up and try the person's next channel.
+            await self.vigie.dispatcher.provider_status(
+                "voice", form.get("CallSid", ""), "failed", "répondeur"
+            )
+            response = VoiceResponse()
+            response.hangup()
+            return twiml(response)
+        return twiml(self._menu(message, spoken(message) if message.kind == "page" else message.text))
+
+    async def gather(self, request: Request) -> Response:
+        form = await self.account.verified(request)
+        if form is None:
+            return Response("Signature Twilio invalide.", status_code=403)
+        message = await self._message(int(request.path_params["message_id"]))
+        if message is None or not message.recipient_person_id:
+            return twiml(VoiceResponse())
+        digits = form.get("Digits", "")
+        reference, person = message.data.get("reference", ""), message.recipient_person_id
+        response = VoiceResponse()
+        if digits == "9":
+            return twiml(self._menu(message, spoken(message)))
+        if digits not in ("1", "2"):
+            return twiml(self._menu(message, "Touche non reconnue."))
+        try:
+            if digits == "1":
+                result = await self.vigie.actions.acknowledge(reference, person, channel="voice")
+                response.say("C'est noté : vous prenez en charge l'alerte. Merci.", language=FR)
+            else:
+                result = await self.vigie.actions.escalate(reference, person)
+                response.say("C'est noté : l'étape suivante est appelée. Merci.", language=FR)
+            self.vigie.after_action(result)
+        except ActionError as exc:
+            response.say(exc.message, language=FR)
+        return twiml(response)
+
+    async def call_status(self, request: Request) -> Response:
+        form = await self.account.verified(request)
+        if form is None:
+            return Response("Signature Twilio invalide.", status_code=403)
+        status = form.get("CallStatus", "")
+        outcome = (
+            "delivered"
+            if status == "completed"
+            else "failed"
+            if status in ("busy", "failed", "no-answer", "canceled")
+            else None
+        )
+        if outcome is not None:
+            await self.vigie.dispatcher.provider_status(
+                "voice", form.get("CallSid", ""), outcome, None if outcome == "delivered" else status
+            )
+        return Response(status_code=204)
