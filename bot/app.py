@@ -174,6 +174,16 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
             voice = TwilioVoiceChannel(vigie, account)
             vigie.adapters.append(voice)
             dispatcher.channels["voice"] = voice
+    if config.channels.email.enabled:
+        from handlers.email_out import EmailChannel
+
+        mail = EmailChannel(vigie, config.channels.email)
+        vigie.adapters.append(mail)
+        dispatcher.channels["email"] = mail
+    if config.channels.mailbox.enabled:
+        from handlers.email_in import AlertMailbox
+
+        vigie.adapters.append(AlertMailbox(vigie, config.channels.mailbox))
     return vigie
 
 
@@ -226,4 +236,10 @@ def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
         app.add_api_route(VOICE_PATH, voice.answer, methods=["POST"])
         app.add_api_route(VOICE_PATH + "/gather", voice.gather, methods=["POST"])
         app.add_api_route(CALL_STATUS_PATH, voice.call_status, methods=["POST"])
+    mail = vigie.adapter("email")
+    if mail is not None:
+        from handlers.email_out import LINK_PATH
+
+        app.add_api_route(LINK_PATH, mail.confirm, methods=["GET"])
+        app.add_api_route(LINK_PATH, mail.act, methods=["POST"])
     return app

@@ -300,11 +300,39 @@ class TwilioConfig(StrictModel):
     voice_from: PhoneNumber | None = None
 
 
+class EmailConfig(StrictModel):
+    """Pages and notices by e-mail (aiosmtplib), with signed links to take or escalate."""
+
+    enabled: bool = False
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    # starttls (port 587), tls (implicit, port 465) or none (a local relay only).
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username_env: str | None = "VIGIE_SMTP_USERNAME"
+    password_env: str | None = "VIGIE_SMTP_PASSWORD"
+    from_address: EmailStr = "vigie@localhost.localdomain"  # type: ignore[assignment]
+    # Secret that signs the links in e-mails (environment variable).
+    link_secret_env: str = "VIGIE_LINK_SECRET"
+    link_ttl: Duration = timedelta(hours=24)
+
+
+class MailboxConfig(StrictModel):
+    """The "alerte" mailbox: an SMTP receiver; each mail is a signal (or a reply to one)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 2525
+    addresses: list[EmailStr] = Field(default_factory=list)
+    max_bytes: int = 10 * 1024 * 1024
+
+
 class ChannelsConfig(StrictModel):
     console: ConsoleChannel = Field(default_factory=ConsoleChannel)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     twilio: TwilioConfig = Field(default_factory=TwilioConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)
+    mailbox: MailboxConfig = Field(default_factory=MailboxConfig)
 
     def enabled(self) -> list[ChannelKind]:
         kinds = []
@@ -318,6 +346,8 @@ class ChannelsConfig(StrictModel):
             kinds.append(ChannelKind.SMS)
             if self.twilio.voice:
                 kinds.append(ChannelKind.VOICE)
+        if self.email.enabled:
+            kinds.append(ChannelKind.EMAIL)
         return kinds
 
 

@@ -293,9 +293,31 @@ class IntakeService:
                 recipient_person_id=origin.person_id,
                 recipient_address=origin.address,
                 signal_id=signal_id,
+                subject=f"Vigie : accusé de réception {receipt.reference}",
             ),
             now=self.clock.now(),
         )
+
+    async def add_message(
+        self, reference: str, origin: Origin, message: str, data: dict[str, Any]
+    ) -> Receipt | None:
+        """Something more about a known signal (a mail replying to its receipt): into its history."""
+        async with self.db.transaction() as session:
+            signal = (await session.exec(select(SignalRow).where(SignalRow.reference == reference))).first()
+            if signal is None:
+                return None
+            assert signal.id is not None
+            add_event(
+                session,
+                signal.id,
+                "message",
+                message,
+                self.clock.now(),
+                actor=origin.person_id or origin.address,
+                channel=origin.channel.value,
+                data=data,
+            )
+            return Receipt(signal.id, signal.reference, False, SignalStatus(signal.status))
 
     async def record_source_resolved(
         self, dedup_key: str, origin: Origin, detail: str, data: dict[str, Any]

@@ -1,0 +1,165 @@
+"""The "alerte" mailbox: an SMTP receiver (aiosmtpd) on the service's own event loop.
+
+A mail to a configured address becomes a signal, with a receipt mailed back; a mail whose
+subject carries an open reference is added to that signal's history. ``250`` is answered only
+once the mail is committed; if the store is down the answer is ``451`` and the sender's server
+tries again later, so an accepted mail is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from email.message import EmailMessage
+from email.utils import parseaddr
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from bot.config import MailboxConfig
+from bot.db import UNAVAILABLE_ERRORS
+from bot.domain import OriginChannel
+from bot.intake import Origin, SignalDraft
+from bot.signals import find_reference
+
+if TYPE_CHECKING:
+    from bot.app import Vigie
+
+log = structlog.get_logger("vigie.mailbox")
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in ("br", "p", "div", "li", "tr", "h1", "h2", "h3"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _Text()
+    parser.feed(markup)
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def read_mail(raw: bytes) -> tuple[str, str, str, list[dict[str, Any]]]:
+    """Sender, subject, text and attachments (name, type, size) of a mail, whatever its encodings."""
+    mail: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
+    sender = parseaddr(str(mail.get("From", "")))[1]
+    subject = " ".join(str(mail.get("Subject", "")).split()) or "(sans objet)"
+    part = mail.get_body(preferencelist=("plain", "html"))
+    text = ""
+    if part is not None:
+        content = part.get_content()
+        text = html_to_text(content) if part.get_content_type() == "text/html" else content.strip()
+    attachments = [
+        {
+            "filename": a.get_filename(),
+            "content_type": a.get_content_type(),
+            "size": len(a.get_payload(decode=True) or b""),
+        }
+        for a in mail.iter_attachments()
+    ]
+    return sender, subject, text, attachments
+
+
+class AlertMailbox:
+    name = "mailbox"
+
+    def __init__(self, vigie: Vigie, cfg: MailboxConfig) -> None:
+        self.vigie, self.cfg = vigie, cfg
+        self.addresses = {str(a).lower() for a in cfg.addresses}
+        self.people = {str(p.contacts.email).lower(): p.id for p in vigie.config.people if p.contacts.email}
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: SMTP(self, data_size_limit=self.cfg.max_bytes, enable_SMTPUTF8=True, hostname="vigie"),
+            host=self.cfg.host,
+            port=self.cfg.port,
+        )
+        log.info("mailbox_listening", host=self.cfg.host, port=self.cfg.port)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address.lower() not in self.addresses:
+            return "550 5.1.1 Adresse inconnue de ce point d'entrée"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode()
+        try:
+            reference = await self._store(envelope.mail_from or "", raw)
+        except UNAVAILABLE_ERRORS:
+            log.exception("mailbox_store_unavailable")
+            return "451 4.3.0 Base indisponible : message non enregistre, reessayez plus tard"
+        except Exception:
+            log.exception("mailbox_failed")
+            return "451 4.3.0 Erreur locale : message non enregistre, reessayez plus tard"
+        self.vigie.poke()
+        return f"250 2.0.0 Message enregistre ({reference})"
+
+    async def _store(self, mail_from: str, raw: bytes) -> str:
+        sender, subject, text, attachments = read_mail(raw)
+        sender = sender or mail_from
+        person = self.people.get(sender.lower())
+        origin = Origin(
+            OriginChannel.EMAIL,
+            address=sender,
+            person_id=person,
+            reply_channel="email" if "@" in sender else None,
+        )
+        mentioned = find_reference(subject)
+        if mentioned:
+            added = await self.vigie.intake.add_message(
+                mentioned,
+                origin,
+                f"Courriel de {sender} : {subject}",
+                {"subject": subject, "text": text, "attachments": attachments},
+            )
+            if added is not None:
+                return added.reference
+        receipt = await self.vigie.intake.accept(
+            SignalDraft(
+                title=subject[:500],
+                body=text or None,
+                source="email",
+                reporter=sender,
+                origin=origin,
+                attributes={"attachments": attachments} if attachments else {},
+            )
+        )
+        self.vigie.after_intake(receipt)
+        return receipt.reference

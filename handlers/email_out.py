@@ -1,0 +1,169 @@
+"""E-mail pages and notices (aiosmtplib), with signed, expiring links to take or escalate.
+
+Opening a link (GET) only shows a confirmation page with one button; the POST acts. Mail
+security scanners fetch links before people do, and a prefetch must never take an alert.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import TYPE_CHECKING, Any
+
+import aiosmtplib
+import structlog
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.config import EmailConfig
+from bot.models import OutboxMessageRow
+from escalation.actions import ActionError
+from handlers.telegram import secret
+
+if TYPE_CHECKING:
+    from bot.app import Vigie
+
+log = structlog.get_logger("vigie.email")
+
+LINK_PATH = "/links/{token}"
+ACTIONS_FR = {"ack": "Je prends en charge", "escalate": "Escalader"}
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Vigie</title>"
+        f"<meta name='viewport' content='width=device-width'></head><body style='font-family:sans-serif'>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>",
+        status_code=status,
+    )
+
+
+class EmailChannel:
+    name = "email"
+    local = False
+
+    def __init__(self, vigie: Vigie, cfg: EmailConfig) -> None:
+        self.vigie, self.cfg = vigie, cfg
+        self.signer = URLSafeSerializer(
+            secret(cfg.link_secret_env, "E-mail activé sans secret de liens"), salt="vigie-link"
+        )
+        self.username = (
+            secret(cfg.username_env, "SMTP") if cfg.username_env and _present(cfg.username_env) else None
+        )
+        self.password = (
+            secret(cfg.password_env, "SMTP") if cfg.password_env and _present(cfg.password_env) else None
+        )
+        self.public = (vigie.config.desk.public_url or "").rstrip("/")
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    # --- links ----------------------------------------------------------------------
+
+    def link(self, action: str, reference: str, person: str) -> str:
+        expires = self.vigie.clock.now() + self.cfg.link_ttl
+        token = self.signer.dumps({"a": action, "r": reference, "p": person, "x": int(expires.timestamp())})
+        return f"{self.public}{LINK_PATH.format(token=token)}"
+
+    def _read(self, token: str) -> dict[str, Any] | HTMLResponse:
+        try:
+            data = self.signer.loads(token)
+        except BadSignature:
+            log.warning("email_link_tampered")
+            return _page("Lien invalide", "<p>Ce lien n'est pas valide : rien n'a été fait.</p>", 403)
+        if data.get("x", 0) < self.vigie.clock.now().timestamp():
+            return _page(
+                "Lien expiré",
+                "<p>Ce lien a expiré : rien n'a été fait. Utilisez un autre moyen "
+                "(SMS, chat, téléphone de permanence).</p>",
+                410,
+            )
+        return data
+
+    async def confirm(self, request: Request) -> HTMLResponse:
+        data = self._read(request.path_params["token"])
+        if isinstance(data, HTMLResponse):
+            return data
+        label = ACTIONS_FR.get(data["a"], data["a"])
+        return _page(
+            f"Alerte {data['r']}",
+            f"<form method='post'><button type='submit' autofocus style='font-size:1.5em'>"
+            f"{html.escape(label)}</button></form>",
+        )
+
+    async def act(self, request: Request) -> HTMLResponse:
+        data = self._read(request.path_params["token"])
+        if isinstance(data, HTMLResponse):
+            return data
+        try:
+            if data["a"] == "ack":
+                result = await self.vigie.actions.acknowledge(data["r"], data["p"], channel="email")
+            else:
+                result = await self.vigie.actions.escalate(data["r"], data["p"])
+        except ActionError as exc:
+            return _page(f"Alerte {data['r']}", f"<p>{html.escape(exc.message)}</p>", 409)
+        self.vigie.after_action(result)
+        return _page(f"Alerte {data['r']}", f"<p>{html.escape(result.message)}</p>")
+
+    # --- sending --------------------------------------------------------------------
+
+    def render(self, message: OutboxMessageRow) -> EmailMessage:
+        data = message.data
+        mail = EmailMessage()
+        mail["From"] = str(self.cfg.from_address)
+        mail["To"] = message.recipient_address or ""
+        mail["Message-ID"] = make_msgid(domain="vigie")
+        body = message.text
+        if message.kind == "page" and data.get("reference"):
+            prefix = "EXERCICE EXERCICE EXERCICE " if data.get("exercise") else ""
+            mail["Subject"] = f"{prefix}[Vigie] {data['reference']} — {data.get('title', '')}"
+            person = message.recipient_person_id or ""
+            ttl = int(self.cfg.link_ttl / timedelta(hours=1))
+            body += (
+                f"\n\nPrendre en charge : {self.link('ack', data['reference'], person)}"
+                f"\nEscalader : {self.link('escalate', data['reference'], person)}"
+                f"\n(liens personnels, valables {ttl} h)"
+            )
+        else:
+            mail["Subject"] = message.subject or "Vigie"
+        mail.set_content(body)
+        return mail
+
+    async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
+        try:
+            await aiosmtplib.send(
+                self.render(message),
+                hostname=self.cfg.smtp_host,
+                port=self.cfg.smtp_port,
+                start_tls=self.cfg.security == "starttls",
+                use_tls=self.cfg.security == "tls",
+                username=self.username,
+                password=self.password,
+                timeout=30,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            return DeliveryResult(
+                DeliveryOutcome.PERMANENT,
+                error=f"adresse refusée : {exc}",
+                desk_warning=f"adresse e-mail refusée ({message.recipient_address})",
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            outcome = DeliveryOutcome.PERMANENT if exc.code >= 500 else DeliveryOutcome.TRANSIENT
+            return DeliveryResult(outcome, error=f"SMTP {exc.code} : {exc.message}")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"SMTP injoignable : {exc}")
+        # Accepted by the relay: as far as e-mail can tell, delivered.
+        return DeliveryResult(DeliveryOutcome.DELIVERED)
+
+
+def _present(env: str) -> bool:
+    import os
+
+    return bool(os.environ.get(env, "").strip())

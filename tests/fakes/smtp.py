@@ -1,0 +1,42 @@
+"""A local SMTP server (aiosmtpd) that keeps what Vigie sends, parsed."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.support import free_port
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse_next = 0  # answer 451 to that many DATA commands (a relay in trouble)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_next:
+            self.refuse_next -= 1
+            return "451 4.3.0 Try again later"
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+class FakeSmtp:
+    def __init__(self) -> None:
+        self.collector = Collector()
+        self.port = free_port()
+        self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> FakeSmtp:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.collector.messages if address in str(m["To"])]
