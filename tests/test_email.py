@@ -216,3 +216,28 @@ async def test_smtp_relay_in_trouble_is_retried_and_the_page_sent_once(db_url: s
         ref = await desk.signal("Signal")
         [page] = smtp.to("alice@ars-exemple.fr")
         assert ref in str(page["Subject"])
+
+
+async def test_mailbox_answers_451_when_the_store_is_down_and_accepts_the_retry(
+    pg_url: str, monkeypatch
+) -> None:
+    from tests.support import pg_admin
+
+    dbname = pg_url.rsplit("/", 1)[1]
+    async with mail_desk(pg_url, monkeypatch) as (desk, _smtp, mailbox):
+        mail = EmailMessage()
+        mail["From"] = "samu@chu.fr"
+        mail["To"] = ALERTE
+        mail["Subject"] = "Afflux de victimes"
+        mail.set_content("Accident de car, 30 blessés.")
+        await pg_admin(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+        await pg_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{dbname}'")
+        try:
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                await send_mail(mailbox, mail)
+            assert refused.value.smtp_code == 451  # the sender's server keeps it and retries
+        finally:
+            await pg_admin(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+        await send_mail(mailbox, mail)  # the retry
+        [signal] = (await desk.client.get("/api/v1/signals", headers=AUTH)).json()["signals"]
+        assert signal["title"] == "Afflux de victimes"
