@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,22 @@ def parse_tokens(raw: str) -> list[ApiToken]:
             raise ValueError(f"VIGIE_API_TOKENS: l'élément n°{index} n'a pas de jeton après « {name}: »")
         tokens.append(ApiToken(name=name.strip(), secret=secret.strip()))
     return tokens
+
+
+class MissingSecret(RuntimeError):
+    """A channel is enabled but the environment variable holding its secret is empty."""
+
+
+def env_secret(env: str, what: str) -> str:
+    value = os.environ.get(env, "").strip()
+    if not value:
+        raise MissingSecret(f"{what} : la variable d'environnement {env} est vide ou absente.")
+    return value
+
+
+def optional_env(env: str | None) -> str | None:
+    value = os.environ.get(env, "").strip() if env else ""
+    return value or None
 
 
 def normalise_database_url(url: str) -> str:

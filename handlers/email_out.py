@@ -21,8 +21,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from bot.channels import DeliveryOutcome, DeliveryResult
 from bot.config import EmailConfig
 from bot.models import OutboxMessageRow
+from bot.settings import env_secret as secret
 from escalation.actions import ActionError
-from handlers.telegram import secret
 
 if TYPE_CHECKING:
     from bot.app import Vigie
@@ -51,12 +51,8 @@ class EmailChannel:
         self.signer = URLSafeSerializer(
             secret(cfg.link_secret_env, "E-mail activé sans secret de liens"), salt="vigie-link"
         )
-        self.username = (
-            secret(cfg.username_env, "SMTP") if cfg.username_env and _present(cfg.username_env) else None
-        )
-        self.password = (
-            secret(cfg.password_env, "SMTP") if cfg.password_env and _present(cfg.password_env) else None
-        )
+        # A local relay may need no login: both are optional.
+        self.username, self.password = optional_env(cfg.username_env), optional_env(cfg.password_env)
         self.public = (vigie.config.desk.public_url or "").rstrip("/")
 
     async def start(self) -> None:
@@ -161,9 +157,3 @@ class EmailChannel:
             return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"SMTP injoignable : {exc}")
         # Accepted by the relay: as far as e-mail can tell, delivered.
         return DeliveryResult(DeliveryOutcome.DELIVERED)
-
-
-def _present(env: str) -> bool:
-    import os
-
-    return bool(os.environ.get(env, "").strip())

@@ -26,9 +26,9 @@ from bot.domain import OriginChannel
 from bot.intake import Origin
 from bot.models import OutboxMessageRow
 from bot.outbox import find_by_provider_id
+from bot.settings import env_secret as secret
 from escalation.actions import ActionError
 from handlers.commands import COMMANDS, is_ack_reply, parse_command
-from handlers.telegram import secret
 
 if TYPE_CHECKING:
     from bot.app import Vigie

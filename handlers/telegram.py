@@ -8,7 +8,6 @@ since PTB only checks it in its own web server.
 from __future__ import annotations
 
 import hmac
-import os
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from bot.config import TelegramConfig
 from bot.domain import OriginChannel
 from bot.intake import Origin
 from bot.models import OutboxMessageRow
+from bot.settings import env_secret as secret
 from bot.signals import find_reference
 from escalation.actions import ActionError
 from handlers.commands import is_ack_reply, parse_command
@@ -46,17 +46,6 @@ UNKNOWN_USER = (
     "Contactez le responsable du point focal pour être ajouté."
 )
 WEBHOOK_PATH = "/telegram/webhook"
-
-
-class MissingSecret(RuntimeError):
-    pass
-
-
-def secret(env: str, what: str) -> str:
-    value = os.environ.get(env, "").strip()
-    if not value:
-        raise MissingSecret(f"{what} : la variable d'environnement {env} est vide ou absente.")
-    return value
 
 
 def _seconds(exc: RetryAfter) -> float:

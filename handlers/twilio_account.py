@@ -9,7 +9,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.config import TwilioConfig
-from handlers.telegram import secret
+from bot.settings import env_secret as secret
 
 log = structlog.get_logger("vigie.twilio")
 
