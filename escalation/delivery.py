@@ -222,21 +222,7 @@ class OutboxDispatcher:
                 row.delivered_at = now
             session.add(row)
             if row.page_id is not None and row.signal_id is not None:
-                add_event(
-                    session,
-                    row.signal_id,
-                    "delivered" if row.delivered_at else "sent",
-                    t(
-                        "event.delivered",
-                        self.ctx.lang,
-                        name=self.ctx.name(row.recipient_person_id),
-                        channel=row.channel,
-                    ),
-                    now,
-                    actor=row.recipient_person_id,
-                    channel=row.channel,
-                    data={"message_id": row.id},
-                )
+                self._record_delivery(session, row, "delivered" if row.delivered_at else "sent", now)
         elif outcome is DeliveryOutcome.TRANSIENT:
             row.state = MessageState.PENDING.value
             row.last_error = result.error
@@ -268,6 +254,26 @@ class OutboxDispatcher:
             if result.desk_warning:
                 self._warn_desk(session, row, result.desk_warning, now)
         log.info("delivery", message_id=row.id, channel=row.channel, kind=row.kind, outcome=outcome.value)
+
+    def _record_delivery(
+        self, session: AsyncSession, row: OutboxMessageRow, kind: str, now: datetime
+    ) -> None:
+        """A page reached (or was handed over for) its person: into the signal's history."""
+        add_event(
+            session,
+            row.signal_id,
+            kind,  # type: ignore[arg-type]
+            t(
+                "event.delivered",
+                self.ctx.lang,
+                name=self.ctx.name(row.recipient_person_id),
+                channel=row.channel,
+            ),
+            now,
+            actor=row.recipient_person_id,
+            channel=row.channel,
+            data={"message_id": row.id},
+        )
 
     def _warn_desk(self, session: AsyncSession, row: OutboxMessageRow, warning: str, now: datetime) -> None:
         """Tell the desk managers (function responsable) about a contact that needs fixing."""
@@ -303,21 +309,7 @@ class OutboxDispatcher:
                 row.state, row.delivered_at = MessageState.DELIVERED.value, now
                 session.add(row)
                 if row.page_id is not None and row.signal_id is not None:
-                    add_event(
-                        session,
-                        row.signal_id,
-                        "delivered",
-                        t(
-                            "event.delivered",
-                            self.ctx.lang,
-                            name=self.ctx.name(row.recipient_person_id),
-                            channel=row.channel,
-                        ),
-                        now,
-                        actor=row.recipient_person_id,
-                        channel=row.channel,
-                        data={"message_id": row.id},
-                    )
+                    self._record_delivery(session, row, "delivered", now)
             elif status in ("undelivered", "failed") and row.state in ("sent", "delivered"):
                 row.state = MessageState.FAILED.value
                 row.last_error = f"{status}{f' ({error})' if error else ''}"

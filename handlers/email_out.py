@@ -22,6 +22,7 @@ from bot.channels import DeliveryOutcome, DeliveryResult
 from bot.config import EmailConfig
 from bot.models import OutboxMessageRow
 from bot.settings import env_secret as secret
+from bot.settings import optional_env
 from escalation.actions import ActionError
 
 if TYPE_CHECKING:

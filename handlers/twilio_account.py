@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import aiohttp
 import structlog
 from fastapi import Request
+from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot.channels import DeliveryOutcome, DeliveryResult
 from bot.config import TwilioConfig
 from bot.settings import env_secret as secret
 
@@ -23,6 +26,25 @@ BAD_NUMBER = {
     21612: "numéro non joignable par SMS",
     21614: "ce numéro n'est pas un mobile",
 }
+
+
+def failure(exc: Exception, address: str | None) -> DeliveryResult:
+    """What a failed Twilio call means for delivery: retry, or give up (and warn the desk)."""
+    if isinstance(exc, TwilioRestException):
+        detail = f"Twilio {exc.status} ({exc.code}) : {exc.msg}"
+        if exc.status >= 500 or exc.status == 429:
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=detail)
+        warning = BAD_NUMBER.get(int(exc.code or 0))
+        return DeliveryResult(
+            DeliveryOutcome.PERMANENT,
+            error=detail,
+            desk_warning=f"{warning} ({address})" if warning else None,
+        )
+    return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Twilio injoignable : {exc}")
+
+
+# What the REST calls can raise: API errors, and the network.
+TWILIO_ERRORS = (TwilioRestException, aiohttp.ClientError, TimeoutError, OSError)
 
 
 class TwilioAccount:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import aiohttp
 import structlog
 from fastapi import Request
 from fastapi.responses import Response
-from twilio.base.exceptions import TwilioRestException
 
 from bot.channels import DeliveryOutcome, DeliveryResult
 from bot.domain import OriginChannel
@@ -19,7 +17,7 @@ from bot.intake import Origin, SignalDraft
 from bot.models import OutboxMessageRow
 from bot.outbox import send_reply
 from escalation.actions import ActionError, signal_for_code
-from handlers.twilio_account import BAD_NUMBER, TwilioAccount
+from handlers.twilio_account import TWILIO_ERRORS, TwilioAccount, failure
 
 if TYPE_CHECKING:
     from bot.app import Vigie
@@ -73,18 +71,8 @@ class TwilioSmsChannel:
                 body=sms_text(message),
                 status_callback=f"{self.public}{STATUS_PATH}",
             )
-        except TwilioRestException as exc:
-            detail = f"Twilio {exc.status} ({exc.code}) : {exc.msg}"
-            if exc.status >= 500 or exc.status == 429:
-                return DeliveryResult(DeliveryOutcome.TRANSIENT, error=detail)
-            warning = BAD_NUMBER.get(int(exc.code or 0))
-            return DeliveryResult(
-                DeliveryOutcome.PERMANENT,
-                error=detail,
-                desk_warning=f"{warning} ({message.recipient_address})" if warning else None,
-            )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Twilio injoignable : {exc}")
+        except TWILIO_ERRORS as exc:
+            return failure(exc, message.recipient_address)
         # Handed to Twilio; the status callback says whether it reached the phone.
         return DeliveryResult(DeliveryOutcome.SENT, provider_id=sent.sid)
 

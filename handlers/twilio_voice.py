@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import aiohttp
 import structlog
 from fastapi import Request
 from fastapi.responses import Response
-from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from bot.channels import DeliveryOutcome, DeliveryResult
 from bot.models import OutboxMessageRow
 from escalation.actions import ActionError
-from handlers.twilio_account import BAD_NUMBER, TwilioAccount
+from handlers.twilio_account import TWILIO_ERRORS, TwilioAccount, failure
 
 if TYPE_CHECKING:
     from bot.app import Vigie
@@ -65,18 +63,8 @@ class TwilioVoiceChannel:
                 machine_detection="Enable",
                 timeout=30,
             )
-        except TwilioRestException as exc:
-            detail = f"Twilio {exc.status} ({exc.code}) : {exc.msg}"
-            if exc.status >= 500 or exc.status == 429:
-                return DeliveryResult(DeliveryOutcome.TRANSIENT, error=detail)
-            warning = BAD_NUMBER.get(int(exc.code or 0))
-            return DeliveryResult(
-                DeliveryOutcome.PERMANENT,
-                error=detail,
-                desk_warning=f"{warning} ({message.recipient_address})" if warning else None,
-            )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Twilio injoignable : {exc}")
+        except TWILIO_ERRORS as exc:
+            return failure(exc, message.recipient_address)
         return DeliveryResult(DeliveryOutcome.SENT, provider_id=call.sid)
 
     async def _message(self, message_id: int) -> OutboxMessageRow | None:
