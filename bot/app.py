@@ -62,8 +62,12 @@ class Vigie:
         self.engine.poke()
         self.dispatcher.poke()
 
-    def adapter(self, name: str) -> Any:
-        return next((a for a in self.adapters if a.name == name), None)
+    def plug(self, adapter: Any, *, delivers: bool = True) -> None:
+        """Add a channel adapter: started and stopped with the service, its webhooks routed
+        (``routes()``), and — unless it only receives — used to deliver on its channel."""
+        self.adapters.append(adapter)
+        if delivers:
+            self.dispatcher.channels[adapter.name] = adapter
 
     def after_intake(self, receipt: Receipt) -> None:
         """Called once a signal is committed: wake the workers instead of waiting for a poll."""
@@ -74,8 +78,7 @@ class Vigie:
 
     def after_action(self, result: ActionResult) -> None:
         """An acknowledgement, escalation or closure was committed: deliver and step at once."""
-        self.engine.poke()
-        self.dispatcher.poke()
+        self.poke()
 
     async def settle(self, rounds: int = 50) -> None:
         """Run timers and deliveries until nothing is due (tests and one-shot CLI commands)."""
@@ -148,42 +151,33 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
         metrics=metrics,
         tokens=settings.tokens(),
     )
-    if config.channels.telegram.enabled:
+    channels = config.channels
+    if channels.telegram.enabled:
         from handlers.telegram import TelegramAdapter
 
-        telegram = TelegramAdapter(vigie, config.channels.telegram)
-        vigie.adapters.append(telegram)
-        dispatcher.channels["telegram"] = telegram
-    if config.channels.slack.enabled:
+        vigie.plug(TelegramAdapter(vigie, channels.telegram))
+    if channels.slack.enabled:
         from handlers.slack import SlackAdapter
 
-        slack = SlackAdapter(vigie, config.channels.slack)
-        vigie.adapters.append(slack)
-        dispatcher.channels["slack"] = slack
-    if config.channels.twilio.enabled:
+        vigie.plug(SlackAdapter(vigie, channels.slack))
+    if channels.twilio.enabled:
         from handlers.twilio_account import TwilioAccount
         from handlers.twilio_sms import TwilioSmsChannel
 
-        account = TwilioAccount(config.channels.twilio, config.desk.public_url)
-        sms = TwilioSmsChannel(vigie, account)
-        vigie.adapters.append(sms)
-        dispatcher.channels["sms"] = sms
-        if config.channels.twilio.voice:
+        account = TwilioAccount(channels.twilio, config.desk.public_url)
+        vigie.plug(TwilioSmsChannel(vigie, account))
+        if channels.twilio.voice:
             from handlers.twilio_voice import TwilioVoiceChannel
 
-            voice = TwilioVoiceChannel(vigie, account)
-            vigie.adapters.append(voice)
-            dispatcher.channels["voice"] = voice
-    if config.channels.email.enabled:
+            vigie.plug(TwilioVoiceChannel(vigie, account))
+    if channels.email.enabled:
         from handlers.email_out import EmailChannel
 
-        mail = EmailChannel(vigie, config.channels.email)
-        vigie.adapters.append(mail)
-        dispatcher.channels["email"] = mail
-    if config.channels.mailbox.enabled:
+        vigie.plug(EmailChannel(vigie, channels.email))
+    if channels.mailbox.enabled:
         from handlers.email_in import AlertMailbox
 
-        vigie.adapters.append(AlertMailbox(vigie, config.channels.mailbox))
+        vigie.plug(AlertMailbox(vigie, channels.mailbox), delivers=False)
     return vigie
 
 
@@ -213,33 +207,7 @@ def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
 
     for module in (http_intake, alertmanager, http_paging, http_query, http_ops):
         app.include_router(module.router)
-    telegram = vigie.adapter("telegram")
-    if telegram is not None and telegram.cfg.mode == "webhook":
-        from handlers.telegram import WEBHOOK_PATH
-
-        app.add_api_route(WEBHOOK_PATH, telegram.webhook, methods=["POST"])
-    slack = vigie.adapter("slack")
-    if slack is not None:
-        from handlers.slack import EVENTS_PATH
-
-        app.add_api_route(EVENTS_PATH, slack.events, methods=["POST"])
-    sms = vigie.adapter("sms")
-    if sms is not None:
-        from handlers.twilio_sms import SMS_PATH, STATUS_PATH
-
-        app.add_api_route(SMS_PATH, sms.sms_webhook, methods=["POST"])
-        app.add_api_route(STATUS_PATH, sms.status_webhook, methods=["POST"])
-    voice = vigie.adapter("voice")
-    if voice is not None:
-        from handlers.twilio_voice import CALL_STATUS_PATH, VOICE_PATH
-
-        app.add_api_route(VOICE_PATH, voice.answer, methods=["POST"])
-        app.add_api_route(VOICE_PATH + "/gather", voice.gather, methods=["POST"])
-        app.add_api_route(CALL_STATUS_PATH, voice.call_status, methods=["POST"])
-    mail = vigie.adapter("email")
-    if mail is not None:
-        from handlers.email_out import LINK_PATH
-
-        app.add_api_route(LINK_PATH, mail.confirm, methods=["GET"])
-        app.add_api_route(LINK_PATH, mail.act, methods=["POST"])
+    for adapter in vigie.adapters:
+        for path, endpoint, methods in adapter.routes():
+            app.add_api_route(path, endpoint, methods=methods)
     return app

@@ -98,6 +98,9 @@ class AlertMailbox:
         )
         log.info("mailbox_listening", host=self.cfg.host, port=self.cfg.port)
 
+    def routes(self) -> list[tuple[str, Any, list[str]]]:
+        return []  # speaks SMTP on its own port
+
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()

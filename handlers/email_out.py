@@ -59,6 +59,9 @@ class EmailChannel:
     async def start(self) -> None:
         pass
 
+    def routes(self) -> list[tuple[str, Any, list[str]]]:
+        return [(LINK_PATH, self.confirm, ["GET"]), (LINK_PATH, self.act, ["POST"])]
+
     async def stop(self) -> None:
         pass
 

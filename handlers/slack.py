@@ -112,6 +112,9 @@ class SlackAdapter:
             await self._socket.connect_async()
         log.info("slack_started", socket_mode=bool(self.app_token))
 
+    def routes(self) -> list[tuple[str, Any, list[str]]]:
+        return [(EVENTS_PATH, self.events, ["POST"])]
+
     async def stop(self) -> None:
         if self._socket is not None:
             await self._socket.close_async()

@@ -105,6 +105,9 @@ class TelegramAdapter:
             )
         log.info("telegram_started", mode=self.cfg.mode)
 
+    def routes(self) -> list[tuple[str, Any, list[str]]]:
+        return [(WEBHOOK_PATH, self.webhook, ["POST"])] if self.cfg.mode == "webhook" else []
+
     async def stop(self) -> None:
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()

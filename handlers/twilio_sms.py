@@ -5,7 +5,7 @@ as an entry point, and delivery status callbacks. Every webhook is checked with 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import Request
@@ -57,6 +57,9 @@ class TwilioSmsChannel:
 
     async def start(self) -> None:
         log.info("twilio_sms_ready", number=self.cfg.sms_from)
+
+    def routes(self) -> list[tuple[str, Any, list[str]]]:
+        return [(SMS_PATH, self.sms_webhook, ["POST"]), (STATUS_PATH, self.status_webhook, ["POST"])]
 
     async def stop(self) -> None:
         await self.account.close()

@@ -3,7 +3,7 @@ hear it again (9). An answering machine, no answer, busy or a failed call fails 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import Request
@@ -47,6 +47,13 @@ class TwilioVoiceChannel:
 
     async def start(self) -> None:
         pass
+
+    def routes(self) -> list[tuple[str, Any, list[str]]]:
+        return [
+            (VOICE_PATH, self.answer, ["POST"]),
+            (VOICE_PATH + "/gather", self.gather, ["POST"]),
+            (CALL_STATUS_PATH, self.call_status, ["POST"]),
+        ]
 
     async def stop(self) -> None:
         await self.account.close()
