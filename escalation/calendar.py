@@ -32,18 +32,11 @@ HANDOVER_JOB = "handover_notices"
 # A leader that was away longer than this does not announce stale hand-overs.
 CATCH_UP_LIMIT = timedelta(days=14)
 
-_DAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-
 
 class CalendarJobs:
     def __init__(self, db: Database, ctx: PagingContext) -> None:
         self.db = db
         self.ctx = ctx
-
-    def _when(self, instant: datetime) -> str:
-        local = instant.astimezone(self.ctx.zone)
-        day = _DAYS_FR[local.weekday()] if self.ctx.lang == "fr" else local.strftime("%A")
-        return f"{day} {local:%d/%m %H:%M}"
 
     async def _window(self, session: AsyncSession, name: str, now: datetime) -> datetime | None:
         state = await session.get(JobStateRow, name, with_for_update=self.db.is_postgres)
@@ -69,7 +62,7 @@ class CalendarJobs:
                 for handover in schedule.handovers(start, now):
                     following = schedule.handovers(handover.at, handover.at + roster.period)
                     until = (
-                        t("notice.handover.until", self.ctx.lang, end=self._when(following[0].at))
+                        t("notice.handover.until", self.ctx.lang, end=self.ctx.local_day(following[0].at))
                         if following
                         else ""
                     )
@@ -82,7 +75,7 @@ class CalendarJobs:
                             self.ctx.lang,
                             roster=roster.name,
                             role=self.ctx.level_label(level),
-                            start=self._when(handover.at),
+                            start=self.ctx.local_day(handover.at),
                             until=until,
                         )
                         rows = notify(

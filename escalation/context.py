@@ -7,7 +7,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
-from bot.config import LEVEL_LABELS_FR, VigieConfig
+from bot.config import LEVEL_LABELS_FR, WEEKDAYS, VigieConfig
 from escalation.rosters import ExtraOverride, RosterSchedule
 
 
@@ -41,6 +41,12 @@ class PagingContext:
 
     def local(self, when: datetime, fmt: str = "%H:%M") -> str:
         return when.astimezone(self.zone).strftime(fmt)
+
+    def local_day(self, when: datetime) -> str:
+        """« lundi 30/11 09:00 » in the desk's zone and language."""
+        local = when.astimezone(self.zone)
+        day = WEEKDAYS[local.weekday()] if self.lang == "fr" else local.strftime("%A")
+        return f"{day} {local:%d/%m %H:%M}"
 
     def level_label(self, level: str | None) -> str:
         if level is None:

@@ -58,31 +58,14 @@ def format_oncall(ctx: PagingContext, views: list[dict[str, Any]]) -> str:
                 lines.append(f"  {ctx.level_label(level):<18} {holder['name'] if holder else 'non pourvu'}")
         nxt = view["next"]
         if nxt:
-            when = ctx.local(datetime.fromisoformat(nxt["at"]), "%A %d/%m %H:%M")
+            when = ctx.local_day(datetime.fromisoformat(nxt["at"]))
             who = ", ".join(
                 f"{ctx.level_label(lv)} {h['name']}"
                 for lv in LEVELS
                 if (h := nxt["levels"].get(lv)) is not None
             )
-            lines.append(f"  prochaine relève : {_french_day(when)} → {who}")
+            lines.append(f"  prochaine relève : {when} → {who}")
     return "\n".join(lines) if lines else "Aucun tableau d'astreinte configuré."
-
-
-_DAYS = {
-    "Monday": "lundi",
-    "Tuesday": "mardi",
-    "Wednesday": "mercredi",
-    "Thursday": "jeudi",
-    "Friday": "vendredi",
-    "Saturday": "samedi",
-    "Sunday": "dimanche",
-}
-
-
-def _french_day(text: str) -> str:
-    for english, french in _DAYS.items():
-        text = text.replace(english, french)
-    return text
 
 
 def roster_ics(ctx: PagingContext, roster_id: str, start: datetime, weeks: int) -> bytes:

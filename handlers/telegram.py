@@ -227,10 +227,11 @@ class TelegramAdapter:
         commands = self.vigie.commands
         parsed = parse_command(text)
         replied = message.reply_to_message
+        answered = find_reference(replied.text or "") if replied is not None else None
         if parsed is not None:
             reply = await commands.run(person, parsed.name, parsed.args, origin, parsed.spelled)
-        elif replied is not None and is_ack_reply(text) and find_reference(replied.text or ""):
-            reply = await commands.run(person, "ack", find_reference(replied.text or "") or "", origin)
+        elif answered is not None and is_ack_reply(text):
+            reply = await commands.run(person, "ack", answered, origin)
         else:
             # A plain message to the bot is a signal: the single entry point.
             reply = await commands.run(person, "signal", text, origin)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from tests.processes import ServeProcess, write_config
-from tests.support import AUTH
+from tests.support import AUTH, eventually
 from tests.test_escalation import PEOPLE, ROSTER
 
 
@@ -31,14 +31,6 @@ def ladder(*waits: str, repeat: int = 0) -> dict[str, Any]:
 async def pages(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     answer = await client.get("/api/v1/outbox", params={"kind": "page", "limit": 1000}, headers=AUTH)
     return [m for m in answer.json()["messages"] if m["state"] == "delivered"]
-
-
-async def wait_until(predicate, seconds: float) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(seconds / 0.1)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 async def test_kill_9_between_two_steps_loses_and_doubles_nothing(pg_url: str, tmp_path: Path) -> None:
@@ -59,7 +51,7 @@ async def test_kill_9_between_two_steps_loses_and_doubles_nothing(pg_url: str, t
         async def titulaire_paged() -> bool:
             return [p["recipient"] for p in await pages(client)] == ["alice"]
 
-        await wait_until(titulaire_paged, 10)
+        await eventually(titulaire_paged, 10)
     await first.kill9()  # during step 1's wait
     await asyncio.sleep(4)  # step 2 falls due while nobody runs
 
@@ -71,7 +63,7 @@ async def test_kill_9_between_two_steps_loses_and_doubles_nothing(pg_url: str, t
             async def cadre_paged() -> bool:
                 return "chloe" in [p["recipient"] for p in await pages(client)]
 
-            await wait_until(cadre_paged, 15)
+            await eventually(cadre_paged, 15)
             delivered = await pages(client)
             assert [p["recipient"] for p in delivered] == ["alice", "bruno", "chloe"]
             assert {p["signal"] for p in delivered} == {ref}
@@ -116,7 +108,7 @@ async def test_two_instances_page_exactly_once_per_step(pg_url: str, tmp_path: P
                 )
                 return len([m for m in notices.json()["messages"] if m["state"] == "delivered"]) == 30
 
-            await wait_until(all_exhausted, 60)
+            await eventually(all_exhausted, 60)
             per_step = Counter((p["signal"], p["recipient"]) for p in await pages(ca))
             assert set(per_step.values()) == {1}  # nobody paged twice for one step
             assert len(per_step) == 90  # and nobody skipped: 3 steps x 30 signals

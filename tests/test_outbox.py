@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,16 +9,8 @@ import pytest
 from bot.clock import ManualClock
 from bot.domain import OriginChannel
 from bot.intake import Origin, SignalDraft
-from tests.support import AUTH, REPO, running_vigie
+from tests.support import AUTH, REPO, eventually, running_vigie
 from tests.test_cli import run_cli
-
-
-async def wait_for(predicate, within: float = 5.0) -> None:
-    for _ in range(int(within / 0.02)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 async def test_receipt_goes_back_through_the_senders_channel_and_is_delivered(db_url: str) -> None:
@@ -41,7 +32,7 @@ async def test_receipt_goes_back_through_the_senders_channel_and_is_delivered(db
             ).json()
             return bool(messages["messages"]) and messages["messages"][0]["state"] == "delivered"
 
-        await wait_for(delivered)
+        await eventually(delivered)
         message = (await client.get("/api/v1/outbox", params={"recipient": "alice"}, headers=AUTH)).json()[
             "messages"
         ][0]
