@@ -123,7 +123,11 @@ def build_channels(config: VigieConfig) -> dict[str, Channel]:
     return channels
 
 
-def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -> Vigie:
+def build(
+    settings: Settings, config: VigieConfig, clock: Clock | None = None, *, adapters: bool = True
+) -> Vigie:
+    """The service. ``adapters=False`` for one-shot commands: they only touch the store, and the
+    running service delivers what they queue (no second Telegram poller, no second SMTP listener)."""
     clock = clock or SystemClock()
     db = Database(settings.database_url)
     metrics = Metrics()
@@ -152,6 +156,8 @@ def build(settings: Settings, config: VigieConfig, clock: Clock | None = None) -
         tokens=settings.tokens(),
     )
     channels = config.channels
+    if not adapters:
+        return vigie
     if channels.telegram.enabled:
         from handlers.telegram import TelegramAdapter
 

@@ -65,7 +65,7 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
 async def _with_vigie(settings: Settings, config: VigieConfig, work: Callable[[Any], Awaitable[T]]) -> T:
     from bot.app import build
 
-    vigie = build(settings, config)
+    vigie = build(settings, config, adapters=False)
     try:
         await vigie.start(background=False)
         return await work(vigie)

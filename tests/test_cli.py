@@ -207,3 +207,21 @@ async def test_check_config_locates_roster_and_ladder_errors(
     result = await run_cli(["check-config", str(path)])
     assert result.returncode == 2
     assert expected in result.stderr, result.stderr
+
+
+async def test_one_shot_commands_leave_the_channels_to_the_service(db_url: str, tmp_path: Path) -> None:
+    """`vigie signal` / `vigie ack` only touch the store: no bot token needed, no Telegram poller
+    competing with the running service, no second listener on the mailbox port."""
+    path = tmp_path / "vigie.yaml"
+    path.write_text(
+        ROSTER_WITHOUT_CONTACT
+        + "channels:\n  telegram: {enabled: true, base_url: 'http://127.0.0.1:9/bot'}\n"
+        + "  mailbox: {enabled: true, port: 1, addresses: [alerte@example.org]}\n",
+        encoding="utf-8",
+    )
+    raised = await run_cli(["signal", "Signal par la ligne de commande"], db_url, path)
+    assert raised.returncode == 0, raised.stderr
+    ref = raised.stdout.split("référence ")[1].split(".")[0]
+    taken = await run_cli(["ack", ref, "--as", "alice"], db_url, path)
+    assert taken.returncode == 0, taken.stderr
+    assert taken.stdout.startswith(f"{ref} pris en charge par Alice")
