@@ -6,11 +6,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     VIGIE_CONFIG=/app/config/vigie.yaml
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
+# The versions CI tested, hashes checked; then Vigie itself without re-resolving.
+RUN pip install --no-cache-dir -r requirements.lock
 COPY bot ./bot
 COPY handlers ./handlers
 COPY escalation ./escalation
-RUN pip install --no-cache-dir . && useradd --system --home /app vigie && mkdir /data && chown vigie /data
+RUN pip install --no-cache-dir --no-deps . && useradd --system --home /app vigie && mkdir /data && chown vigie /data
 COPY config ./config
 
 USER vigie

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import migrate
-from bot.channels import Channel
+from bot.channel_health import ChannelHealth
+from bot.channels import Adapter, Channel
 from bot.clock import Clock, SystemClock
 from bot.config import VigieConfig
 from bot.db import Database
@@ -26,9 +26,11 @@ from bot.intake import IntakeService, Receipt
 from bot.metrics import Metrics
 from bot.models import OutboxMessageRow
 from bot.settings import ApiToken, Settings
+from bot.supervision import AdapterSupervisor
 from bot.validation import french_errors
 from escalation.actions import ActionResult, SignalActions
 from escalation.calendar import CalendarJobs, CalendarService
+from escalation.channel_notices import tell_officers
 from escalation.context import PagingContext
 from escalation.delivery import OutboxDispatcher
 from escalation.engine import EscalationEngine
@@ -54,15 +56,20 @@ class Vigie:
     commands: DeskCommands
     metrics: Metrics
     tokens: list[ApiToken]
-    # Channel adapters with a life of their own (Telegram polling, Slack socket…).
-    adapters: list[Any] = field(default_factory=list)
+    health: ChannelHealth
+    supervisor: AdapterSupervisor
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def adapters(self) -> list[Adapter]:
+        """Channel adapters with a life of their own (Telegram polling, Slack socket…)."""
+        return self.supervisor.adapters
 
     def poke(self) -> None:
         self.engine.poke()
         self.dispatcher.poke()
 
-    def plug(self, adapter: Any, *, delivers: bool = True) -> None:
+    def plug(self, adapter: Any, *, delivers: bool = True) -> None:  # an Adapter, and a Channel if delivers
         """Add a channel adapter: started and stopped with the service, its webhooks routed
         (``routes()``), and — unless it only receives — used to deliver on its channel."""
         self.adapters.append(adapter)
@@ -87,10 +94,11 @@ class Vigie:
                 return
 
     async def start(self, *, background: bool = True) -> None:
+        """Raises ChannelStartError when a channel cannot start for a reason other than its
+        provider being unreachable; the caller then stops the service."""
         await migrate.upgrade(self.db)
         await sync_directory(self.db, self.config, self.clock)
-        for adapter in self.adapters:
-            await adapter.start()
+        await self.supervisor.start()
         if background:
             self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(), name="outbox-dispatcher"))
             self._tasks.append(
@@ -99,19 +107,24 @@ class Vigie:
             self._tasks.append(asyncio.create_task(self.calendar.run_forever(), name="calendar"))
         log.info("vigie_started", database=self.db.dialect, desk=self.config.desk.name)
 
-    async def stop(self) -> None:
-        for adapter in reversed(self.adapters):
-            try:
-                await adapter.stop()
-            except Exception:
-                log.exception("adapter_stop_failed", adapter=adapter.name)
+    async def stop(self, grace: float = 6.0) -> None:
+        """Let the message being sent finish (the claimed rest goes back to the queue), then stop
+        the workers, the channels and the store, in that order."""
+        self.dispatcher.stop_soon()
+        dispatcher = [t for t in self._tasks if t.get_name() == "outbox-dispatcher"]
+        if dispatcher:
+            done, _ = await asyncio.wait(dispatcher, timeout=grace)
+            if not done:
+                log.warning("delivery_interrupted_at_shutdown")
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.supervisor.stop()
         await self.db.dispose()
+        log.info("vigie_stopped")
 
 
 def build_channels(config: VigieConfig) -> dict[str, Channel]:
@@ -131,7 +144,8 @@ def build(
     clock = clock or SystemClock()
     db = Database(settings.database_url)
     metrics = Metrics()
-    ctx = PagingContext(config, clock)
+    health = ChannelHealth(metrics)
+    ctx = PagingContext(config, clock, health)
     engine = EscalationEngine(db, ctx, metrics)
 
     async def on_failure(session: AsyncSession, row: OutboxMessageRow, reason: str, now: datetime) -> None:
@@ -141,6 +155,18 @@ def build(
     dispatcher = OutboxDispatcher(db, ctx, build_channels(config), on_failure=on_failure)
     intake = IntakeService(db, clock, config.desk, hooks=[engine.start_runs])
     actions = SignalActions(db, ctx)
+
+    async def channel_notice(channel: str, back: bool, since: datetime, error: str | None) -> None:
+        await tell_officers(db, ctx, channel, back=back, since=since, now=clock.now(), error=error)
+        dispatcher.poke()
+
+    supervisor = AdapterSupervisor(
+        health,
+        clock,
+        on_change=channel_notice,
+        on_up=dispatcher.poke,
+        reconnect_max=config.channels.reconnect_max,
+    )
     vigie = Vigie(
         settings=settings,
         config=config,
@@ -154,6 +180,8 @@ def build(
         calendar=CalendarService(CalendarJobs(db, ctx), Leadership(db), poke=dispatcher.poke),
         metrics=metrics,
         tokens=settings.tokens(),
+        health=health,
+        supervisor=supervisor,
     )
     channels = config.channels
     if not adapters:
@@ -187,19 +215,15 @@ def build(
     return vigie
 
 
-def create_app(vigie: Vigie, *, background: bool = True) -> FastAPI:
+def create_app(vigie: Vigie) -> FastAPI:
+    """The ASGI app. It does not start or stop the service: ``bot.service`` does, around it."""
     from handlers import alertmanager, http_intake, http_ops, http_paging, http_query
     from handlers.http_common import HttpError
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await vigie.start(background=background)
-        try:
-            yield
-        finally:
-            await vigie.stop()
-
-    app = FastAPI(title="Vigie", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Vigie",
+        version="0.1.0",
+    )
     app.state.vigie = vigie
 
     @app.exception_handler(HttpError)

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import structlog
 import typer
 
 from bot.config import WEEKDAYS, ConfigError, VigieConfig, load_config
@@ -85,9 +86,6 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port HTTP (défaut : $VIGIE_PORT ou 8080).")] = None,
 ) -> None:
     """Lance le service (API HTTP, envoi des messages)."""
-    import uvicorn
-
-    from bot.app import build, create_app
     from bot.logging_setup import configure_logging
 
     if demo:
@@ -104,29 +102,70 @@ def serve(
     cfg = _load(settings)
     if not settings.tokens():
         typer.echo("Attention : VIGIE_API_TOKENS est vide, l'API d'entrée refusera toute requête.", err=True)
+    missing = missing_secrets(cfg)
+    if missing:
+        for line in missing:
+            typer.echo(f"Impossible de démarrer / cannot start : {line}", err=True)
+        raise typer.Exit(2)
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"Vigie — {cfg.desk.name}")
     typer.echo(f"  configuration : {settings.config}")
     typer.echo(f"  base de données : {settings.database_url}")
+    typer.echo(f"  canaux : {', '.join(cfg.channels.enabled()) or 'aucun'}")
     typer.echo(f"  API des signaux : {base}/api/v1/signals")
     typer.echo(f"  Alertmanager : {base}/api/v1/alertmanager")
     typer.echo(f"  messages envoyés (outbox) : {base}/api/v1/outbox")
     typer.echo(f"  santé : {base}/healthz   métriques : {base}/metrics")
     if demo and os.environ.get("VIGIE_API_TOKENS") == f"demo:{DEMO_TOKEN}":
         typer.echo(f"  jeton de démonstration : {DEMO_TOKEN}")
+    raise typer.Exit(_run(lambda: _serve(settings, cfg)))
+
+
+async def _serve(settings: Settings, cfg: VigieConfig) -> int:
+    # Built inside the running loop, as every client session and listener must be.
+    from bot.app import build
+    from bot.channels import ChannelStartError
+    from bot.service import HttpService
+
     try:
-        app_ = create_app(build(settings, cfg))
-    except RuntimeError as exc:  # a channel enabled without its secret in the environment
-        typer.echo(f"Impossible de démarrer : {exc}", err=True)
-        raise typer.Exit(2) from None
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        vigie = build(settings, cfg)
+    except Exception as exc:  # a channel that cannot even be built: a fault of configuration or code
+        structlog.get_logger("vigie").exception("vigie_build_failed")
+        typer.echo(f"Impossible de démarrer / cannot start : {type(exc).__name__}: {exc}", err=True)
+        return 2
+    try:
+        await HttpService(vigie, settings.host, settings.port).run(handle_signals=True)
+    except ChannelStartError as exc:
+        typer.echo(exc.render(), err=True)
+        return 2
+    return 0
+
+
+def missing_secrets(cfg: VigieConfig) -> list[str]:
+    """One line per secret an enabled channel needs and the environment lacks (never a value)."""
+    from bot.settings import channel_secrets
+
+    return [
+        f"{channel} : la variable d'environnement {env} est vide ou absente ({what}) / "
+        f"the environment variable {env} is empty or missing"
+        for channel, env, what, present in channel_secrets(cfg)
+        if not present
+    ]
 
 
 @app.command("check-config")
-def check_config(path: Annotated[Path | None, typer.Argument(help="Fichier à vérifier.")] = None) -> None:
+def check_config(
+    path: Annotated[Path | None, typer.Argument(help="Fichier à vérifier.")] = None,
+    env: Annotated[
+        bool, typer.Option("--env", help="Vérifie aussi les secrets de l'environnement des canaux activés.")
+    ] = False,
+) -> None:
     """Vérifie la configuration et en affiche le résumé (code de sortie non nul en cas d'erreur)."""
     settings = _settings(path)
     cfg = _load(settings)
+    if env:
+        _check_env(cfg)
+        return
     typer.echo(f"Configuration valide : {settings.config}")
     typer.echo(
         f"  permanence : {cfg.desk.name} (fuseau {cfg.desk.timezone}, références {cfg.desk.reference_prefix})"
@@ -156,6 +195,34 @@ def check_config(path: Annotated[Path | None, typer.Argument(help="Fichier à v�
     typer.echo(f"  canaux activés : {', '.join(cfg.channels.enabled()) or 'aucun'}")
     for warning in cfg.warnings():
         typer.echo(f"  avertissement : {warning}")
+
+
+def _check_env(cfg: VigieConfig) -> None:
+    """Which channels would start with this environment, and which secrets are missing."""
+    from bot.settings import channel_secrets
+
+    secrets = channel_secrets(cfg)
+    typer.echo(f"Configuration valide ; secrets des canaux activés ({len(secrets)}) :")
+    blocked: set[str] = set()
+    for channel, env_name, what, present in secrets:
+        state = "présente" if present else "MANQUANTE"
+        typer.echo(f"  {channel:<8} {env_name:<32} {state}  ({what})")
+        if not present:
+            blocked.add(channel)
+    for channel in _adapter_names(cfg):
+        owner = "twilio" if channel in ("sms", "voice") else channel  # one Twilio account for both
+        verdict = "ne démarrera pas (secret manquant)" if owner in blocked else "démarrera"
+        typer.echo(f"  canal {channel} : {verdict}")
+    if blocked:
+        typer.echo(f"Le service refusera de démarrer : {len(blocked)} canal(aux) sans secret.", err=True)
+        raise typer.Exit(2)
+
+
+def _adapter_names(cfg: VigieConfig) -> list[str]:
+    names = [str(kind) for kind in cfg.channels.enabled()]
+    if cfg.channels.mailbox.enabled:
+        names.append("mailbox")
+    return names
 
 
 @db_app.command("upgrade")

@@ -333,6 +333,9 @@ class ChannelsConfig(StrictModel):
     twilio: TwilioConfig = Field(default_factory=TwilioConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)
     mailbox: MailboxConfig = Field(default_factory=MailboxConfig)
+    # A provider unreachable at start leaves its channel degraded; it is tried again with
+    # exponential back-off (random jitter), at most this long between two attempts.
+    reconnect_max: Duration = timedelta(seconds=60)
 
     def enabled(self) -> list[ChannelKind]:
         kinds = []

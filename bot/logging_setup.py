@@ -41,6 +41,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Libraries that narrate every request at INFO (httpx puts the Telegram token in the URL it
+    # logs; twilio dumps headers): only their warnings, unless DEBUG is asked for.
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)
+
+
+CHATTY = ("httpx", "twilio.http_client", "twilio.async_http_client", "alembic.runtime.plugins", "apscheduler")
 
 
 SLOW_SECONDS = 1.0

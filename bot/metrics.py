@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 # The *_created series only add noise to every scrape.
 disable_created_metrics()
@@ -35,6 +42,19 @@ class Metrics:
             "vigie_ladder_step_lateness_seconds",
             "How late each ladder step ran against its due time",
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=self.registry,
+        )
+
+        self.channel_up = Gauge(
+            "vigie_channel_up",
+            "1 when the channel's provider answers, 0 while it is degraded (Vigie keeps retrying)",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.channel_outages = Counter(
+            "vigie_channel_outages_total",
+            "Times a channel's provider became unreachable",
+            ["channel"],
             registry=self.registry,
         )
 

@@ -6,9 +6,13 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from bot.config import VigieConfig
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///vigie.db"
 
@@ -64,8 +68,32 @@ class MissingSecret(RuntimeError):
 def env_secret(env: str, what: str) -> str:
     value = os.environ.get(env, "").strip()
     if not value:
-        raise MissingSecret(f"{what} : la variable d'environnement {env} est vide ou absente.")
+        raise MissingSecret(
+            f"{what} : la variable d'environnement {env} est vide ou absente "
+            f"(the environment variable {env} is empty or missing)."
+        )
     return value
+
+
+def channel_secrets(cfg: VigieConfig) -> list[tuple[str, str, str, bool]]:
+    """(channel, variable, what it holds, set?) for every secret the enabled channels need."""
+    ch = cfg.channels
+    needed: list[tuple[str, str, str]] = []
+    if ch.telegram.enabled:
+        needed.append(("telegram", ch.telegram.token_env, "jeton du bot"))
+        if ch.telegram.mode == "webhook":
+            needed.append(("telegram", ch.telegram.webhook_secret_env, "secret du webhook"))
+    if ch.slack.enabled:
+        needed.append(("slack", ch.slack.token_env, "jeton du bot xoxb-…"))
+        needed.append(("slack", ch.slack.signing_secret_env, "signing secret"))
+        if ch.slack.socket_mode:
+            needed.append(("slack", ch.slack.app_token_env, "jeton d'application xapp-…"))
+    if ch.twilio.enabled:
+        needed.append(("twilio", ch.twilio.account_sid_env, "identifiant du compte AC…"))
+        needed.append(("twilio", ch.twilio.auth_token_env, "jeton d'authentification"))
+    if ch.email.enabled:
+        needed.append(("email", ch.email.link_secret_env, "secret des liens signés"))
+    return [(c, env, what, bool(os.environ.get(env, "").strip())) for c, env, what in needed]
 
 
 def optional_env(env: str | None) -> str | None:

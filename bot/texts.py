@@ -114,6 +114,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Bascule vers {channel} pour {name}",
         "en": "Failing over to {channel} for {name}",
     },
+    "notice.channel_down": {
+        "fr": "Vigie : le canal {channel} est indisponible depuis {time} ({error}). Les alertes passent "
+        "par les autres canaux de chacun ; Vigie réessaie et vous préviendra de son rétablissement.",
+        "en": "Vigie: the {channel} channel has been unavailable since {time} ({error}). Alerts go "
+        "through everyone's other channels; Vigie keeps retrying and will tell you when it is back.",
+    },
+    "notice.channel_up": {
+        "fr": "Vigie : le canal {channel} est rétabli depuis {time} (indisponible depuis {since}).",
+        "en": "Vigie: the {channel} channel is back since {time} (unavailable since {since}).",
+    },
     "event.internal_error": {
         "fr": "Erreur interne lors de l'échelle, nouvel essai dans {seconds} s : {error}",
         "en": "Internal error in the ladder, retrying in {seconds} s: {error}",

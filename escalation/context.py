@@ -6,15 +6,17 @@ from datetime import datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from bot.channel_health import ChannelHealth
 from bot.clock import Clock
 from bot.config import LEVEL_LABELS_FR, WEEKDAYS, VigieConfig
 from escalation.rosters import ExtraOverride, RosterSchedule
 
 
 class PagingContext:
-    def __init__(self, config: VigieConfig, clock: Clock) -> None:
+    def __init__(self, config: VigieConfig, clock: Clock, health: ChannelHealth | None = None) -> None:
         self.config = config
         self.clock = clock
+        self.health = health or ChannelHealth()
         self._extra: dict[str, list[ExtraOverride]] = {}
 
     @property

@@ -40,6 +40,8 @@ log = structlog.get_logger("vigie.delivery")
 FailureHook = Callable[[AsyncSession, OutboxMessageRow, str, datetime], Awaitable[None]]
 
 LEASE = timedelta(minutes=5)
+# How often a message waiting for a degraded channel looks again.
+DEGRADED_WAIT = timedelta(seconds=15)
 MERGE_SEPARATOR = "\n\n———\n"
 
 
@@ -61,6 +63,7 @@ class OutboxDispatcher:
         self.sweep_every = sweep_every
         self._last_sweep: datetime | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
 
     @property
     def clock(self) -> Clock:
@@ -74,6 +77,11 @@ class OutboxDispatcher:
         """Something was queued: deliver now rather than at the next poll."""
         self._wake.set()
 
+    def stop_soon(self) -> None:
+        """Shutting down: finish the message being sent, give the claimed rest back to the queue."""
+        self._stopping = True
+        self._wake.set()
+
     async def run_once(self) -> int:
         """Deliver what is due; returns how many messages were handled."""
         now = self.clock.now()
@@ -85,10 +93,24 @@ class OutboxDispatcher:
             swept = await self._sweep(now)
         handled, claimed = await self._claim(now)
         slow(log, "delivery_claim", started, local=handled, external=len(claimed), swept=swept)
-        for row in claimed:
+        for index, row in enumerate(claimed):
+            if self._stopping:
+                await self._release(claimed[index:])
+                break
             result = await self._deliver_with_retries(row)
             await self._record(row.id, result)  # type: ignore[arg-type]
         return swept + handled + len(claimed)
+
+    async def _release(self, rows: list[OutboxMessageRow]) -> None:
+        """Claimed but not attempted: back to the queue, for this or another instance."""
+        async with self.db.transaction() as session:
+            for claimed in rows:
+                row = await session.get(OutboxMessageRow, claimed.id)
+                if row is not None and row.state == "sending":
+                    row.state, row.claimed_at = MessageState.PENDING.value, None
+                    row.attempts = max(0, row.attempts - 1)
+                    session.add(row)
+        log.info("delivery_released", count=len(rows))
 
     # --- claiming ----------------------------------------------------------------
 
@@ -109,7 +131,7 @@ class OutboxDispatcher:
             )
             if self.db.is_postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
-            rows = list((await session.exec(stmt)).all())
+            rows = await self._hold_degraded(session, list((await session.exec(stmt)).all()), now)
             for row in await self._rate_limit(session, rows, now):
                 channel = self.channels[row.channel]
                 if getattr(channel, "local", False):
@@ -122,6 +144,28 @@ class OutboxDispatcher:
                     session.add(row)
                     external.append(row)
         return delivered_here, external
+
+    async def _hold_degraded(
+        self, session: AsyncSession, rows: list[OutboxMessageRow], now: datetime
+    ) -> list[OutboxMessageRow]:
+        """Rows whose channel is up. While a provider is unreachable, a page fails over to the
+        person's next channel at once; anything else waits for the channel to come back."""
+        down = self.ctx.health.unavailable()
+        if not down:
+            return rows
+        ready = []
+        for row in rows:
+            if row.channel not in down:
+                ready.append(row)
+            elif row.page_id is not None:
+                row.state = MessageState.FAILED.value
+                row.last_error = f"canal {row.channel} indisponible (fournisseur injoignable)"
+                session.add(row)
+                await self._failed(session, row, row.last_error, now)
+            else:
+                row.not_before = now + DEGRADED_WAIT
+                session.add(row)
+        return ready
 
     async def _rate_limit(
         self, session: AsyncSession, rows: list[OutboxMessageRow], now: datetime
@@ -354,7 +398,7 @@ class OutboxDispatcher:
         return count
 
     async def run_forever(self, poll_seconds: float = 1.0) -> None:
-        while True:
+        while not self._stopping:
             try:
                 handled = await self.run_once()
             except UNAVAILABLE_ERRORS:

@@ -89,7 +89,11 @@ def notify(
     if channels:
         chosen = [c for c in channels if c in enabled and person.address(c)]  # type: ignore[arg-type]
     else:
-        first = usable_rules(ctx, person, None)
+        # A notice goes on the first channel that can deliver now; if none can, it waits on
+        # the first one (delivery holds it until that channel is back).
+        usable = usable_rules(ctx, person, None)
+        up = [r for r in usable if ctx.health.available(r.channel)]
+        first = up or usable
         chosen = [first[0].channel] if first else []
     rows = []
     for channel in dict.fromkeys(chosen):

@@ -102,9 +102,10 @@ class AlertMailbox:
         return []  # speaks SMTP on its own port
 
     async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
+        server, self.server = self.server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
 
     async def handle_RCPT(
         self,

@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.channels import DeliveryOutcome, DeliveryResult, ProviderUnreachable
 from bot.config import EmailConfig
 from bot.models import OutboxMessageRow
 from bot.settings import env_secret as secret
@@ -57,7 +57,26 @@ class EmailChannel:
         self.public = (vigie.config.desk.public_url or "").rstrip("/")
 
     async def start(self) -> None:
-        pass
+        """Check that the relay answers (and accepts the credentials) before counting on it."""
+        smtp = aiosmtplib.SMTP(
+            hostname=self.cfg.smtp_host,
+            port=self.cfg.smtp_port,
+            start_tls=self.cfg.security == "starttls",
+            use_tls=self.cfg.security == "tls",
+            timeout=10,
+        )
+        try:
+            await smtp.connect()
+            if self.username and self.password:
+                await smtp.login(self.username, self.password)
+            await smtp.quit()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise RuntimeError(f"le relais SMTP refuse les identifiants ({exc.code})") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            smtp.close()
+            raise ProviderUnreachable(
+                f"relais SMTP {self.cfg.smtp_host}:{self.cfg.smtp_port} injoignable : {exc}"
+            ) from exc
 
     def routes(self) -> list[tuple[str, Any, list[str]]]:
         return [(LINK_PATH, self.confirm, ["GET"]), (LINK_PATH, self.act, ["POST"])]

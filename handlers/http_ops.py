@@ -11,10 +11,16 @@ router = APIRouter()
 
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
+    """200 while the service can take signals (a degraded channel included: the others page);
+    503 when the store does not answer."""
     vigie = request.app.state.vigie
-    if await vigie.db.ping():
-        return JSONResponse({"status": "ok", "database": vigie.db.dialect})
-    return JSONResponse({"status": "degraded", "database": "injoignable"}, status_code=503)
+    channels = vigie.health.report()
+    if not await vigie.db.ping():
+        return JSONResponse(
+            {"status": "down", "database": "injoignable", "channels": channels}, status_code=503
+        )
+    status = "degraded" if vigie.health.unavailable() else "ok"
+    return JSONResponse({"status": status, "database": vigie.db.dialect, "channels": channels})
 
 
 @router.get("/metrics")

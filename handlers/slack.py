@@ -20,7 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.channels import DeliveryOutcome, DeliveryResult, ProviderUnreachable
 from bot.config import SlackConfig
 from bot.domain import OriginChannel
 from bot.intake import Origin
@@ -95,31 +95,56 @@ class SlackAdapter:
             if cfg.socket_mode
             else None
         )
-        self.client = AsyncWebClient(token=token, base_url=cfg.base_url)
-        self.app = AsyncApp(client=self.client, signing_secret=signing, process_before_response=False)
-        self.handler = AsyncSlackRequestHandler(self.app)
+        self.token, self.signing = token, signing
         self.people = {p.contacts.slack_id: p.id for p in vigie.config.people if p.contacts.slack_id}
         self._socket: Any = None
-        self.app.command(SLASH_COMMANDS)(self._on_command)
-        self.app.action(re.compile(r"^(ack|escalate)$"))(self._on_button)
-        self.app.event("message")(self._on_message)
+        self._client: AsyncWebClient | None = None
+        self.handler: AsyncSlackRequestHandler | None = None
+
+    @property
+    def client(self) -> AsyncWebClient:
+        if self._client is None:
+            raise RuntimeError("Slack used before start()")
+        return self._client
+
+    def _build(self) -> AsyncApp:
+        self._client = AsyncWebClient(token=self.token, base_url=self.cfg.base_url)
+        app = AsyncApp(client=self._client, signing_secret=self.signing, process_before_response=False)
+        app.command(SLASH_COMMANDS)(self._on_command)
+        app.action(re.compile(r"^(ack|escalate)$"))(self._on_button)
+        app.event("message")(self._on_message)
+        return app
 
     async def start(self) -> None:
-        if self.app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        app = self._build()
+        try:
+            identity = await self.client.auth_test()
+            if self.app_token:
+                from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            self._socket = AsyncSocketModeHandler(self.app, self.app_token)
-            await self._socket.connect_async()
-        log.info("slack_started", socket_mode=bool(self.app_token))
+                self._socket = AsyncSocketModeHandler(app, self.app_token)
+                await self._socket.connect_async()
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            if status >= 500 or status == 429:
+                raise ProviderUnreachable(f"Slack {status}") from exc
+            raise RuntimeError(f"Slack refuse le jeton ({exc.response.get('error', status)})") from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ProviderUnreachable(f"Slack injoignable : {type(exc).__name__}: {exc}") from exc
+        self.handler = AsyncSlackRequestHandler(app)
+        log.info("slack_started", socket_mode=bool(self.app_token), team=identity.get("team_id"))
 
     def routes(self) -> list[tuple[str, Any, list[str]]]:
         return [(EVENTS_PATH, self.events, ["POST"])]
 
     async def stop(self) -> None:
-        if self._socket is not None:
-            await self._socket.close_async()
+        socket, self._socket, self.handler = self._socket, None, None
+        if socket is not None:
+            await socket.close_async()
 
     async def events(self, request: Request) -> Response:
+        if self.handler is None:  # degraded: Slack retries events it could not deliver
+            return Response("Canal Slack en cours de reconnexion.", status_code=503)
         return await self.handler.handle(request)
 
     # --- outgoing -------------------------------------------------------------------

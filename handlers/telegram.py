@@ -15,7 +15,15 @@ import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -26,7 +34,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.channels import DeliveryOutcome, DeliveryResult, ProviderUnreachable
 from bot.config import TelegramConfig
 from bot.domain import OriginChannel
 from bot.intake import Origin
@@ -63,57 +71,81 @@ class TelegramAdapter:
     def __init__(self, vigie: Vigie, cfg: TelegramConfig) -> None:
         self.vigie = vigie
         self.cfg = cfg
-        token = secret(cfg.token_env, "Telegram activé mais sans jeton de bot")
+        self.token = secret(cfg.token_env, "Telegram activé mais sans jeton de bot")
         self.webhook_secret = (
             secret(cfg.webhook_secret_env, "Webhook Telegram sans secret") if cfg.mode == "webhook" else None
         )
+        self.people = {p.contacts.telegram_id: p.id for p in vigie.config.people if p.contacts.telegram_id}
+        self._app: Application | None = None  # type: ignore[type-arg]
+
+    @property
+    def app(self) -> Application:  # type: ignore[type-arg]
+        if self._app is None:
+            raise RuntimeError("Telegram used before start()")
+        return self._app
+
+    def _build(self) -> Application:  # type: ignore[type-arg]
         builder = (
             ApplicationBuilder()
-            .token(token)
-            .base_url(cfg.base_url)
+            .token(self.token)
+            .base_url(self.cfg.base_url)
             # Telegram's limits: ~30 messages/s overall, 20/min per group. Over them, the
             # RetryAfter is handed back to the dispatcher, which waits and never drops.
             .rate_limiter(AIORateLimiter(max_retries=0))
         )
-        if cfg.mode == "webhook":
+        if self.cfg.mode == "webhook":
             builder = builder.updater(None)
-        self.app: Application = builder.build()  # type: ignore[type-arg]
-        self.app.add_handler(CallbackQueryHandler(self._on_button))
-        self.app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, self._on_message))
-        self.app.add_error_handler(self._on_error)
-        self.people = {p.contacts.telegram_id: p.id for p in vigie.config.people if p.contacts.telegram_id}
+        app = builder.build()
+        app.add_handler(CallbackQueryHandler(self._on_button))
+        app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, self._on_message))
+        app.add_error_handler(self._on_error)
+        return app
 
     # --- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.app.initialize()
-        await self.app.start()
-        if self.cfg.mode == "polling":
-            assert self.app.updater is not None
-            await self.app.bot.delete_webhook()
-            await self.app.updater.start_polling(
-                poll_interval=0,
-                timeout=int(self.cfg.poll_timeout.total_seconds()),
-                allowed_updates=["message", "edited_message", "callback_query"],
-            )
-        else:
-            public = self.vigie.config.desk.public_url
-            await self.app.bot.set_webhook(
-                url=f"{public}{WEBHOOK_PATH}",
-                secret_token=self.webhook_secret,
-                allowed_updates=["message", "edited_message", "callback_query"],
-            )
+        # A fresh application each attempt: PTB's objects are not meant to be re-initialised.
+        self._app = app = self._build()
+        try:
+            await app.initialize()  # getMe
+            await app.start()
+            if self.cfg.mode == "polling":
+                assert app.updater is not None
+                await app.bot.delete_webhook()
+                await app.updater.start_polling(
+                    poll_interval=0,
+                    timeout=int(self.cfg.poll_timeout.total_seconds()),
+                    allowed_updates=["message", "edited_message", "callback_query"],
+                )
+            else:
+                public = self.vigie.config.desk.public_url
+                await app.bot.set_webhook(
+                    url=f"{public}{WEBHOOK_PATH}",
+                    secret_token=self.webhook_secret,
+                    allowed_updates=["message", "edited_message", "callback_query"],
+                )
+        except (NetworkError, RetryAfter) as exc:  # NetworkError covers time-outs and 5xx
+            raise ProviderUnreachable(f"Telegram injoignable : {exc}") from exc
+        except InvalidToken:
+            # PTB's message quotes the token itself: never repeat it.
+            raise RuntimeError(
+                f"Telegram refuse le jeton du bot (variable {self.cfg.token_env}) / "
+                "Telegram rejects the bot token"
+            ) from None
         log.info("telegram_started", mode=self.cfg.mode)
 
     def routes(self) -> list[tuple[str, Any, list[str]]]:
         return [(WEBHOOK_PATH, self.webhook, ["POST"])] if self.cfg.mode == "webhook" else []
 
     async def stop(self) -> None:
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
-        if self.app.running:
-            await self.app.stop()
-        await self.app.shutdown()
+        app, self._app = self._app, None
+        if app is None:
+            return
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
 
     async def webhook(self, request: Request) -> JSONResponse:
         presented = request.headers.get("x-telegram-bot-api-secret-token", "")
@@ -123,6 +155,11 @@ class TelegramAdapter:
             log.warning("telegram_webhook_refused", client=request.client.host if request.client else None)
             return JSONResponse(
                 {"error": "forbidden", "message": "Jeton secret Telegram invalide."}, status_code=403
+            )
+        if self._app is None:  # degraded: Telegram will deliver the update again later
+            return JSONResponse(
+                {"error": "unavailable", "message": "Canal Telegram en cours de reconnexion."},
+                status_code=503,
             )
         try:
             update = Update.de_json(await request.json(), self.app.bot)

@@ -1,4 +1,8 @@
-"""One Twilio account shared by the SMS and voice channels: REST client and webhook signatures."""
+"""One Twilio account shared by the SMS and voice channels: REST client and webhook signatures.
+
+The REST client's aiohttp session needs the running event loop: it is opened in ``start()``
+(by the first channel that starts) and closed when the last one stops.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.channels import DeliveryOutcome, DeliveryResult, ProviderUnreachable
 from bot.config import TwilioConfig
 from bot.settings import env_secret as secret
 
@@ -26,6 +30,7 @@ BAD_NUMBER = {
     21612: "numéro non joignable par SMS",
     21614: "ce numéro n'est pas un mobile",
 }
+REQUEST_TIMEOUT = 30.0
 
 
 def failure(exc: Exception, address: str | None) -> DeliveryResult:
@@ -50,14 +55,35 @@ TWILIO_ERRORS = (TwilioRestException, aiohttp.ClientError, TimeoutError, OSError
 class TwilioAccount:
     def __init__(self, cfg: TwilioConfig, public_url: str | None) -> None:
         self.cfg = cfg
-        sid = secret(cfg.account_sid_env, "Twilio activé mais sans identifiant de compte")
-        token = secret(cfg.auth_token_env, "Twilio activé mais sans jeton d'authentification")
-        self.http = AsyncTwilioHttpClient()
-        self.client = Client(sid, token, http_client=self.http)
-        self.client.api.base_url = cfg.base_url.rstrip("/")  # read on every request
-        self.validator = RequestValidator(token)
+        self.sid = secret(cfg.account_sid_env, "Twilio activé mais sans identifiant de compte")
+        self.token = secret(cfg.auth_token_env, "Twilio activé mais sans jeton d'authentification")
+        self.validator = RequestValidator(self.token)
         self.public = (public_url or "").rstrip("/")
-        self._closed = False
+        self._http: AsyncTwilioHttpClient | None = None
+        self._client: Client | None = None
+        self._users = 0
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("Twilio client used before start()")
+        return self._client
+
+    async def start(self) -> None:
+        """Open the session (once for SMS and voice) and check the credentials."""
+        self._users += 1
+        if self._client is None:
+            self._http = AsyncTwilioHttpClient(timeout=REQUEST_TIMEOUT)
+            self._client = Client(self.sid, self.token, http_client=self._http)
+            self._client.api.base_url = self.cfg.base_url.rstrip("/")  # read on every request
+        try:
+            await self._client.api.v2010.accounts(self.sid).fetch_async()
+        except TwilioRestException as exc:
+            if exc.status >= 500 or exc.status == 429:
+                raise ProviderUnreachable(f"Twilio {exc.status} : {exc.msg}") from exc
+            raise RuntimeError(f"Twilio refuse le compte ({exc.status} {exc.code}) : {exc.msg}") from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ProviderUnreachable(f"Twilio injoignable : {type(exc).__name__}: {exc}") from exc
 
     async def verified(self, request: Request) -> dict[str, str] | None:
         """The form Twilio posted, if its signature matches the public URL it called."""
@@ -68,7 +94,9 @@ class TwilioAccount:
             return None
         return form
 
-    async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self.http.close()
+    async def stop(self) -> None:
+        """Called by each channel that started (or tried to): the last one closes the session."""
+        self._users = max(0, self._users - 1)
+        if self._users == 0 and self._http is not None:
+            http, self._http, self._client = self._http, None, None
+            await http.close()

@@ -52,23 +52,24 @@ class TwilioSmsChannel:
 
     def __init__(self, vigie: Vigie, account: TwilioAccount) -> None:
         self.vigie, self.account, self.cfg = vigie, account, account.cfg
-        self.client, self.public = account.client, account.public
+        self.public = account.public
         self.people = {p.contacts.phone: p.id for p in vigie.config.people if p.contacts.phone}
 
     async def start(self) -> None:
+        await self.account.start()
         log.info("twilio_sms_ready", number=self.cfg.sms_from)
 
     def routes(self) -> list[tuple[str, Any, list[str]]]:
         return [(SMS_PATH, self.sms_webhook, ["POST"]), (STATUS_PATH, self.status_webhook, ["POST"])]
 
     async def stop(self) -> None:
-        await self.account.close()
+        await self.account.stop()
 
     # --- outgoing -------------------------------------------------------------------
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
         try:
-            sent = await self.client.messages.create_async(
+            sent = await self.account.client.messages.create_async(
                 to=message.recipient_address or "",
                 from_=self.cfg.sms_from,
                 body=sms_text(message),

@@ -46,7 +46,7 @@ class TwilioVoiceChannel:
         self.vigie, self.account, self.cfg = vigie, account, account.cfg
 
     async def start(self) -> None:
-        pass
+        await self.account.start()
 
     def routes(self) -> list[tuple[str, Any, list[str]]]:
         return [
@@ -56,7 +56,7 @@ class TwilioVoiceChannel:
         ]
 
     async def stop(self) -> None:
-        await self.account.close()
+        await self.account.stop()
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
         public = self.account.public

@@ -23,9 +23,20 @@ def write_config(path: Path, **sections: Any) -> Path:
 
 
 class ServeProcess:
-    def __init__(self, db_url: str, config: Path, log: Path) -> None:
+    """``vigie serve`` started as a user starts it: a subprocess, settings from the environment."""
+
+    def __init__(
+        self,
+        db_url: str,
+        config: Path,
+        log: Path,
+        *,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> None:
         self.db_url, self.config, self.log = db_url, config, log
-        self.port = free_port()
+        self.extra_env = env or {}
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -34,6 +45,7 @@ class ServeProcess:
         env.update(
             VIGIE_DATABASE_URL=self.db_url, VIGIE_API_TOKENS=f"test:{TOKEN}", VIGIE_CONFIG=str(self.config)
         )
+        env.update(self.extra_env)
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 VIGIE,
@@ -62,7 +74,8 @@ class ServeProcess:
         self.proc.send_signal(signal.SIGKILL)
         await self.proc.wait()
 
-    async def stop(self) -> None:
+    async def stop(self) -> int | None:
+        """SIGTERM, as a service manager stops it; the exit status (killed after 20 s)."""
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -70,3 +83,7 @@ class ServeProcess:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        return self.proc.returncode if self.proc is not None else None
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")

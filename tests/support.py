@@ -16,9 +16,10 @@ import httpx
 import uvicorn
 import yaml
 
-from bot.app import Vigie, build, create_app
+from bot.app import Vigie, build
 from bot.clock import Clock
 from bot.config import VigieConfig, parse_config
+from bot.service import HttpService
 from bot.settings import Settings
 
 PG_HOST = os.environ.get("VIGIE_TEST_PG_HOST", "127.0.0.1")
@@ -108,35 +109,28 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A real uvicorn server on a free loopback port, in the test's event loop."""
+    """The service on a free loopback port, in the test's event loop, started and stopped by
+    the same ``HttpService`` as ``vigie serve`` (signals aside: they belong to pytest here)."""
 
     def __init__(self, vigie: Vigie, *, background: bool = True, port: int | None = None) -> None:
         self.vigie = vigie
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(vigie, background=background),
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
+        self.service = HttpService(vigie, "127.0.0.1", self.port, background=background)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> LiveServer:
-        self._task = asyncio.create_task(self.server.serve())
-        for _ in range(500):
-            if self.server.started:
+        self._task = asyncio.create_task(self.service.run())
+        for _ in range(1500):
+            if self.service.started:
                 return self
             if self._task.done():
                 self._task.result()
             await asyncio.sleep(0.01)
-        raise RuntimeError("uvicorn did not start")
+        raise RuntimeError("the service did not start")
 
     async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
+        self.service.request_stop()
         if self._task is not None:
             await self._task
 
@@ -160,8 +154,8 @@ async def running_vigie(
 class AsgiServer:
     """Any ASGI app (a fake provider) on a free loopback port, in the test's event loop."""
 
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
             uvicorn.Config(

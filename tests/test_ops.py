@@ -12,6 +12,7 @@ async def test_healthz_reports_the_database(db_url: str) -> None:
         assert answer.json() == {
             "status": "ok",
             "database": "postgresql" if "postgres" in db_url else "sqlite",
+            "channels": {},
         }
 
 

@@ -312,7 +312,7 @@ class FakeSlack:
             url, urllib.parse.urlencode(form), "application/x-www-form-urlencoded", headers
         )
 
-    async def press(self, url: str, user_id: str, message: dict[str, Any], action_id: str) -> httpx.Response:
+    def _press_payload(self, user_id: str, message: dict[str, Any], action_id: str) -> dict[str, Any]:
         element = next(
             e
             for b in message["blocks"]
@@ -340,12 +340,14 @@ class FakeSlack:
                 }
             ],
         }
+        return payload
+
+    async def press(self, url: str, user_id: str, message: dict[str, Any], action_id: str) -> httpx.Response:
+        payload = self._press_payload(user_id, message, action_id)
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         return await self._post(url, body, "application/x-www-form-urlencoded", None)
 
-    async def dm_event(
-        self, url: str, user_id: str, text: str, thread_ts: str | None = None
-    ) -> httpx.Response:
+    def _dm_envelope(self, user_id: str, text: str, thread_ts: str | None = None) -> dict[str, Any]:
         event: dict[str, Any] = {
             "type": "message",
             "channel_type": "im",
@@ -366,4 +368,25 @@ class FakeSlack:
             "event": event,
             "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
         }
+        return envelope
+
+    async def dm_event(
+        self, url: str, user_id: str, text: str, thread_ts: str | None = None
+    ) -> httpx.Response:
+        envelope = self._dm_envelope(user_id, text, thread_ts)
         return await self._post(url, json.dumps(envelope), "application/json", None)
+
+    # --- the same through Socket Mode -----------------------------------------------------
+
+    async def _socket_push(self, kind: str, payload: dict[str, Any]) -> str:
+        envelope_id = f"env-{time.time_ns()}"
+        await self._envelopes.put(
+            {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": False}
+        )
+        return envelope_id
+
+    async def socket_press(self, user_id: str, message: dict[str, Any], action_id: str) -> str:
+        return await self._socket_push("interactive", self._press_payload(user_id, message, action_id))
+
+    async def socket_dm(self, user_id: str, text: str) -> str:
+        return await self._socket_push("events_api", self._dm_envelope(user_id, text))

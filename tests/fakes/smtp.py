@@ -26,9 +26,9 @@ class Collector:
 
 
 class FakeSmtp:
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.collector = Collector()
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> FakeSmtp:

@@ -52,6 +52,8 @@ class FakeTelegram:
     # method -> errors to answer, one per call, before succeeding again
     failures: dict[str, list[ApiError]] = field(default_factory=dict)
     webhook: dict[str, Any] | None = None
+    # Seconds each sendMessage takes (a slow Bot API), to catch a message in flight.
+    send_delay: float = 0.0
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -170,6 +172,8 @@ class FakeTelegram:
         return message
 
     async def _m_sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
         if not str(p["text"]).strip():
             raise ApiError(400, "Bad Request: message text is empty")
         extra: dict[str, Any] = {}

@@ -71,8 +71,34 @@ class FakeTwilio:
             routes=[
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self._messages, methods=["POST"]),
                 Route("/2010-04-01/Accounts/{sid}/Calls.json", self._calls, methods=["POST"]),
+                Route("/2010-04-01/Accounts/{sid}.json", self._account, methods=["GET"]),
             ]
         )
+        self.account_fetches = 0
+
+    def account_fields(self) -> set[str]:
+        return set(_schemas()["api.v2010.account"]["properties"])
+
+    async def _account(self, request: Request) -> JSONResponse:
+        """Fetch an Account: what Vigie calls at start to check the credentials."""
+        if request.path_params["sid"] != self.account_sid or not self._authorised(request):
+            return JSONResponse(TwilioError(401, 20003, "Authenticate").body(), status_code=401)
+        self.account_fetches += 1
+        now = format_datetime(datetime.now(UTC))
+        account = {
+            "auth_token": self.auth_token,
+            "date_created": now,
+            "date_updated": now,
+            "friendly_name": "PFR",
+            "owner_account_sid": self.account_sid,
+            "sid": self.account_sid,
+            "status": "active",
+            "subresource_uris": {},
+            "type": "Full",
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}.json",
+        }
+        assert not set(account) - self.account_fields(), "fake Account answered unknown fields"
+        return JSONResponse(account)
 
     def _authorised(self, request: Request) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()

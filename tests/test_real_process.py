@@ -1,0 +1,338 @@
+"""The real ``vigie serve`` process, started as a user starts it, with every channel it documents
+enabled at once against the local fakes over real sockets: Telegram, Slack, Twilio SMS and voice,
+e-mail out and the "alerte" mailbox.
+
+A green suite once hid a service that could not start with Twilio enabled (the tests built the
+app inside a running loop; the real process did not) and one that would not start while Telegram
+was unreachable. These tests run the process itself, so that class of defect shows here first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fakes.telegram import FakeTelegram
+from tests.processes import ServeProcess
+from tests.realdesk import ALICE, BRUNO, RealDesk, desk_config, providers, real_desk, secrets_env
+from tests.support import AUTH, eventually, free_port
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}"
+
+
+async def page_and_take_on_every_channel(entry: RealDesk, desk: RealDesk) -> list[str]:
+    """One signal per channel kind, raised on ``entry``; Alice takes each one on that channel
+    (the callbacks reach ``desk``), and Bruno, paged with her, is told. Returns the references."""
+    refs = []
+
+    async def taken(ref: str) -> bool:
+        return await entry.acknowledged_by(ref) == "alice"
+
+    # Telegram: the « Je prends » button; Bruno's page is edited.
+    ref = await entry.signal("Cas groupés de légionellose, CH Nord", "via-telegram")
+    page = await desk.telegram_page(ALICE, ref)
+    assert ("Je prends", f"ack:{ref}") in FakeTelegram.buttons(page)
+    await desk.fakes.telegram.press(int(ALICE["tg"]), page, f"ack:{ref}")
+    await eventually(lambda: taken(ref), 15)
+    await eventually(
+        lambda: any(
+            "Pris en charge par Alice Martin" in m["text"] and ref in m["text"]
+            for m in desk.fakes.telegram.from_bot(int(BRUNO["tg"]))
+        ),
+        15,
+    )
+    refs.append(ref)
+
+    # Slack: the button in the DM; Bruno's DM page is updated.
+    ref = await entry.signal("Panne du réseau d'eau chaude, CH Sud", "via-slack")
+    page = await desk.slack_page(ALICE, ref)
+    await desk.slack_press(ALICE, page, "ack")
+    await eventually(lambda: taken(ref), 15)
+    await eventually(
+        lambda: any(
+            "Pris en charge par Alice Martin" in m["text"] and ref in m["text"]
+            for m in desk.fakes.slack.dm(str(BRUNO["slack"]))
+        ),
+        15,
+    )
+    refs.append(ref)
+
+    # SMS: the reply code; Alice gets a confirmation, Bruno a notice.
+    ref = await entry.signal("Intoxication au monoxyde de carbone, 3 personnes", "via-sms")
+    code = int(ref.rsplit("-", 1)[1])
+    await desk.sms_to(ALICE, f"Répondez {code} pour prendre en charge")
+    await desk.sms_from(ALICE, f"{code}")
+    await desk.sms_to(ALICE, f"Vigie : {ref} pris en charge par Alice Martin")
+    await desk.sms_to(BRUNO, "Pris en charge par Alice Martin à")
+    assert await entry.acknowledged_by(ref) == "alice"
+    refs.append(ref)
+
+    # Voice: key 1 during the call; Bruno is told on the channel his page reached him on.
+    ref = await entry.signal("Incendie dans un EHPAD, évacuation en cours", "via-voice")
+    call = await desk.call_to(ALICE)
+    assert "vous prenez en charge" in await desk.press_key(call, "1")
+    await eventually(lambda: taken(ref), 15)
+    await eventually(lambda: desk.told("bruno", ref), 15)
+    refs.append(ref)
+
+    # E-mail: the signed link (GET shows one button, POST acts); Bruno gets a mail.
+    ref = await entry.signal("Rupture de stock d'un médicament, pharmacie hospitalière", "via-email")
+    mail = await desk.mail_to(ALICE, ref)
+    link = await desk.mail_link(mail, "Prendre en charge")
+    async with httpx.AsyncClient(timeout=10) as client:
+        shown = await client.get(link)
+        assert shown.status_code == 200 and "<form method='post'>" in shown.text
+        assert await entry.acknowledged_by(ref) is None  # opening the link takes nothing
+        done = await client.post(link)
+        assert done.status_code == 200, done.text
+    await eventually(lambda: taken(ref), 15)
+    await desk.mail_to(BRUNO, "Pris en charge par Alice Martin à")
+    refs.append(ref)
+    return refs
+
+
+async def every_inbound_way_gets_its_receipt(desk: RealDesk) -> None:
+    """A signal by Telegram, Slack DM, SMS and mail gets its reference back the way it came."""
+    receipt = "Signal reçu, référence PFR-"
+    await desk.fakes.telegram.send_text(int(ALICE["tg"]), "Fuite de chlore à la piscine municipale")
+    await eventually(
+        lambda: any(receipt in m["text"] for m in desk.fakes.telegram.from_bot(int(ALICE["tg"]))), 15
+    )
+    await desk.slack_dm(ALICE, "Coupure d'électricité au centre hospitalier")
+    await eventually(lambda: any(receipt in m["text"] for m in desk.fakes.slack.dm(str(ALICE["slack"]))), 15)
+    await desk.sms_from(ALICE, "Malaise collectif au collège Jean Moulin")
+    await desk.sms_to(ALICE, receipt)
+    await desk.mail_alerte(ALICE, "Cas de rougeole dans une crèche", "Trois enfants, signalé par la PMI.")
+    await desk.mail_to(ALICE, receipt)
+
+
+def assert_clean_stop(process: ServeProcess, status: int | None) -> None:
+    output = process.output()
+    assert status == 0, output[-3000:]
+    assert '"event": "vigie_stopped"' in output
+    assert "Unclosed" not in output  # every client session closed
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("telegram_mode", "slack_socket"),
+    [("polling", False), ("webhook", True)],
+    ids=["telegram-polling+slack-http", "telegram-webhook+slack-socket"],
+)
+async def test_every_channel_at_once_in_the_real_process(
+    tmp_path: Path, telegram_mode: str, slack_socket: bool
+) -> None:
+    async with (
+        providers() as fakes,
+        real_desk(
+            sqlite_url(tmp_path), tmp_path, fakes, telegram_mode=telegram_mode, slack_socket=slack_socket
+        ) as desk,
+    ):
+        health = await desk.health()
+        assert health["status"] == "ok", health
+        assert {c: s["state"] for c, s in health["channels"].items()} == {
+            "telegram": "up",
+            "slack": "up",
+            "sms": "up",
+            "voice": "up",
+            "email": "up",
+            "mailbox": "up",
+        }
+        refs = await page_and_take_on_every_channel(desk, desk)
+        await every_inbound_way_gets_its_receipt(desk)
+        pages = Counter(
+            (m["signal"], m["recipient"]) for m in await desk.outbox(kind="page") if m["signal"] in refs
+        )
+        assert set(pages.values()) == {1} and len(pages) == 10  # Alice and Bruno, once per signal
+        status = await desk.process.stop()
+    assert_clean_stop(desk.process, status)
+
+
+async def test_two_instances_on_postgresql_with_every_channel(pg_url: str, tmp_path: Path) -> None:
+    """Telegram in webhook mode (two pollers on one bot conflict), Slack over HTTP. Signals go in
+    through one instance, the platforms call the other back: each page is sent exactly once."""
+    async with (
+        providers() as fakes,
+        real_desk(pg_url, tmp_path, fakes, telegram_mode="webhook", name="a") as a,
+        real_desk(pg_url, tmp_path, fakes, telegram_mode="webhook", name="b") as b,
+    ):
+        # Telegram calls back the instance that registered last.
+        webhook = fakes.telegram.webhook
+        assert webhook is not None
+        callbacks = b if webhook["url"].startswith(b.url) else a
+        entry = a if callbacks is b else b
+        refs = await page_and_take_on_every_channel(entry, callbacks)
+        await every_inbound_way_gets_its_receipt(entry)
+        pages = Counter(
+            (m["signal"], m["recipient"]) for m in await a.outbox(kind="page") if m["signal"] in refs
+        )
+        assert set(pages.values()) == {1} and len(pages) == 10
+
+        def telegram_pages(ids: dict[str, object]) -> list[str]:
+            chat = fakes.telegram.from_bot(int(str(ids["tg"])))
+            return [m["text"] for m in chat if m["text"].startswith(f"Signal {refs[0]}")]
+
+        for ids in (ALICE, BRUNO):  # one page each, edited in place once taken
+            await eventually(
+                lambda ids=ids: "✅ Pris en charge par Alice Martin" in telegram_pages(ids)[0], 10
+            )
+            assert len(telegram_pages(ids)) == 1
+        statuses = await asyncio.gather(a.process.stop(), b.process.stop())
+    for desk, status in zip((a, b), statuses, strict=True):
+        assert_clean_stop(desk.process, status)
+
+
+# --- a provider down does not take the desk down --------------------------------------------
+
+# provider -> (channels it serves, Alice's fallback channel, where David's notice lands)
+OUTAGES = {
+    "telegram": (["telegram"], "sms", "email"),
+    "slack": (["slack"], "sms", "telegram"),
+    "twilio": (["sms", "voice"], "telegram", "telegram"),
+    "smtp": (["email"], "telegram", "telegram"),
+}
+
+
+@pytest.mark.parametrize("provider", list(OUTAGES))
+async def test_a_provider_down_at_start_degrades_its_channel_and_it_recovers(
+    tmp_path: Path, provider: str
+) -> None:
+    channels, fallback, notice_on = OUTAGES[provider]
+    async with providers(down=(provider,)) as fakes:
+        port, mailbox = free_port(), free_port()
+        # Alice's own preferences: the degraded channel first, the fallback only after 10 minutes.
+        config = desk_config(
+            tmp_path / "vigie.yaml",
+            fakes,
+            public_url=f"http://127.0.0.1:{port}",
+            mailbox_port=mailbox,
+            alice_notify=[channels[0], {"channel": fallback, "after": "10m"}],
+        )
+        process = ServeProcess(
+            sqlite_url(tmp_path), config, tmp_path / "vigie.log", env=secrets_env(), port=port
+        )
+        started = time.monotonic()
+        await process.start()
+        assert time.monotonic() - started < 15  # no waiting for the provider
+        desk = RealDesk(fakes, process, mailbox, slack_socket=False)
+        try:
+            health = await desk.health()
+            assert health["status"] == "degraded"  # …and still 200: the desk is up
+            for channel in channels:
+                assert health["channels"][channel]["state"] == "degraded"
+            metrics = (await desk.http.get("/metrics")).text
+            assert f'vigie_channel_up{{channel="{channels[0]}"}} 0.0' in metrics
+
+            # The duty officer is told once, on a channel that works.
+            async def told_down() -> list[dict[str, object]] | None:
+                found = await _channel_notices(desk, "indisponible")
+                return found if len(found) >= len(channels) else None
+
+            notices = await eventually(told_down, 15)
+            assert [n["channel"] for n in notices] == [notice_on] * len(channels)  # one per channel
+            assert all(
+                f"le canal {c} est indisponible" in str(n["text"])
+                for n, c in zip(notices, channels, strict=True)
+            )
+
+            # A page meanwhile fails over to Alice's next channel at once, not after 10 minutes.
+            ref = await desk.signal("Signal pendant la panne", "alice")
+            await eventually(lambda: _delivered_on(desk, ref, fallback), 15)
+            history = (await desk.http.get(f"/api/v1/signals/{ref}", headers=AUTH)).json()["history"]
+            assert any(f"canal {channels[0]} indisponible" in e["message"] for e in history)
+
+            # The provider comes back: the channel resumes by itself, and the officer is told.
+            await fakes.up(provider)
+            await eventually(lambda: _state(desk, "ok"), 20)
+            metrics = (await desk.http.get("/metrics")).text
+            assert f'vigie_channel_up{{channel="{channels[0]}"}} 1.0' in metrics
+            await eventually(lambda: _channel_notices(desk, "rétabli"), 15)
+            ref = await desk.signal("Signal après la panne", "alice")
+            await eventually(lambda: _delivered_on(desk, ref, channels[0]), 15)
+            status = await process.stop()
+        finally:
+            await desk.close()
+            await process.stop()
+    assert_clean_stop(process, status)
+
+
+async def _state(desk: RealDesk, status: str) -> bool:
+    return (await desk.health())["status"] == status
+
+
+async def _channel_notices(desk: RealDesk, word: str) -> list[dict[str, object]]:
+    return [
+        m
+        for m in await desk.outbox(recipient="david", kind="channel")
+        if word in str(m["text"]) and m["state"] in ("delivered", "sent")
+    ]
+
+
+async def _delivered_on(desk: RealDesk, ref: str, channel: str) -> bool:
+    return any(
+        m["channel"] == channel and m["state"] in ("delivered", "sent")
+        for m in await desk.outbox(kind="page", signal=ref, recipient="alice")
+    )
+
+
+# --- stopping -----------------------------------------------------------------------------
+
+
+async def test_sigterm_mid_delivery_sends_nothing_twice_and_loses_nothing(tmp_path: Path) -> None:
+    async with providers() as fakes:
+        fakes.telegram.send_delay = 0.8  # a slow Bot API: SIGTERM lands while a page is in flight
+        port, mailbox = free_port(), free_port()
+        config = desk_config(
+            tmp_path / "vigie.yaml", fakes, public_url=f"http://127.0.0.1:{port}", mailbox_port=mailbox
+        )
+        first = ServeProcess(
+            sqlite_url(tmp_path), config, tmp_path / "first.log", env=secrets_env(), port=port
+        )
+        await first.start()
+        desk = RealDesk(fakes, first, mailbox, slack_socket=False)
+        refs = [await desk.signal(f"Signal {n}", "via-telegram") for n in range(3)]
+        await desk.close()
+        await eventually(lambda: any(c.method == "sendMessage" for c in fakes.telegram.calls), 10)
+        stopping = time.monotonic()
+        status = await first.stop()
+        assert time.monotonic() - stopping < 10
+        assert_clean_stop(first, status)
+        assert '"event": "delivery_released"' in first.output()  # the rest went back to the queue
+
+        second = ServeProcess(
+            sqlite_url(tmp_path), config, tmp_path / "second.log", env=secrets_env(), port=port
+        )
+        await second.start()
+        desk = RealDesk(fakes, second, mailbox, slack_socket=False)
+        try:
+
+            def pages_shown() -> Counter[tuple[str, int]]:
+                return Counter(
+                    (ref, chat)
+                    for chat in (int(ALICE["tg"]), int(BRUNO["tg"]))
+                    for m in fakes.telegram.from_bot(chat)
+                    for ref in refs
+                    if m["text"].startswith(f"Signal {ref}")
+                )
+
+            async def states() -> Counter[str]:
+                return Counter(m["state"] for m in await desk.outbox(kind="page") if m["signal"] in refs)
+
+            await eventually(lambda: len(pages_shown()) == 6, 30)
+            await eventually(lambda: _equal(states(), Counter({"delivered": 6})), 10)
+            assert set(pages_shown().values()) == {1}  # each page once: none doubled, none lost
+        finally:
+            await desk.close()
+            assert_clean_stop(second, await second.stop())
+
+
+async def _equal(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected
