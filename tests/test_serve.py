@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import REPO, free_port
+from tests.support import REPO, eventually, free_port
 from tests.test_cli import VIGIE
 
 
@@ -46,6 +46,44 @@ async def test_demo_service_prints_token_and_urls_and_takes_a_signal(tmp_path: P
                 json={"title": "Intoxication au monoxyde de carbone, 3 personnes"},
             )
             assert answer.status_code == 202
+            ref = answer.json()["reference"]
+            demo = {"Authorization": "Bearer vigie-demo-token"}
+
+            async def paged() -> list[dict[str, str]]:
+                outbox = await client.get(
+                    "/api/v1/outbox", params={"kind": "page", "signal": ref}, headers=demo
+                )
+                return [m for m in outbox.json()["messages"] if m["state"] == "delivered"]
+
+            [page] = await eventually(paged, 10)  # the titulaire of this week, on the console
+            other = "bruno" if page["recipient"] == "alice" else "alice"
+            # The README's next step: take it from the CLI, as the other referent.
+            took = await asyncio.create_subprocess_exec(
+                VIGIE,
+                "ack",
+                ref,
+                "--as",
+                other,
+                "--config",
+                "config/demo.yaml",
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            said, _ = await took.communicate()
+            assert took.returncode == 0, said.decode()
+
+            async def told() -> bool:
+                outbox = await client.get(
+                    "/api/v1/outbox", params={"recipient": page["recipient"], "signal": ref}, headers=demo
+                )
+                return any(
+                    "Pris en charge par" in m["text"] and m["state"] == "delivered"
+                    for m in outbox.json()["messages"]
+                )
+
+            await eventually(told, 10)  # the running service delivers what the CLI queued
             refused = await client.post(
                 "/api/v1/signals", headers={"Authorization": "Bearer devine-moi"}, json={"title": "x"}
             )
@@ -54,6 +92,7 @@ async def test_demo_service_prints_token_and_urls_and_takes_a_signal(tmp_path: P
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), 20)
     stdout, stderr = out.decode(), err.decode()
+    assert proc.returncode == 0, stderr[-2000:]  # SIGTERM is a clean stop
     assert "jeton de démonstration : vigie-demo-token" in stdout
     assert f"API des signaux : {base}/api/v1/signals" in stdout
     assert answer.json()["reference"] in stderr  # the structured log names the signal…
