@@ -1,4 +1,4 @@
-"""Composition root: builds the service from settings and configuration, and its ASGI app."""
+"""Composition root: builds the service from settings and configuration (its ASGI app: bot.web)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import migrate
@@ -27,7 +24,6 @@ from bot.metrics import Metrics
 from bot.models import OutboxMessageRow
 from bot.settings import ApiToken, Settings
 from bot.supervision import AdapterSupervisor
-from bot.validation import french_errors
 from escalation.actions import ActionResult, SignalActions
 from escalation.calendar import CalendarJobs, CalendarService
 from escalation.channel_notices import tell_officers
@@ -213,31 +209,3 @@ def build(
 
         vigie.plug(AlertMailbox(vigie, channels.mailbox), delivers=False)
     return vigie
-
-
-def create_app(vigie: Vigie) -> FastAPI:
-    """The ASGI app. It does not start or stop the service: ``bot.service`` does, around it."""
-    from handlers import alertmanager, http_intake, http_ops, http_paging, http_query
-    from handlers.http_common import HttpError
-
-    app = FastAPI(
-        title="Vigie",
-        version="0.1.0",
-    )
-    app.state.vigie = vigie
-
-    @app.exception_handler(HttpError)
-    async def _http_error(_request: Request, exc: HttpError) -> JSONResponse:
-        return exc.response()
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = french_errors(list(exc.errors()))
-        return HttpError(422, "invalid_request", "Requête invalide.", fields=fields).response()
-
-    for module in (http_intake, alertmanager, http_paging, http_query, http_ops):
-        app.include_router(module.router)
-    for adapter in vigie.adapters:
-        for path, endpoint, methods in adapter.routes():
-            app.add_api_route(path, endpoint, methods=methods)
-    return app

@@ -22,7 +22,8 @@ app = typer.Typer(help="Vigie : point d'entrée unique des signaux et astreinte 
 db_app = typer.Typer(help="Base de données : migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-DEMO_CONFIG = Path("config/demo.yaml")
+# The demo configuration ships beside the package (a clone or an editable install).
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
 DEMO_TOKEN = "vigie-demo-token"
 
 T = TypeVar("T")
@@ -33,6 +34,18 @@ ConfigOption = Annotated[
         "--config", "-c", help="Fichier de configuration (défaut : $VIGIE_CONFIG ou config/vigie.yaml)."
     ),
 ]
+
+
+DemoOption = Annotated[
+    bool,
+    typer.Option(
+        "--demo", help="Configuration de démonstration (config/demo.yaml), comme vigie serve --demo."
+    ),
+]
+
+
+def _demo(config: Path | None, demo: bool) -> Path | None:
+    return config or DEMO_CONFIG if demo else config
 
 
 @app.callback()
@@ -52,6 +65,23 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _load(settings: Settings) -> VigieConfig:
+    if not settings.config.exists():
+        origin = (
+            "$VIGIE_CONFIG"
+            if os.environ.get("VIGIE_CONFIG")
+            else "--config"
+            if settings.config != Path("config/vigie.yaml")
+            else "emplacement par défaut"
+        )
+        typer.echo(
+            f"Configuration introuvable : {settings.config.resolve()} ({origin}).\n"
+            "Indiquez-la avec --config FICHIER ou la variable VIGIE_CONFIG, ou essayez la démonstration "
+            "avec --demo (config/demo.yaml). Un exemple commenté : config/vigie.example.yaml.\n"
+            f"Configuration not found: {settings.config.resolve()}. "
+            "Use --config FILE, $VIGIE_CONFIG or --demo.",
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
         return load_config(settings.config)
     except ConfigError as exc:
@@ -159,9 +189,10 @@ def check_config(
     env: Annotated[
         bool, typer.Option("--env", help="Vérifie aussi les secrets de l'environnement des canaux activés.")
     ] = False,
+    demo: DemoOption = False,
 ) -> None:
     """Vérifie la configuration et en affiche le résumé (code de sortie non nul en cas d'erreur)."""
-    settings = _settings(path)
+    settings = _settings(_demo(path, demo))
     cfg = _load(settings)
     if env:
         _check_env(cfg)
@@ -276,12 +307,13 @@ def signal(
     reporter: Annotated[str | None, typer.Option(help="Déclarant.")] = None,
     exercise: Annotated[bool, typer.Option(help="Signal d'exercice.")] = False,
     config: ConfigOption = None,
+    demo: DemoOption = False,
 ) -> None:
     """Enregistre un signal et affiche son accusé de réception."""
     from bot.domain import Category, OriginChannel, parse_severity
     from bot.intake import Origin, SignalDraft
 
-    settings = _settings(config)
+    settings = _settings(_demo(config, demo))
     cfg = _load(settings)
     try:
         draft = SignalDraft(
@@ -312,26 +344,48 @@ def signal(
 @app.command()
 def signals(
     status: Annotated[str, typer.Option(help="open, closed ou un statut (recu, acquitte…).")] = "open",
+    state: Annotated[
+        str | None,
+        typer.Option(help="État de l'échelle : en-cours, sans-reponse, acquitte, clos, sans-echelle."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
     config: ConfigOption = None,
+    demo: DemoOption = False,
 ) -> None:
-    """Liste les signaux."""
+    """Liste les signaux, avec où en est l'échelle de chacun et qui a été appelé."""
     from bot.signals import list_signals, signal_to_dict
+    from escalation.status import LadderState, ladder_views, run_states
 
-    settings = _settings(config)
+    settings = _settings(_demo(config, demo))
     cfg = _load(settings)
+    choices = [s.value for s in LadderState]
+    if state is not None and state not in choices:
+        typer.echo(f"État inconnu « {state} » (valeurs possibles : {', '.join(choices)}).", err=True)
+        raise typer.Exit(2)
+    runs = run_states(LadderState(state)) if state else None
 
     async def work(vigie: Any) -> Any:
-        return await list_signals(vigie.db, status)
+        rows = await list_signals(vigie.db, status, run_states=runs)
+        return rows, await ladder_views(vigie.db, vigie.engine.ctx, rows), vigie.engine.ctx
 
-    rows = _run(lambda: _with_vigie(settings, cfg, work))
+    rows, views, ctx = _run(lambda: _with_vigie(settings, cfg, work))
     if as_json:
-        typer.echo(json.dumps([signal_to_dict(r) for r in rows], ensure_ascii=False, indent=2))
+        out = [
+            {**signal_to_dict(r), "ladder": views[r.id].to_dict() if r.id in views else None} for r in rows
+        ]
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     zone = cfg.desk.zone
     for row in rows:
         when = row.received_at.astimezone(zone).strftime("%d/%m %H:%M")
-        typer.echo(f"{row.reference}  {when}  {row.status:<9} {row.severity or '-':<14} {row.title}")
+        view = views.get(row.id) if row.id is not None else None
+        ladder = view.summary(ctx) if view else ""
+        paged = ", ".join(ctx.name(p) for p in view.paged) if view and view.paged else ""
+        mark = "EXERCICE " if row.is_exercise else ""
+        typer.echo(
+            f"{row.reference}  {when}  {row.status:<9} {row.severity or '-':<14} {mark}{row.title}\n"
+            f"    échelle : {ladder}" + (f" ; appelé(s) : {paged}" if paged else "")
+        )
     if not rows:
         typer.echo("Aucun signal.")
 
@@ -346,11 +400,12 @@ def outbox(
     limit: Annotated[int, typer.Option(help="Nombre maximal de messages.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
     config: ConfigOption = None,
+    demo: DemoOption = False,
 ) -> None:
     """Affiche les messages envoyés (ou qui l'auraient été, en console)."""
     from bot.outbox import OutboxFilter, list_messages, message_to_dict
 
-    settings = _settings(config)
+    settings = _settings(_demo(config, demo))
     cfg = _load(settings)
     zone = cfg.desk.zone
     if since is not None and since.tzinfo is None:
@@ -390,9 +445,10 @@ def ack(
     reference: Annotated[str, typer.Argument(help="Référence du signal (PFR-2026-000042).")],
     person: Annotated[str, typer.Option("--as", help="Identifiant de la personne qui prend en charge.")],
     config: ConfigOption = None,
+    demo: DemoOption = False,
 ) -> None:
     """Prend en charge un signal : arrête l'échelle et prévient les autres personnes appelées."""
-    _act(config, lambda vigie: vigie.actions.acknowledge(reference, person, channel="cli"))
+    _act(_demo(config, demo), lambda vigie: vigie.actions.acknowledge(reference, person, channel="cli"))
 
 
 @app.command()
@@ -400,9 +456,10 @@ def escalate(
     reference: Annotated[str, typer.Argument(help="Référence du signal.")],
     person: Annotated[str | None, typer.Option("--as", help="Qui demande l'escalade.")] = None,
     config: ConfigOption = None,
+    demo: DemoOption = False,
 ) -> None:
     """Passe immédiatement à l'étape suivante de l'échelle."""
-    _act(config, lambda vigie: vigie.actions.escalate(reference, person))
+    _act(_demo(config, demo), lambda vigie: vigie.actions.escalate(reference, person))
 
 
 @app.command()
@@ -411,9 +468,10 @@ def resolve(
     person: Annotated[str, typer.Option("--as", help="Qui clôt le signal.")],
     note: Annotated[str | None, typer.Option(help="Motif de clôture.")] = None,
     config: ConfigOption = None,
+    demo: DemoOption = False,
 ) -> None:
     """Clôt un signal et arrête son échelle."""
-    _act(config, lambda vigie: vigie.actions.resolve(reference, person, note))
+    _act(_demo(config, demo), lambda vigie: vigie.actions.resolve(reference, person, note))
 
 
 @app.command()
@@ -424,13 +482,14 @@ def oncall(
     roster: Annotated[str | None, typer.Option(help="Un seul tableau d'astreinte.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
     config: ConfigOption = None,
+    demo: DemoOption = False,
 ) -> None:
     """Qui est d'astreinte maintenant (ou à --at), et la prochaine relève."""
     from bot.clock import SystemClock
     from escalation.context import PagingContext
     from escalation.oncall import UnknownRoster, format_oncall, oncall_view
 
-    settings = _settings(config)
+    settings = _settings(_demo(config, demo))
     cfg = _load(settings)
     ctx = PagingContext(cfg, SystemClock())
     when = ctx.clock.now() if at is None else (at if at.tzinfo else at.replace(tzinfo=cfg.desk.zone))

@@ -455,77 +455,7 @@ class VigieConfig(StrictModel):
 
     def cross_check(self) -> list[tuple[tuple[int | str, ...], str]]:
         """References between sections: every name must point at something that exists."""
-        people = {p.id for p in self.people}
-        found: list[tuple[tuple[int | str, ...], str]] = []
-
-        def person(loc: tuple[int | str, ...], pid: str | None) -> None:
-            if pid is not None and pid not in people:
-                found.append((loc, f"personne inconnue « {pid} » (absente de people)"))
-
-        for i, pid in enumerate(self.duty_officers):
-            person(("duty_officers", i), pid)
-        ids: set[str] = set()
-        for r, roster in enumerate(self.rosters):
-            if roster.id in ids:
-                found.append(
-                    (("rosters", r, "id"), f"identifiant de tableau d'astreinte en double « {roster.id} »")
-                )
-            ids.add(roster.id)
-            groups = [("slots", roster.slots)]
-            if roster.off_hours:
-                groups.append(("off_hours", roster.off_hours.slots))
-            for name, slots in groups:
-                base: tuple[int | str, ...] = (
-                    ("rosters", r, name) if name == "slots" else ("rosters", r, name, "slots")
-                )
-                for s, slot in enumerate(slots):
-                    for level in LEVELS:
-                        person((*base, s, level), getattr(slot, level))
-            for o, override in enumerate(roster.overrides):
-                person(("rosters", r, "overrides", o, "by"), override.by)
-                person(("rosters", r, "overrides", o, "replace"), override.replace)
-        ladder_ids: set[str] = set()
-        for la, ladder in enumerate(self.ladders):
-            if ladder.id in ladder_ids:
-                found.append((("ladders", la, "id"), f"identifiant d'échelle en double « {ladder.id} »"))
-            ladder_ids.add(ladder.id)
-            if ladder.roster is not None and self.roster(ladder.roster) is None:
-                found.append((("ladders", la, "roster"), f"tableau d'astreinte inconnu « {ladder.roster} »"))
-            level_needs_roster = "est un niveau d'astreinte : préciser le roster de l'échelle"
-            for st, step in enumerate(ladder.steps):
-                for t, target in enumerate(step.page):
-                    loc = ("ladders", la, "steps", st, "page", t)
-                    if target in LEVELS:
-                        if ladder.roster is None:
-                            found.append(
-                                (
-                                    loc,
-                                    f"« {target} » {level_needs_roster}",
-                                )
-                            )
-                    elif target not in people:
-                        found.append(
-                            (
-                                loc,
-                                f"« {target} » n'est ni un niveau (titulaire, suppleant, cadre) "
-                                "ni une personne connue",
-                            )
-                        )
-        if self.channels.twilio.enabled:
-            if self.channels.twilio.sms_from is None:
-                found.append(
-                    (("channels", "twilio", "sms_from"), "numéro d'envoi obligatoire quand Twilio est activé")
-                )
-            if self.desk.public_url is None:
-                found.append(
-                    (("desk", "public_url"), "adresse publique obligatoire pour les webhooks Twilio")
-                )
-        for i, route in enumerate(self.intake.routes):
-            if route.ladder not in ladder_ids:
-                found.append((("intake", "routes", i, "ladder"), f"échelle inconnue « {route.ladder} »"))
-        if self.intake.default_ladder and self.intake.default_ladder not in ladder_ids:
-            found.append((("intake", "default_ladder"), f"échelle inconnue « {self.intake.default_ladder} »"))
-        return found
+        return cross_check(self.model_dump())
 
     def warnings(self) -> list[str]:
         """Problems that do not stop the service but that a desk manager must see."""
@@ -566,6 +496,156 @@ class VigieConfig(StrictModel):
         return [kind for kind in person.channels if kind in enabled and person.address(kind)]
 
 
+def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _section(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def cross_check(data: dict[str, Any], lang: str = "fr") -> list[tuple[tuple[int | str, ...], str]]:
+    """References between sections, on the document as written (so that they are reported in the
+    same run as the errors of form, whatever else is wrong): every name must exist."""
+    people = {str(p.get("id")) for _, p in _items(data.get("people")) if p.get("id") is not None}
+    found: list[tuple[tuple[int | str, ...], str]] = []
+
+    def say(fr: str, en: str) -> str:
+        return en if lang == "en" else fr
+
+    def person(loc: tuple[int | str, ...], pid: Any) -> None:
+        if isinstance(pid, str) and pid not in people:
+            found.append(
+                (
+                    loc,
+                    say(
+                        f"personne inconnue « {pid} » (absente de people)",
+                        f"unknown person “{pid}” (not in people)",
+                    ),
+                )
+            )
+
+    officers = data.get("duty_officers")
+    for i, pid in enumerate(officers if isinstance(officers, list) else []):
+        person(("duty_officers", i), pid)
+    roster_ids: set[str] = set()
+    for r, roster in _items(data.get("rosters")):
+        rid = roster.get("id")
+        if rid in roster_ids:
+            found.append(
+                (
+                    ("rosters", r, "id"),
+                    say(
+                        f"identifiant de tableau d'astreinte en double « {rid} »",
+                        f"duplicate roster id “{rid}”",
+                    ),
+                )
+            )
+        if isinstance(rid, str):
+            roster_ids.add(rid)
+        groups: list[tuple[tuple[int | str, ...], Any]] = [(("rosters", r, "slots"), roster.get("slots"))]
+        off = _section(roster.get("off_hours"))
+        if off:
+            groups.append((("rosters", r, "off_hours", "slots"), off.get("slots")))
+        for base, slots in groups:
+            for s_index, slot in _items(slots):
+                for level in LEVELS:
+                    person((*base, s_index, level), slot.get(level))
+        for o, override in _items(roster.get("overrides")):
+            person(("rosters", r, "overrides", o, "by"), override.get("by"))
+            person(("rosters", r, "overrides", o, "replace"), override.get("replace"))
+    ladder_ids: set[str] = set()
+    level_needs_roster = "est un niveau d'astreinte : préciser le roster de l'échelle"
+    levels = ", ".join(LEVELS)
+    for la, ladder in _items(data.get("ladders")):
+        lid = ladder.get("id")
+        if lid in ladder_ids:
+            found.append(
+                (
+                    ("ladders", la, "id"),
+                    say(f"identifiant d'échelle en double « {lid} »", f"duplicate ladder id “{lid}”"),
+                )
+            )
+        if isinstance(lid, str):
+            ladder_ids.add(lid)
+        roster_ref = ladder.get("roster")
+        if isinstance(roster_ref, str) and roster_ref not in roster_ids:
+            found.append(
+                (
+                    ("ladders", la, "roster"),
+                    say(f"tableau d'astreinte inconnu « {roster_ref} »", f"unknown roster “{roster_ref}”"),
+                )
+            )
+        for st, step in _items(ladder.get("steps")):
+            page = step.get("page")
+            for t_index, target in enumerate(page if isinstance(page, list) else []):
+                loc = ("ladders", la, "steps", st, "page", t_index)
+                if not isinstance(target, str):
+                    continue
+                if target in LEVELS:
+                    if roster_ref is None:
+                        found.append(
+                            (
+                                loc,
+                                say(
+                                    f"« {target} » {level_needs_roster}",
+                                    f"“{target}” is a level: give the ladder a roster",
+                                ),
+                            )
+                        )
+                elif target not in people:
+                    found.append(
+                        (
+                            loc,
+                            say(
+                                f"« {target} » n'est ni un niveau ({levels}) ni une personne connue",
+                                f"“{target}” is neither a level ({levels}) nor a known person",
+                            ),
+                        )
+                    )
+    twilio = _section(_section(data.get("channels")).get("twilio"))
+    if twilio.get("enabled") is True:
+        if not twilio.get("sms_from"):
+            found.append(
+                (
+                    ("channels", "twilio", "sms_from"),
+                    say(
+                        "numéro d'envoi obligatoire quand Twilio est activé",
+                        "sending number required when Twilio is enabled",
+                    ),
+                )
+            )
+        if not _section(data.get("desk")).get("public_url"):
+            found.append(
+                (
+                    ("desk", "public_url"),
+                    say(
+                        "adresse publique obligatoire pour les webhooks Twilio",
+                        "public URL required for Twilio's webhooks",
+                    ),
+                )
+            )
+    intake = _section(data.get("intake"))
+    for i, route in _items(intake.get("routes")):
+        ladder_ref = route.get("ladder")
+        if isinstance(ladder_ref, str) and ladder_ref not in ladder_ids:
+            found.append(
+                (
+                    ("intake", "routes", i, "ladder"),
+                    say(f"échelle inconnue « {ladder_ref} »", f"unknown ladder “{ladder_ref}”"),
+                )
+            )
+    default = intake.get("default_ladder")
+    if isinstance(default, str) and default not in ladder_ids:
+        found.append(
+            (
+                ("intake", "default_ladder"),
+                say(f"échelle inconnue « {default} »", f"unknown ladder “{default}”"),
+            )
+        )
+    return found
+
+
 # --- loading and error reporting -------------------------------------------------
 
 
@@ -574,73 +654,151 @@ class ConfigProblem:
     location: str  # path inside the document, e.g. people[3].contacts.phone
     line: int | None
     message: str
+    column: int | None = None
+    quoted: str | None = None  # the offending line, for syntax errors
 
 
 class ConfigError(Exception):
-    def __init__(self, path: Path, problems: list[ConfigProblem]) -> None:
+    def __init__(self, path: Path, problems: list[ConfigProblem], lang: str = "fr") -> None:
         self.path = path
-        self.problems = problems
+        self.problems = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+        self.lang = lang
         super().__init__(self.render())
 
     def render(self) -> str:
-        lines = [f"Configuration invalide : {self.path} ({len(self.problems)} erreur(s))"]
+        count = len(self.problems)
+        if self.lang == "en":
+            lines = [f"Invalid configuration: {self.path} ({count} error(s))"]
+        else:
+            lines = [f"Configuration invalide : {self.path} ({count} erreur(s))"]
         for problem in self.problems:
-            where = f"{self.path}:{problem.line}" if problem.line else str(self.path)
+            where = str(self.path)
+            if problem.line:
+                where += f":{problem.line}" + (f":{problem.column}" if problem.column else "")
             loc = f"{problem.location} : " if problem.location else ""
             lines.append(f"  {where}: {loc}{problem.message}")
+            if problem.quoted is not None:
+                lines.append(f"      {problem.line} | {problem.quoted}")
         return "\n".join(lines)
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """Line (1-based) of the deepest node of ``loc`` present in the YAML document."""
+def _mark_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> tuple[int | None, int | None]:
+    """Line and column (1-based) of the deepest node of ``loc`` present in the YAML document."""
     node = root
-    line = node.start_mark.line + 1 if node is not None else None
+    mark = node.start_mark if node is not None else None
     for part in loc:
         child: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode) and isinstance(part, str):
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode) and key.value == part:
-                    child = value
-                    line = key.start_mark.line + 1
+                    child, mark = value, key.start_mark
                     break
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             child = node.value[part]
-            line = child.start_mark.line + 1
+            mark = child.start_mark
         if child is None:
             break
         node = child
-    return line
+    return (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    return _mark_of(root, loc)[0]
+
+
+# PyYAML's problems, as a desk manager editing the file would understand them.
+_YAML_FR = (
+    ("found character '\\t'", "tabulation interdite : indentez avec des espaces"),
+    (
+        "mapping values are not allowed",
+        "« : » inattendu : une valeur qui contient « : » doit être entre guillemets",
+    ),
+    ("could not find expected ':'", "« : » manquant après la clé"),
+    ("expected <block end>", "indentation incohérente, ou texte inattendu après une valeur"),
+    ("expected ',' or ']'", "crochet « [ » non fermé"),
+    ("expected ',' or '}'", "accolade « { » non fermée"),
+    ("found unexpected end of stream", "fin du fichier inattendue : guillemet ou crochet non fermé ?"),
+    ("found undefined alias", "alias (*nom) non défini"),
+    ("found duplicate anchor", "ancre (&nom) en double"),
+    ("did not find expected key", "clé attendue : indentation incohérente ?"),
+    ("did not find expected '-' indicator", "élément de liste attendu (« - ») : indentation incohérente ?"),
+)
+
+
+def _unclosed_quote(lines: list[str], before: int) -> int | None:
+    """The first line (0-based, before ``before``) that opens a quote it does not close."""
+    for index, line in enumerate(lines[: before + 1]):
+        text = line.split(" #", 1)[0]
+        if text.lstrip().startswith("#"):
+            continue
+        doubles = len(re.findall(r'(?<!\\)"', text))
+        if doubles % 2:
+            return index
+        if "'" in text and '"' not in text and text.count("'") % 2 and re.search(r"[:\-\[,]\s*'", text):
+            return index
+    return None
+
+
+def _yaml_problem(exc: yaml.YAMLError, lines: list[str], lang: str) -> ConfigProblem:
+    mark = getattr(exc, "problem_mark", None)
+    reason = str(getattr(exc, "problem", None) or exc)
+    line_index = mark.line if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    explained = next((fr for en, fr in _YAML_FR if en in reason), None)
+    opened = _unclosed_quote(lines, line_index) if line_index is not None else None
+    if opened is not None and opened < (line_index or 0):
+        # The quote opened here swallowed the lines below: that is where the problem starts.
+        line_index, column = opened, None
+        explained = "guillemet ouvert sur cette ligne et jamais fermé"
+    if lang == "en":
+        message = f"unreadable YAML: {reason}"
+    else:
+        message = f"YAML illisible : {explained or reason}"
+    quoted = lines[line_index] if line_index is not None and line_index < len(lines) else None
+    return ConfigProblem(
+        "", line_index + 1 if line_index is not None else None, message, column=column, quoted=quoted
+    )
+
+
+def _language(data: Any) -> str:
+    desk = data.get("desk") if isinstance(data, dict) else None
+    return "en" if isinstance(desk, dict) and desk.get("language") == "en" else "fr"
 
 
 def parse_config(text: str, path: Path) -> VigieConfig:
+    """The configuration, or every problem of the file at once (form and references), each with
+    its line and column."""
+    lines = text.splitlines()
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, [ConfigProblem("", line, f"YAML illisible : {reason}")]) from exc
+        raise ConfigError(path, [_yaml_problem(exc, lines, "fr")]) from exc
+    lang = _language(data)
     if not isinstance(data, dict):
-        raise ConfigError(path, [ConfigProblem("", 1, "le document doit être une section (clé: valeur)")])
+        message = (
+            "the document must be a mapping (key: value)"
+            if lang == "en"
+            else ("le document doit être une section (clé: valeur)")
+        )
+        raise ConfigError(path, [ConfigProblem("", 1, message)], lang)
+
+    def at(loc: tuple[int | str, ...], message: str) -> ConfigProblem:
+        line, column = _mark_of(root, loc)
+        return ConfigProblem(format_location(loc), line, message, column=column)
+
+    problems: list[ConfigProblem] = []
+    config: VigieConfig | None = None
     try:
         config = VigieConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            ConfigProblem(
-                location=format_location(tuple(err["loc"])),
-                line=_line_of(root, tuple(err["loc"])),
-                message=french_message(dict(err)),
-            )
-            for err in exc.errors()
-        ]
-        raise ConfigError(path, problems) from None
-    crossed = config.cross_check()
-    if crossed:
-        raise ConfigError(
-            path,
-            [ConfigProblem(format_location(loc), _line_of(root, loc), message) for loc, message in crossed],
-        )
+        problems = [at(tuple(err["loc"]), french_message(dict(err), lang)) for err in exc.errors()]
+    seen = {p.location for p in problems}
+    crossed = cross_check(data, lang)
+    problems += [at(loc, message) for loc, message in crossed if format_location(loc) not in seen]
+    if problems:
+        raise ConfigError(path, problems, lang)
+    assert config is not None
     return config
 
 

@@ -69,7 +69,10 @@ def parse_severity(value: str) -> Severity:
     if key in SEVERITY_ALIASES:
         return SEVERITY_ALIASES[key]
     allowed = ", ".join(s.value for s in Severity)
-    raise ValueError(f"gravité inconnue « {value} » (valeurs possibles : {allowed})")
+    english = ", ".join(dict.fromkeys(SEVERITY_ALIASES))
+    raise ValueError(
+        f"gravité inconnue « {value} » (valeurs possibles : {allowed} ; en anglais aussi : {english})"
+    )
 
 
 class Category(StrEnum):

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import structlog
 import uvicorn
 
-from bot.app import Vigie, create_app
+from bot.app import Vigie
+from bot.web import create_app
 
 log = structlog.get_logger("vigie")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from bot.db import Database
 from bot.domain import SignalStatus
-from bot.models import SignalEventRow, SignalRow
+from bot.models import LadderRunRow, SignalEventRow, SignalRow
 
 REFERENCE = re.compile(r"\b([A-Z][A-Z0-9]{1,9}-\d{4}-\d{6})\b", re.IGNORECASE)
 
@@ -37,9 +37,17 @@ async def get_signal(db: Database, reference: str) -> tuple[SignalRow, list[Sign
         return signal, list(events)
 
 
-async def list_signals(db: Database, status: str | None = None, limit: int = 200) -> list[SignalRow]:
-    """Newest first. ``status`` is a status code, or ``open`` / ``closed``."""
+async def list_signals(
+    db: Database, status: str | None = None, limit: int = 200, run_states: list[str | None] | None = None
+) -> list[SignalRow]:
+    """Newest first. ``status`` is a status code, or ``open`` / ``closed``; ``run_states`` keeps
+    the signals whose ladder run is in one of those states (``None``: no ladder run)."""
     stmt = select(SignalRow)
+    if run_states is not None:
+        stmt = stmt.join(LadderRunRow, col(LadderRunRow.signal_id) == col(SignalRow.id), isouter=True)
+        wanted = [s for s in run_states if s is not None]
+        condition = col(LadderRunRow.state).in_(wanted)
+        stmt = stmt.where(or_(condition, col(LadderRunRow.id).is_(None)) if None in run_states else condition)
     if status == "open":
         stmt = stmt.where(SignalRow.status != SignalStatus.CLOS.value)
     elif status == "closed":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -114,6 +115,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Bascule vers {channel} pour {name}",
         "en": "Failing over to {channel} for {name}",
     },
+    "event.mail_reply": {"fr": "Courriel de {sender} : {subject}", "en": "E-mail from {sender}: {subject}"},
     "notice.channel_down": {
         "fr": "Vigie : le canal {channel} est indisponible depuis {time} ({error}). Les alertes passent "
         "par les autres canaux de chacun ; Vigie réessaie et vous préviendra de son rétablissement.",
@@ -131,6 +133,25 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+# « de » / « le » / « que » before a placeholder: elided when the value starts with a vowel sound
+# (« appel d'Alice Martin »). Only at placeholders, never inside what people wrote.
+_ELIDABLE = re.compile(r"\b(de|le|que) \{(\w+)\}")
+_VOWEL = re.compile(r"^[AEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜaeiouyàâäéèêëîïôöùûü]")
+
+
+def elide(template: str, values: dict[str, Any]) -> str:
+    def one(match: re.Match[str]) -> str:
+        word, name = match.group(1), match.group(2)
+        if _VOWEL.match(str(values.get(name, ""))):
+            return f"{word[:-1]}'{{{name}}}"
+        return match.group(0)
+
+    return _ELIDABLE.sub(one, template)
+
+
 def t(key: str, lang: str = "fr", **values: Any) -> str:
     entry = TEXTS[key]
-    return entry.get(lang, entry["fr"]).format(**values)
+    template = entry.get(lang, entry["fr"])
+    if lang == "fr" or lang not in entry:
+        template = elide(template, values)
+    return template.format(**values)

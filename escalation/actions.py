@@ -150,11 +150,11 @@ class SignalActions:
             if signal.acknowledged_by is not None:
                 by = self.ctx.name(signal.acknowledged_by)
                 at = self.ctx.local(signal.acknowledged_at) if signal.acknowledged_at else "?"
-                return ActionResult(
-                    signal.reference,
-                    f"{signal.reference} est déjà pris en charge par {by} (à {at}).",
-                    changed=False,
-                )
+                message = f"{signal.reference} est déjà pris en charge par {by} (à {at})."
+                if signal.acknowledged_by == person_id:
+                    # The same person again (a retry, a double press): nothing to do, not an error.
+                    return ActionResult(signal.reference, message, changed=False)
+                raise ActionError("already_taken", message)
             signal.acknowledged_by, signal.acknowledged_at = person_id, now
             if signal.status == SignalStatus.RECU.value:
                 signal.status = SignalStatus.ACQUITTE.value

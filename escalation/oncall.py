@@ -81,7 +81,8 @@ def roster_ics(ctx: PagingContext, roster_id: str, start: datetime, weeks: int) 
     cal.add("x-wr-timezone", ctx.config.desk.timezone)
     end = start + timedelta(weeks=weeks)
     spans: dict[str, list[list[Any]]] = {level: [] for level in LEVELS}
-    for seg_start, seg_end, on_call in schedule.segments(start, end):
+    # Begin one rotation back, so the duty under way starts at its real hand-over, not "now".
+    for seg_start, seg_end, on_call in schedule.segments(start - schedule.period, end):
         for level in LEVELS:
             pid = on_call.holders.get(level)
             runs = spans[level]
@@ -91,7 +92,7 @@ def roster_ics(ctx: PagingContext, roster_id: str, start: datetime, weeks: int) 
                 runs.append([seg_start, seg_end, pid])
     for level in LEVELS:
         for seg_start, seg_end, pid in spans[level]:
-            if pid is None:
+            if pid is None or seg_end <= start:
                 continue
             event = Event()
             event.add("uid", f"{roster_id}-{level}-{int(seg_start.timestamp())}@vigie")

@@ -24,6 +24,7 @@ from bot.db import UNAVAILABLE_ERRORS
 from bot.domain import OriginChannel
 from bot.intake import Origin, SignalDraft
 from bot.signals import find_reference
+from bot.texts import t
 
 if TYPE_CHECKING:
     from bot.app import Vigie
@@ -150,7 +151,7 @@ class AlertMailbox:
             added = await self.vigie.intake.add_message(
                 mentioned,
                 origin,
-                f"Courriel de {sender} : {subject}",
+                t("event.mail_reply", self.vigie.config.desk.language, sender=sender, subject=subject),
                 {"subject": subject, "text": text, "attachments": attachments},
             )
             if added is not None:

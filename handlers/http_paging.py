@@ -15,7 +15,14 @@ from handlers.http_common import HttpError, authenticate, parse_json_body
 
 router = APIRouter()
 
-_ACTION_STATUS = {"not_found": 404, "unknown_person": 422, "closed": 409, "not_active": 409, "no_ladder": 409}
+_ACTION_STATUS = {
+    "not_found": 404,
+    "unknown_person": 422,
+    "closed": 409,
+    "not_active": 409,
+    "no_ladder": 409,
+    "already_taken": 409,
+}
 
 
 class ActorIn(BaseModel):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from bot.domain import SignalStatus
 from bot.outbox import OutboxFilter, list_messages, message_to_dict
 from bot.signals import get_signal, list_signals, signal_to_dict
+from escalation.status import LadderState, ladder_views, run_states
 from handlers.http_common import HttpError, authenticate
 
 router = APIRouter()
@@ -32,8 +33,10 @@ async def read_signal(request: Request, reference: str) -> dict[str, Any]:
 async def read_signals(
     request: Request,
     status: str | None = None,
+    state: str | None = None,
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> dict[str, Any]:
+    """Signals, newest first, each with where its ladder stands (``ladder``)."""
     vigie = request.app.state.vigie
     authenticate(request, vigie.tokens)
     if status is not None and status not in _STATUS_CHOICES:
@@ -42,8 +45,22 @@ async def read_signals(
             "invalid_query",
             f"Statut inconnu « {status} » (valeurs possibles : {', '.join(_STATUS_CHOICES)}).",
         )
-    signals = await list_signals(vigie.db, status, limit)
-    return {"signals": [signal_to_dict(s) for s in signals], "count": len(signals)}
+    states = [s.value for s in LadderState]
+    if state is not None and state not in states:
+        raise HttpError(
+            422,
+            "invalid_query",
+            f"État d'échelle inconnu « {state} » (valeurs possibles : {', '.join(states)}).",
+        )
+    runs = run_states(LadderState(state)) if state else None
+    signals = await list_signals(vigie.db, status, limit, run_states=runs)
+    views = await ladder_views(vigie.db, vigie.engine.ctx, signals)
+    return {
+        "signals": [
+            {**signal_to_dict(s), "ladder": views[s.id].to_dict() if s.id in views else None} for s in signals
+        ],
+        "count": len(signals),
+    }
 
 
 @router.get("/api/v1/outbox")

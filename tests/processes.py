@@ -16,6 +16,22 @@ from tests.support import BASE_CONFIG, REPO, TOKEN, free_port
 from tests.test_cli import VIGIE
 
 
+async def wait_until_up(url: str, proc: asyncio.subprocess.Process, within: float = 20) -> bool:
+    """Poll ``/healthz`` until it answers 200; False if the process exits or time runs out."""
+    deadline = asyncio.get_running_loop().time() + within
+    async with httpx.AsyncClient(base_url=url) as client:
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            if proc.returncode is not None:
+                return False
+            await asyncio.sleep(0.05)
+    return False
+
+
 def write_config(path: Path, **sections: Any) -> Path:
     data = {**BASE_CONFIG, **sections}
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -57,17 +73,8 @@ class ServeProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            for _ in range(400):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if self.proc.returncode is not None:
-                    raise RuntimeError(self.log.read_text())
-                await asyncio.sleep(0.05)
-        raise RuntimeError("vigie serve did not come up:\n" + self.log.read_text())
+        if not await wait_until_up(self.url, self.proc):
+            raise RuntimeError("vigie serve did not come up:\n" + self.log.read_text())
 
     async def kill9(self) -> None:
         assert self.proc is not None

@@ -79,13 +79,13 @@ async def test_check_config_locates_each_error_in_plain_french(tmp_path: Path) -
     lines = result.stderr.splitlines()
     assert lines[0] == f"Configuration invalide : {path} (4 erreur(s))"
     assert (
-        f"  {path}:4: desk.timezone : fuseau horaire inconnu « Europe/Pariss » (exemple : Europe/Paris)"
+        f"  {path}:4:3: desk.timezone : fuseau horaire inconnu « Europe/Pariss » (exemple : Europe/Paris)"
         in lines
     )
-    assert f"  {path}:15: people[3].contacts.phone : numéro de téléphone invalide « 06 12 »" in lines
-    assert f"  {path}:16: people[3].contacts.emial : clé inconnue (faute de frappe ?)" in lines
+    assert f"  {path}:15:7: people[3].contacts.phone : numéro de téléphone invalide « 06 12 »" in lines
+    assert f"  {path}:16:7: people[3].contacts.emial : clé inconnue (faute de frappe ?)" in lines
     assert any(
-        line.startswith(f"  {path}:17: people[3].functions[0] : valeur non autorisée « pilote »")
+        line.startswith(f"  {path}:17:17: people[3].functions[0] : valeur non autorisée « pilote »")
         for line in lines
     )
 
@@ -114,7 +114,8 @@ async def test_check_config_refuses_broken_documents(tmp_path: Path, text: str, 
 async def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     result = await run_cli(["check-config", str(tmp_path / "absent.yaml")])
     assert result.returncode == 2
-    assert "fichier introuvable" in result.stderr
+    assert f"Configuration introuvable : {tmp_path / 'absent.yaml'}" in result.stderr
+    assert "--config FICHIER ou la variable VIGIE_CONFIG" in result.stderr and "--demo" in result.stderr
 
 
 async def test_check_config_warns_about_people_who_cannot_be_reached(tmp_path: Path) -> None:
@@ -189,11 +190,11 @@ async def test_check_config_warns_about_a_roster_slot_nobody_can_reach(tmp_path:
     [
         (
             ("suppleant: bruno}]", "suppleant: zoe}]"),
-            ":10: rosters[0].slots[0].suppleant : personne inconnue « zoe »",
+            ":10:32: rosters[0].slots[0].suppleant : personne inconnue « zoe »",
         ),
         (
             ("page: [titulaire]", "page: [titulair]"),
-            ":12: ladders[0].steps[0].page[0] : « titulair » n'est ni un niveau",
+            ":12:48: ladders[0].steps[0].page[0] : « titulair » n'est ni un niveau",
         ),
         (("wait: 5m}, {page: [suppleant]", "wait: cinq}, {page: [suppleant]"), "durée illisible « cinq »"),
         (("start: 2026-01-05", "start: 2026-01-06"), "doit tomber un lundi"),
@@ -225,3 +226,70 @@ async def test_one_shot_commands_leave_the_channels_to_the_service(db_url: str, 
     taken = await run_cli(["ack", ref, "--as", "alice"], db_url, path)
     assert taken.returncode == 0, taken.stderr
     assert taken.stdout.startswith(f"{ref} pris en charge par Alice")
+
+
+ALL_AT_ONCE = """\
+version: 1
+desk: {name: PFR}
+people:
+  - {id: alice, name: Alice}
+ladders:
+  - id: default
+    steps:
+      - {page: [alice, bob], wait: 30x}
+      - {page: [carole], wait: 5m}
+duty_officers: [zoe]
+"""
+
+
+async def test_every_error_of_a_file_comes_in_one_run(tmp_path: Path) -> None:
+    """A bad duration and three unknown names: all four at once, not in rounds."""
+    path = tmp_path / "vigie.yaml"
+    path.write_text(ALL_AT_ONCE, encoding="utf-8")
+    result = await run_cli(["check-config", str(path)])
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Configuration invalide : {path} (4 erreur(s))"
+    assert lines[1:] == [
+        f"  {path}:8:24: ladders[0].steps[0].page[1] : « bob » n'est ni un niveau "
+        "(titulaire, suppleant, cadre) ni une personne connue",
+        f"  {path}:8:30: ladders[0].steps[0].wait : durée illisible « 30x » (exemples : 30s, 5m, 1h30m, 2d)",
+        f"  {path}:9:17: ladders[0].steps[1].page[0] : « carole » n'est ni un niveau (titulaire, suppleant, "
+        "cadre) ni une personne connue",
+        f"  {path}:10:17: duty_officers[0] : personne inconnue « zoe » (absente de people)",
+    ]
+
+
+async def test_an_unclosed_quote_is_reported_where_it_opens(tmp_path: Path) -> None:
+    path = tmp_path / "vigie.yaml"
+    lines = [
+        "version: 1",
+        "desk: {name: PFR}",
+        "people:",
+        "  - id: alice",
+        "    name: Alice",
+        "  - id: bruno",
+        '    name: "Bruno Petit',
+        "    functions: [referent]",
+        "  - id: chloe",
+        "    name: Chloé",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = await run_cli(["check-config", str(path)])
+    assert result.returncode == 2
+    assert f"{path}:7: YAML illisible : guillemet ouvert sur cette ligne et jamais fermé" in result.stderr
+    assert '      7 |     name: "Bruno Petit' in result.stderr  # the line itself, quoted
+
+
+async def test_value_lists_read_the_same_everywhere(tmp_path: Path) -> None:
+    path = tmp_path / "vigie.yaml"
+    path.write_text(
+        "version: 1\ndesk: {name: PFR}\nintake:\n  routes:\n    - {category: hopital, ladder: x}\n"
+        "    - {min_severity: enorme, ladder: x}\nladders:\n  - {id: x, steps: [{page: [a], wait: 1m}]}\n"
+        "people:\n  - {id: a, name: A}\n",
+        encoding="utf-8",
+    )
+    result = await run_cli(["check-config", str(path)])
+    assert "valeurs possibles : surveillance-humaine, vigilances, environnement" in result.stderr
+    assert "'" not in result.stderr.split("valeurs possibles", 1)[1].split(")")[0]  # no Python quotes
+    assert "en anglais aussi : minor" in result.stderr  # English severities are accepted: say so

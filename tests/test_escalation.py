@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.devices import duty_desk
-from tests.support import make_config
+from tests.support import AUTH, make_config
 
 PEOPLE: list[dict[str, Any]] = [
     {"id": "alice", "name": "Alice Martin", "functions": ["referent"]},
@@ -169,9 +169,15 @@ async def test_refusals_are_clear(db_url: str) -> None:
         missing = await desk.ack("PFR-2026-999999", "alice")
         assert missing.status_code == 404
         await desk.ack(ref, "alice")
-        twice = await desk.ack(ref, "bruno")
-        assert twice.status_code == 200
+        twice = await desk.ack(ref, "bruno")  # someone else took it first: a conflict
+        assert twice.status_code == 409
         assert twice.json() == {
+            "error": "already_taken",
+            "message": f"{ref} est déjà pris en charge par Alice Martin (à 03:12).",
+        }
+        retry = await desk.ack(ref, "alice")  # the same person again (a retry): harmless
+        assert retry.status_code == 200
+        assert retry.json() == {
             "reference": ref,
             "changed": False,
             "message": f"{ref} est déjà pris en charge par Alice Martin (à 03:12).",
@@ -260,3 +266,38 @@ async def test_routes_pick_the_ladder(db_url: str) -> None:
         await desk.vigie.settle()
         await bruno.expect_page(samu.json()["reference"])
         assert low != high
+
+
+async def test_the_list_of_signals_shows_where_each_ladder_stands(db_url: str) -> None:
+    """An alert nobody answered must not look like one received a second ago."""
+    async with duty_desk(db_url, config()) as desk:
+        unanswered = await desk.signal("Personne ne répond")
+        taken = await desk.signal("Pris tout de suite")
+        drill = await desk.signal("Exercice du mardi", exercise=True)
+        await desk.ack(taken, "alice")
+        await desk.advance(minutes=5)  # step 2 for the two others
+
+        async def listed(**params: str) -> dict[str, dict[str, Any]]:
+            answer = await desk.client.get("/api/v1/signals", params=params, headers=AUTH)
+            return {s["reference"]: s for s in answer.json()["signals"]}
+
+        now = await listed(status="open")
+        assert now[unanswered]["ladder"] == {
+            "state": "en-cours",
+            "step": 2,
+            "steps": 3,
+            "round": 1,
+            "next_step_at": "2026-11-24T02:22:00+00:00",
+            "since": None,
+            "paged": ["alice", "bruno"],
+        }
+        assert now[taken]["ladder"]["state"] == "acquitte"
+        assert now[drill]["exercise"] is True
+        await desk.advance(minutes=20)  # the cadre's 10 minutes run out: nobody answered
+        gone_silent = await listed(state="sans-reponse")
+        assert set(gone_silent) == {unanswered, drill}
+        assert gone_silent[unanswered]["ladder"]["since"] == "2026-11-24T02:32:00+00:00"
+        assert gone_silent[unanswered]["ladder"]["paged"] == ["alice", "bruno", "chloe"]
+        assert set(await listed(state="acquitte")) == {taken}
+        refused = await desk.client.get("/api/v1/signals", params={"state": "perdu"}, headers=AUTH)
+        assert refused.status_code == 422 and "sans-reponse" in refused.json()["message"]

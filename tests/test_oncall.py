@@ -46,7 +46,8 @@ async def test_roster_calendar_export(db_url: str) -> None:
             if "Titulaire" in str(e["summary"])
         ]
         assert titulaires == [
-            ("Titulaire : Alice Martin", SUNDAY),
+            # Alice's duty under way starts at its real hand-over, not at the time of the export.
+            ("Titulaire : Alice Martin", datetime(2026, 11, 23, 8, 0, tzinfo=UTC)),
             ("Titulaire : Bruno Petit", datetime(2026, 11, 30, 8, 0, tzinfo=UTC)),
             ("Titulaire : Alice Martin", datetime(2026, 12, 7, 8, 0, tzinfo=UTC)),
             ("Titulaire : Bruno Petit", datetime(2026, 12, 14, 8, 0, tzinfo=UTC)),
@@ -76,6 +77,11 @@ async def test_vigie_ack_command_stops_the_ladder(db_url: str, tmp_path: Path) -
     again = await run_cli(["escalate", ref, "--as", "alice"], db_url, path)
     assert again.returncode == 1
     assert "Refusé" in again.stderr and "déjà pris en charge par Bruno Petit" in again.stderr
+    taken = await run_cli(["ack", ref, "--as", "alice"], db_url, path)  # Bruno has it: refused
+    assert taken.returncode == 1
+    assert "Refusé" in taken.stderr and "déjà pris en charge par Bruno Petit" in taken.stderr
+    retry = await run_cli(["ack", ref, "--as", "bruno"], db_url, path)  # his own retry: fine
+    assert retry.returncode == 0 and "déjà pris en charge par Bruno Petit" in retry.stdout
     unknown = await run_cli(["ack", ref, "--as", "zoe"], db_url, path)
     assert unknown.returncode == 1
     assert "Personne inconnue « zoe »" in unknown.stderr

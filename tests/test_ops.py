@@ -25,3 +25,48 @@ async def test_metrics_count_signals_by_source_and_time_intake(db_url: str) -> N
     assert 'vigie_signals_received_total{outcome="new",source="http"} 2.0' in text
     assert 'vigie_signals_received_total{outcome="duplicate",source="http"} 2.0' in text
     assert 'vigie_intake_latency_seconds_count{source="http"} 4.0' in text
+
+
+async def test_every_error_has_the_one_shape_in_the_desks_language(db_url: str) -> None:
+    async with running_vigie(db_url) as server, server.client() as client:
+        unknown = await client.get("/api/v1/nulle-part", headers=AUTH)
+        assert unknown.status_code == 404
+        assert unknown.json() == {
+            "error": "not_found",
+            "message": "Adresse inconnue : /api/v1/nulle-part. Voir /docs.",
+        }
+        wrong_method = await client.put("/api/v1/signals", headers=AUTH)
+        assert wrong_method.status_code == 405
+        assert wrong_method.json() == {
+            "error": "method_not_allowed",
+            "message": "Méthode PUT non autorisée sur /api/v1/signals.",
+        }
+        bad_date = await client.get("/api/v1/outbox", params={"since": "hier"}, headers=AUTH)
+        assert bad_date.status_code == 422
+        assert bad_date.json()["fields"] == [
+            {
+                "field": "query.since",
+                "message": "doit être une date et heure ISO 8601 (exemple : 2026-03-29T02:30:00+01:00)",
+            }
+        ]
+        home = await client.get("/")
+        assert home.status_code == 200 and "text/html" in home.headers["content-type"]
+        assert "href='/docs'" in home.text and "PFR test" in home.text
+
+
+def test_de_and_le_elide_before_a_vowel_but_never_inside_what_people_wrote() -> None:
+    from bot.texts import t
+
+    assert t("event.step", "fr", step=1, steps=3, pass_note="", names="Alice Martin (titulaire)") == (
+        "Étape 1/3 : appel d'Alice Martin (titulaire)"
+    )
+    assert t("event.step", "fr", step=1, steps=3, pass_note="", names="Bruno Petit") == (
+        "Étape 1/3 : appel de Bruno Petit"
+    )
+    assert t("event.step", "en", step=1, steps=3, pass_note="", names="Alice Martin") == (
+        "Step 1/3: paging Alice Martin"
+    )
+    # A title is someone's text: « de Ebola » stays as written.
+    assert "« Cas de Ebola »" in t(
+        "notice.acknowledged", "fr", name="Émilie", time="03:12", reference="PFR-1", title="Cas de Ebola"
+    )

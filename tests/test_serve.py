@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.processes import wait_until_up
 from tests.support import REPO, eventually, free_port
 from tests.test_cli import VIGIE
 
@@ -31,15 +32,8 @@ async def test_demo_service_prints_token_and_urls_and_takes_a_signal(tmp_path: P
     )
     base = f"http://127.0.0.1:{port}"
     try:
+        assert await wait_until_up(base, proc), "service did not come up"
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            for _ in range(300):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("service did not come up")
             answer = await client.post(
                 "/api/v1/signals",
                 headers={"Authorization": "Bearer vigie-demo-token"},

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import write_config
+from tests.processes import wait_until_up, write_config
 from tests.realdesk import TG_TOKEN, desk_config, providers, secrets_env
 from tests.support import REPO, free_port
 from tests.test_cli import VIGIE
@@ -103,15 +103,9 @@ async def test_an_unreachable_provider_does_not_stop_the_start(tmp_path: Path) -
         stderr=subprocess.STDOUT,
     )
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(200):
-                try:
-                    health = await client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("service did not come up")
+        assert await wait_until_up(f"http://127.0.0.1:{port}", proc), "service did not come up"
+        async with httpx.AsyncClient() as client:
+            health = await client.get(f"http://127.0.0.1:{port}/healthz")
         assert health.status_code == 200
         assert health.json()["channels"]["telegram"]["state"] == "degraded"
     finally:

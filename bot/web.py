@@ -1,0 +1,96 @@
+"""The service's ASGI app (FastAPI): the routers of the HTTP adapters, the adapters' webhooks,
+and one error shape for everything. Imported only by what serves HTTP, so that one-shot CLI
+commands do not pay for FastAPI."""
+
+from __future__ import annotations
+
+import html
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.app import Vigie
+from bot.validation import french_errors
+
+
+def create_app(vigie: Vigie) -> FastAPI:
+    """The ASGI app. It does not start or stop the service: ``bot.service`` does, around it."""
+    from handlers import alertmanager, http_intake, http_ops, http_paging, http_query
+    from handlers.http_common import HttpError
+
+    app = FastAPI(
+        title="Vigie",
+        version="0.1.0",
+    )
+    app.state.vigie = vigie
+
+    @app.exception_handler(HttpError)
+    async def _http_error(_request: Request, exc: HttpError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_status(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown routes and methods answer in the same shape (and language) as every other error.
+        en = vigie.config.desk.language == "en"
+        if exc.status_code == 404:
+            message = (
+                f"No such address: {request.url.path}. See /docs."
+                if en
+                else f"Adresse inconnue : {request.url.path}. Voir /docs."
+            )
+            code = "not_found"
+        elif exc.status_code == 405:
+            message = (
+                f"Method {request.method} not allowed on {request.url.path}."
+                if en
+                else f"Méthode {request.method} non autorisée sur {request.url.path}."
+            )
+            code = "method_not_allowed"
+        else:
+            message, code = str(exc.detail), "http_error"
+        answer = HttpError(exc.status_code, code, message).response()
+        for name, value in (exc.headers or {}).items():
+            answer.headers[name] = value
+        return answer
+
+    @app.get("/", include_in_schema=False)
+    async def _home() -> HTMLResponse:
+        return HTMLResponse(home_page(vigie.config.desk.name, vigie.config.desk.language))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        lang = vigie.config.desk.language
+        fields = french_errors(list(exc.errors()), lang)
+        message = "Invalid request." if lang == "en" else "Requête invalide."
+        return HttpError(422, "invalid_request", message, fields=fields).response()
+
+    for module in (http_intake, alertmanager, http_paging, http_query, http_ops):
+        app.include_router(module.router)
+    for adapter in vigie.adapters:
+        for path, endpoint, methods in adapter.routes():
+            app.add_api_route(path, endpoint, methods=methods)
+    return app
+
+
+def home_page(desk: str, lang: str) -> str:
+    """``GET /``: where to go from here (the console will live here)."""
+    name = html.escape(desk)
+    if lang == "en":
+        body = (
+            f"<h1>Vigie — {name}</h1><p>Single entry point for health signals, and 24/7 on-call paging.</p>"
+            "<ul><li><a href='/docs'>HTTP API</a> (OpenAPI)</li><li><a href='/healthz'>Health</a></li>"
+            "<li>Set-up and commands: the README of the Vigie project.</li></ul>"
+        )
+    else:
+        body = (
+            f"<h1>Vigie — {name}</h1><p>Point d'entrée unique des signaux sanitaires et astreinte 24/7.</p>"
+            "<ul><li><a href='/docs'>API HTTP</a> (OpenAPI)</li>"
+            "<li><a href='/healthz'>État du service</a></li>"
+            "<li>Installation et commandes : le README du projet Vigie.</li></ul>"
+        )
+    return (
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>Vigie</title></head>"
+        f"<body style='font-family:sans-serif'>{body}</body></html>"
+    )
