@@ -6,25 +6,25 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import migrate
 from bot.channel_health import ChannelHealth
-from bot.channels import Adapter, Channel
+from bot.channels import Adapter, Channel, ChannelAdapter
 from bot.clock import Clock, SystemClock
 from bot.config import VigieConfig
 from bot.db import Database
 from bot.desk_commands import DeskCommands
 from bot.directory import sync_directory
-from bot.intake import IntakeService, Receipt
+from bot.inbound import Inbound
+from bot.intake import IntakeService
 from bot.metrics import Metrics
 from bot.models import OutboxMessageRow
 from bot.settings import ApiToken, Settings
 from bot.supervision import AdapterSupervisor
-from escalation.actions import ActionResult, SignalActions
+from escalation.actions import SignalActions
 from escalation.calendar import CalendarJobs, CalendarService
 from escalation.channel_notices import tell_officers
 from escalation.context import PagingContext
@@ -38,7 +38,8 @@ log = structlog.get_logger("vigie")
 
 @dataclass
 class Vigie:
-    """Everything a running instance holds; adapters reach the core through it."""
+    """Everything a running instance holds. Adapters see only the ``bot.ports.Core`` part of it
+    (config, clock, db, inbound)."""
 
     settings: Settings
     config: VigieConfig
@@ -50,6 +51,7 @@ class Vigie:
     dispatcher: OutboxDispatcher
     calendar: CalendarService
     commands: DeskCommands
+    inbound: Inbound
     metrics: Metrics
     tokens: list[ApiToken]
     health: ChannelHealth
@@ -65,23 +67,12 @@ class Vigie:
         self.engine.poke()
         self.dispatcher.poke()
 
-    def plug(self, adapter: Any, *, delivers: bool = True) -> None:  # an Adapter, and a Channel if delivers
+    def plug(self, adapter: Adapter) -> None:
         """Add a channel adapter: started and stopped with the service, its webhooks routed
-        (``routes()``), and — unless it only receives — used to deliver on its channel."""
+        (``routes()``), and — when it also delivers (a ``Channel``) — used on its channel."""
         self.adapters.append(adapter)
-        if delivers:
+        if isinstance(adapter, ChannelAdapter):
             self.dispatcher.channels[adapter.name] = adapter
-
-    def after_intake(self, receipt: Receipt) -> None:
-        """Called once a signal is committed: wake the workers instead of waiting for a poll."""
-        if receipt.created:
-            self.engine.poke()
-        if receipt.queued_reply:
-            self.dispatcher.poke()
-
-    def after_action(self, result: ActionResult) -> None:
-        """An acknowledgement, escalation or closure was committed: deliver and step at once."""
-        self.poke()
 
     async def settle(self, rounds: int = 50) -> None:
         """Run timers and deliveries until nothing is due (tests and one-shot CLI commands)."""
@@ -151,6 +142,8 @@ def build(
     dispatcher = OutboxDispatcher(db, ctx, build_channels(config), on_failure=on_failure)
     intake = IntakeService(db, clock, config.desk, hooks=[engine.start_runs])
     actions = SignalActions(db, ctx)
+    commands = DeskCommands(config, db, intake, actions, ctx)
+    inbound = Inbound(config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke)
 
     async def channel_notice(channel: str, back: bool, since: datetime, error: str | None) -> None:
         await tell_officers(db, ctx, channel, back=back, since=since, now=clock.now(), error=error)
@@ -171,7 +164,8 @@ def build(
         intake=intake,
         engine=engine,
         actions=actions,
-        commands=DeskCommands(config, db, intake, actions, ctx),
+        commands=commands,
+        inbound=inbound,
         dispatcher=dispatcher,
         calendar=CalendarService(CalendarJobs(db, ctx), Leadership(db), poke=dispatcher.poke),
         metrics=metrics,
@@ -207,5 +201,5 @@ def build(
     if channels.mailbox.enabled:
         from handlers.email_in import AlertMailbox
 
-        vigie.plug(AlertMailbox(vigie, channels.mailbox), delivers=False)
+        vigie.plug(AlertMailbox(vigie, channels.mailbox))
     return vigie

@@ -1,4 +1,4 @@
-"""What the duty desk's chat commands do, whatever the channel (the grammar is in handlers/)."""
+"""What the duty desk's chat commands do, whatever the channel (the grammar: bot/grammar.py)."""
 
 from __future__ import annotations
 
@@ -9,27 +9,17 @@ from sqlmodel import col, select
 
 from bot.config import VigieConfig
 from bot.db import Database
-from bot.domain import FUNCTION_LABELS_FR, STATUS_LABELS_FR, SignalStatus
+from bot.domain import FUNCTION_LABELS_FR, STATUS_LABELS_FR, RunState, SignalStatus
 from bot.durations import parse_duration
 from bot.intake import IntakeService, Origin, SignalDraft
 from bot.models import LadderRunRow, PageRow, RosterOverrideRow, SignalRow
 from bot.signals import find_reference, get_signal
+from bot.texts import t
 from escalation.actions import ActionError, SignalActions
 from escalation.context import PagingContext
 from escalation.oncall import format_oncall, oncall_view
 from escalation.overrides import refresh_overrides
 from escalation.paging import notify
-
-HELP_FR = """Commandes Vigie :
-/signal <texte> — signaler (ou écrivez simplement au bot)
-/prendre <réf> — prendre en charge (ou répondez « ok » au message d'alerte)
-/escalader <réf> — appeler tout de suite l'étape suivante
-/statut [réf] — signaux ouverts, ou l'état d'un signal
-/astreinte — qui est d'astreinte maintenant, et la prochaine relève
-/relais [durée] — prendre l'astreinte (titulaire) maintenant, ex. /relais 12h
-/clore <réf> [motif] — clore un signal
-/aide — cette aide
-Alias anglais : /ack /escalate /status /oncall /takeover /close /help"""
 
 
 @dataclass(frozen=True)
@@ -63,9 +53,7 @@ class DeskCommands:
             "relay": self._relay,
         }.get(name)
         if handler is None:
-            return CommandReply(
-                f"Commande inconnue « /{spelled or name} ». Tapez /aide pour la liste des commandes."
-            )
+            return CommandReply(t("cmd.unknown", self.lang, spelled=spelled or name))
         try:
             return await handler(person_id, args, origin)
         except ActionError as exc:
@@ -77,28 +65,28 @@ class DeskCommands:
         held = set(person.functions) if person else set()
         if held & set(allowed):
             return None
-        names = ", ".join(FUNCTION_LABELS_FR[f] for f in allowed) or "personne"
-        mine = ", ".join(FUNCTION_LABELS_FR[f] for f in held) or "aucune"
-        return CommandReply(
-            f"Commande réservée : /{command} est permise aux fonctions {names} ; vos fonctions : {mine}."
-        )
+        label = (lambda f: FUNCTION_LABELS_FR[f]) if self.lang == "fr" else (lambda f: f.value)
+        names = ", ".join(label(f) for f in allowed) or t("cmd.nobody", self.lang)
+        mine = ", ".join(label(f) for f in held) or t("cmd.none", self.lang)
+        return CommandReply(t("cmd.refused", self.lang, command=command, allowed=names, mine=mine))
 
-    @staticmethod
-    def _reference(args: str, usage: str) -> str:
+    @property
+    def lang(self) -> str:
+        return self.config.desk.language
+
+    def _reference(self, args: str, usage: str) -> str:
         reference = find_reference(args)
         if reference is None:
-            raise ActionError("usage", f"Précisez la référence du signal : {usage}")
+            raise ActionError("usage", t("cmd.reference_needed", self.lang, usage=usage))
         return reference
 
     async def _help(self, person_id: str, args: str, origin: Origin) -> CommandReply:
-        return CommandReply(HELP_FR)
+        return CommandReply(t("cmd.help", self.lang))
 
     async def _signal(self, person_id: str, args: str, origin: Origin) -> CommandReply:
         text = args.strip()
         if not text:
-            return CommandReply(
-                "Précisez le signal : /signal <description>, ou écrivez simplement votre message."
-            )
+            return CommandReply(t("cmd.signal_needed", self.lang))
         title, _, body = text.partition("\n")
         person = self.config.person(person_id)
         receipt = await self.intake.accept(
@@ -136,7 +124,7 @@ class DeskCommands:
         if reference is not None:
             found = await get_signal(self.db, reference)
             if found is None:
-                return CommandReply(f"Aucun signal avec la référence « {reference} ».")
+                return CommandReply(t("action.not_found", self.lang, reference=reference))
             signal, events = found
             lines = [await self._line(signal)]
             lines += [f"  {self.ctx.local(e.at, '%d/%m %H:%M')} {e.message}" for e in events[-8:]]
@@ -151,8 +139,9 @@ class DeskCommands:
                 )
             ).all()
         if not signals:
-            return CommandReply("Aucun signal ouvert.")
-        lines = [f"Signaux ouverts ({len(signals)}{'+' if len(signals) == 15 else ''}) :"]
+            return CommandReply(t("cmd.no_open_signal", self.lang))
+        count = f"{len(signals)}{'+' if len(signals) == 15 else ''}"
+        lines = [t("cmd.open_signals", self.lang, count=count)]
         lines += [await self._line(s) for s in signals]
         return CommandReply("\n".join(lines))
 
@@ -161,13 +150,13 @@ class DeskCommands:
         received = self.ctx.local(signal.received_at, "%d/%m %H:%M")
         head = f"{signal.reference} · {received} · {status} · « {signal.title} »"
         if signal.acknowledged_by:
-            return f"{head} — pris en charge par {self.ctx.name(signal.acknowledged_by)}"
+            return t("cmd.line.taken", self.lang, head=head, name=self.ctx.name(signal.acknowledged_by))
         async with self.db.read_session() as session:
             run = (
                 await session.exec(select(LadderRunRow).where(LadderRunRow.signal_id == signal.id))
             ).first()
             if run is None:
-                return f"{head} — aucune échelle"
+                return t("cmd.line.no_ladder", self.lang, head=head)
             paged = (
                 await session.exec(
                     select(PageRow.person_id).where(
@@ -179,10 +168,10 @@ class DeskCommands:
             ).all()
         ladder = self.config.ladder(run.ladder_id)
         steps = len(ladder.steps) if ladder else "?"
-        if run.state == "exhausted":
-            return f"{head} — SANS RÉPONSE (échelle terminée)"
-        who = ", ".join(self.ctx.name(p) for p in paged) or "personne"
-        return f"{head} — étape {run.step_index + 1}/{steps} : {who} appelé(s)"
+        if run.state == RunState.EXHAUSTED:
+            return t("cmd.line.unanswered", self.lang, head=head)
+        who = ", ".join(self.ctx.name(p) for p in paged) or t("cmd.nobody", self.lang)
+        return t("cmd.line.step", self.lang, head=head, step=run.step_index + 1, steps=steps, names=who)
 
     async def _oncall(self, person_id: str, args: str, origin: Origin) -> CommandReply:
         now = self.ctx.clock.now()
@@ -196,7 +185,7 @@ class DeskCommands:
         roster = self.config.roster(ladder.roster) if ladder and ladder.roster else None
         roster = roster or (self.config.rosters[0] if self.config.rosters else None)
         if roster is None:
-            return CommandReply("Aucun tableau d'astreinte configuré : pas de relais possible.")
+            return CommandReply(t("cmd.relay.no_roster", self.lang))
         now = self.ctx.clock.now()
         await refresh_overrides(self.db, self.ctx, now)
         schedule = self.ctx.schedules[roster.id]
@@ -204,11 +193,9 @@ class DeskCommands:
             try:
                 end = now + parse_duration(args.strip())
             except ValueError as exc:
-                return CommandReply(f"{exc}. Exemple : /relais 12h")
+                return CommandReply(t("cmd.relay.bad_duration", self.lang, error=exc))
             if end - now > timedelta(days=31):
-                return CommandReply(
-                    "Un relais dure au plus 31 jours ; pour plus, modifiez le tableau d'astreinte."
-                )
+                return CommandReply(t("cmd.relay.too_long", self.lang))
         else:
             following = schedule.handovers(now, now + roster.period)
             end = following[0].at if following else now + roster.period
@@ -232,15 +219,17 @@ class DeskCommands:
                     session,
                     self.ctx,
                     previous,
-                    f"{self.ctx.name(person_id)} prend le relais de l'astreinte « {roster.name} » "
-                    f"(titulaire) jusqu'au {until}.",
+                    t(
+                        "cmd.relay.notice",
+                        self.lang,
+                        name=self.ctx.name(person_id),
+                        roster=roster.name,
+                        until=until,
+                    ),
                     kind="relay",
                     signal_id=None,
                     key=f"relay:{roster.id}:{int(now.timestamp())}",
                     now=now,
                 )
         await refresh_overrides(self.db, self.ctx, now)
-        return CommandReply(
-            f"Relais enregistré : vous êtes titulaire de l'astreinte « {roster.name} » jusqu'au {until}.",
-            changed=True,
-        )
+        return CommandReply(t("cmd.relay.done", self.lang, roster=roster.name, until=until), changed=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.clock import Clock
 from bot.config import Person, VigieConfig
@@ -58,7 +58,7 @@ async def find_person_by_contact(db: Database, kind: str, value: str) -> str | N
     async with db.read_session() as session:
         stmt = (
             select(ContactRow.person_id)
-            .join(PersonRow, PersonRow.id == ContactRow.person_id)
+            .join(PersonRow, col(PersonRow.id) == col(ContactRow.person_id))
             .where(ContactRow.kind == kind, ContactRow.value == value, PersonRow.active == True)  # noqa: E712
         )
         return (await session.exec(stmt)).first()

@@ -154,7 +154,38 @@ class OriginChannel(StrEnum):
 
 
 class MessageState(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
+    """An outbox message's delivery state (stored as its value)."""
+
+    PENDING = "pending"  # waiting for its time, its channel or its turn
+    SENDING = "sending"  # claimed: handed to the provider outside any transaction
+    SENT = "sent"  # the provider has it; its delivery report will say more
     DELIVERED = "delivered"
-    FAILED = "failed"
+    FAILED = "failed"  # for good on this channel: the person's next channel is used
+    UNCERTAIN = "uncertain"  # the process died mid-send: never re-sent on that channel
+    EXPIRED = "expired"  # a page not delivered in time: failed over
+    MERGED = "merged"  # joined into another message to the same contact (rate limit)
+    CANCELLED = "cancelled"  # a page no longer needed (the signal was taken)
+
+
+class RunState(StrEnum):
+    """A ladder run's state."""
+
+    ACTIVE = "active"
+    ACKNOWLEDGED = "acknowledged"
+    EXHAUSTED = "exhausted"  # every step and repeat paged, nobody answered
+    RESOLVED = "resolved"
+
+
+class PageState(StrEnum):
+    """One person paged at one step."""
+
+    PAGING = "paging"
+    UNREACHABLE = "unreachable"
+    ACKNOWLEDGED = "acknowledged"  # this person took it
+    ENDED = "ended"  # someone else took it
+
+
+class TimerState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"

@@ -25,7 +25,7 @@ from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import Category, OriginChannel, Severity, SignalStatus
 from bot.history import add_event
 from bot.logging_setup import slow
-from bot.models import ReferenceCounter, SignalRow
+from bot.models import ReferenceCounter, SignalRow, table_of
 from bot.outbox import OutgoingMessage, enqueue
 from bot.texts import t
 
@@ -90,7 +90,7 @@ async def allocate_sequence(session: AsyncSession, year: int, count: int = 1) ->
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = ReferenceCounter.__table__  # type: ignore[attr-defined]
+    table = table_of(ReferenceCounter)
     stmt = (
         insert(table)
         .values(year=year, last=count)
@@ -201,8 +201,8 @@ class IntakeService:
                 for hook in self.hooks:
                     await hook(session, list(created.values()))
             for index, draft in enumerate(drafts):
-                if receipts[index] is None:
-                    receipts[index] = await self._attach(session, open_by_key[draft.dedup_key], draft)  # type: ignore[index]
+                if receipts[index] is None and draft.dedup_key is not None:
+                    receipts[index] = await self._attach(session, open_by_key[draft.dedup_key], draft)
         return [r for r in receipts if r is not None]
 
     def _new_signal(self, draft: SignalDraft, year: int, seq: int, now: datetime) -> SignalRow:
@@ -252,7 +252,7 @@ class IntakeService:
         now = self.clock.now()
         assert signal.id is not None
         # Incremented in SQL: concurrent duplicates on PostgreSQL must not lose a count.
-        table = SignalRow.__table__  # type: ignore[attr-defined]
+        table = table_of(SignalRow)
         count = (
             await session.exec(
                 sa.update(table)

@@ -1,4 +1,10 @@
-"""Tables of the store. Times are stored in UTC; every schema change goes through a migration."""
+"""Tables of the store. Times are stored in UTC; every schema change goes through a migration.
+
+The rule: every table of the paging core is declared here, in one place (one module to read for the
+schema, one metadata for Alembic). A capability with a package of its own (``bot/crisis/``,
+``bot/drills/``…) declares its tables in that package's ``models.py``, on the same ``SQLModel``
+metadata, and its migrations stay in ``bot/migrations``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from bot.clock import utc
+from bot.domain import MessageState, PageState, RunState, TimerState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -130,7 +137,7 @@ class OutboxMessageRow(SQLModel, table=True):
     signal_id: int | None = Field(default=None, foreign_key="signals.id", index=True)
     subject: str | None = Field(default=None, max_length=500)
     text: str = Field(sa_type=sa.Text)
-    state: str = Field(default="pending", max_length=20, index=True)
+    state: str = Field(default=MessageState.PENDING.value, max_length=20, index=True)  # MessageState
     # A retry after a crash finds the same key and does not send twice.
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
     attempts: int = Field(default=0)
@@ -156,9 +163,7 @@ class LadderRunRow(SQLModel, table=True):
     signal_id: int = Field(foreign_key="signals.id", unique=True)
     ladder_id: str = Field(max_length=64)
     roster_id: str | None = Field(default=None, max_length=64)
-    state: str = Field(
-        default="active", max_length=20, index=True
-    )  # active, acknowledged, exhausted, resolved
+    state: str = Field(default=RunState.ACTIVE.value, max_length=20, index=True)  # RunState
     step_index: int = Field(default=-1)  # last step paged (-1: none yet)
     pass_index: int = Field(default=0)
     started_at: datetime = _ts()
@@ -182,7 +187,7 @@ class PageRow(SQLModel, table=True):
     step_index: int
     pass_index: int
     created_at: datetime = _ts()
-    state: str = Field(default="paging", max_length=20)  # paging, unreachable, acknowledged, ended
+    state: str = Field(default=PageState.PAGING.value, max_length=20)  # PageState
 
 
 class TimerRow(SQLModel, table=True):
@@ -195,7 +200,7 @@ class TimerRow(SQLModel, table=True):
     kind: str = Field(max_length=30)
     run_id: int | None = Field(default=None, foreign_key="ladder_runs.id", index=True)
     due_at: datetime = _ts()
-    state: str = Field(default="pending", max_length=20)  # pending, done, cancelled
+    state: str = Field(default=TimerState.PENDING.value, max_length=20)  # TimerState
     data: dict[str, Any] = _json()
     created_at: datetime = _ts()
     done_at: datetime | None = _ts(nullable=True)
@@ -226,3 +231,9 @@ class RosterOverrideRow(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     created_at: datetime = _ts()
     reason: str | None = Field(default=None, max_length=200)
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The table behind a model, for bulk statements (UPDATE … WHERE, INSERT … ON CONFLICT)."""
+    table = SQLModel.metadata.tables[str(model.__tablename__)]
+    return table

@@ -27,6 +27,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The source reports the alert as resolved ({detail})",
     },
     "exercise.prefix": {"fr": "EXERCICE EXERCICE EXERCICE\n", "en": "EXERCISE EXERCISE EXERCISE\n"},
+    "exercise.banner": {"fr": "EXERCICE EXERCICE EXERCICE ", "en": "EXERCISE EXERCISE EXERCISE "},
+    "exercise.spoken": {"fr": "Exercice, exercice, exercice. ", "en": "Exercise, exercise, exercise. "},
     "page.text": {
         "fr": "{prefix}Signal {reference} — {title}\n{details}Vous êtes appelé(e) en tant que {role} "
         "(étape {step}/{steps}{pass_note}).{body}",
@@ -115,6 +117,116 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Bascule vers {channel} pour {name}",
         "en": "Failing over to {channel} for {name}",
     },
+    # The chat commands (the grammar: bot/grammar.py).
+    "cmd.help": {
+        "fr": "Commandes Vigie :\n"
+        "/signal <texte> — signaler (ou écrivez simplement au bot)\n"
+        "/prendre <réf> — prendre en charge (ou répondez « ok » au message d'alerte)\n"
+        "/escalader <réf> — appeler tout de suite l'étape suivante\n"
+        "/statut [réf] — signaux ouverts, ou l'état d'un signal\n"
+        "/astreinte — qui est d'astreinte maintenant, et la prochaine relève\n"
+        "/relais [durée] — prendre l'astreinte (titulaire) maintenant, ex. /relais 12h\n"
+        "/clore <réf> [motif] — clore un signal\n"
+        "/aide — cette aide\n"
+        "Alias anglais : /ack /escalate /status /oncall /takeover /close /help",
+        "en": "Vigie commands:\n"
+        "/signal <text> — raise a signal (or just write to the bot)\n"
+        "/ack <ref> — take it (or answer « ok » to the page)\n"
+        "/escalate <ref> — page the next step now\n"
+        "/status [ref] — open signals, or one signal's state\n"
+        "/oncall — who is on duty now, and the next hand-over\n"
+        "/takeover [duration] — take the titulaire's duty now, e.g. /takeover 12h\n"
+        "/close <ref> [reason] — close a signal\n"
+        "/help — this help\n"
+        "French names: /prendre /escalader /statut /astreinte /relais /clore /aide",
+    },
+    "cmd.unknown": {
+        "fr": "Commande inconnue « /{spelled} ». Tapez /aide pour la liste des commandes.",
+        "en": "Unknown command “/{spelled}”. Type /help for the list of commands.",
+    },
+    "cmd.refused": {
+        "fr": "Commande réservée : /{command} est permise aux fonctions {allowed} ; vos fonctions : {mine}.",
+        "en": "Restricted command: /{command} is for the functions {allowed}; yours: {mine}.",
+    },
+    "cmd.nobody": {"fr": "personne", "en": "nobody"},
+    "cmd.none": {"fr": "aucune", "en": "none"},
+    "cmd.reference_needed": {
+        "fr": "Précisez la référence du signal : {usage}",
+        "en": "Give the signal's reference: {usage}",
+    },
+    "cmd.signal_needed": {
+        "fr": "Précisez le signal : /signal <description>, ou écrivez simplement votre message.",
+        "en": "Describe the signal: /signal <description>, or just write your message.",
+    },
+    "cmd.no_open_signal": {"fr": "Aucun signal ouvert.", "en": "No open signal."},
+    "cmd.open_signals": {"fr": "Signaux ouverts ({count}) :", "en": "Open signals ({count}):"},
+    "cmd.line.taken": {"fr": "{head} — pris en charge par {name}", "en": "{head} — taken by {name}"},
+    "cmd.line.no_ladder": {"fr": "{head} — aucune échelle", "en": "{head} — no ladder"},
+    "cmd.line.unanswered": {
+        "fr": "{head} — SANS RÉPONSE (échelle terminée)",
+        "en": "{head} — UNANSWERED (ladder ended)",
+    },
+    "cmd.line.step": {
+        "fr": "{head} — étape {step}/{steps} : {names} appelé(s)",
+        "en": "{head} — step {step}/{steps}: {names} paged",
+    },
+    "cmd.relay.no_roster": {
+        "fr": "Aucun tableau d'astreinte configuré : pas de relais possible.",
+        "en": "No roster configured: no takeover possible.",
+    },
+    "cmd.relay.bad_duration": {
+        "fr": "{error}. Exemple : /relais 12h",
+        "en": "{error}. Example: /takeover 12h",
+    },
+    "cmd.relay.too_long": {
+        "fr": "Un relais dure au plus 31 jours ; pour plus, modifiez le tableau d'astreinte.",
+        "en": "A takeover lasts at most 31 days; for longer, change the roster.",
+    },
+    "cmd.relay.notice": {
+        "fr": "{name} prend le relais de l'astreinte « {roster} » (titulaire) jusqu'au {until}.",
+        "en": "{name} takes over the “{roster}” duty (titulaire) until {until}.",
+    },
+    "cmd.relay.done": {
+        "fr": "Relais enregistré : vous êtes titulaire de l'astreinte « {roster} » jusqu'au {until}.",
+        "en": "Takeover recorded: you hold the “{roster}” duty (titulaire) until {until}.",
+    },
+    # Answers to what people do (take, escalate, close), on every channel.
+    "action.unknown_person": {
+        "fr": "Personne inconnue « {person} » : absente de l'annuaire.",
+        "en": "Unknown person “{person}”: not in the directory.",
+    },
+    "action.not_found": {
+        "fr": "Aucun signal avec la référence « {reference} ».",
+        "en": "No signal with reference “{reference}”.",
+    },
+    "action.already_closed": {"fr": "{reference} est déjà clos.", "en": "{reference} is already closed."},
+    "action.already_taken": {
+        "fr": "{reference} est déjà pris en charge par {name} (à {time}).",
+        "en": "{reference} was already taken by {name} (at {time}).",
+    },
+    "action.taken": {
+        "fr": "{reference} pris en charge par {name} à {time}.",
+        "en": "{reference} taken by {name} at {time}.",
+    },
+    "action.no_ladder": {
+        "fr": "{reference} n'a pas d'échelle d'astreinte à faire avancer.",
+        "en": "{reference} has no on-call ladder to move on.",
+    },
+    "action.not_active.acknowledged": {
+        "fr": "{reference} est déjà pris en charge par {name}.",
+        "en": "{reference} was already taken by {name}.",
+    },
+    "action.not_active.resolved": {"fr": "{reference} est clos.", "en": "{reference} is closed."},
+    "action.not_active.exhausted": {
+        "fr": "{reference} est arrivé au bout de l'échelle sans réponse.",
+        "en": "{reference} went through the whole ladder unanswered.",
+    },
+    "action.escalated": {
+        "fr": "{reference} : escalade immédiate vers l'étape suivante.",
+        "en": "{reference}: escalating to the next step now.",
+    },
+    "action.closed": {"fr": "{reference} clos par {name}.", "en": "{reference} closed by {name}."},
+    "action.desk": {"fr": "l'équipe de permanence", "en": "the duty desk"},
     "event.mail_reply": {"fr": "Courriel de {sender} : {subject}", "en": "E-mail from {sender}: {subject}"},
     "notice.channel_down": {
         "fr": "Vigie : le canal {channel} est indisponible depuis {time} ({error}). Les alertes passent "

@@ -9,9 +9,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
-from bot.domain import MessageState, SignalStatus
+from bot.domain import MessageState, PageState, RunState, SignalStatus
 from bot.history import add_event
-from bot.models import LadderRunRow, OutboxMessageRow, PageRow, SignalRow
+from bot.models import LadderRunRow, OutboxMessageRow, PageRow, SignalRow, table_of
 from bot.texts import t
 from escalation.context import PagingContext
 from escalation.paging import notify
@@ -46,7 +46,7 @@ class SignalActions:
         if person_id is None:
             return None
         if self.ctx.config.person(person_id) is None:
-            raise ActionError("unknown_person", f"Personne inconnue « {person_id} » : absente de l'annuaire.")
+            raise ActionError("unknown_person", t("action.unknown_person", self.ctx.lang, person=person_id))
         return person_id
 
     async def _load(self, session: AsyncSession, reference: str) -> tuple[SignalRow, LadderRunRow | None]:
@@ -55,14 +55,14 @@ class SignalActions:
             stmt = stmt.with_for_update()
         signal = (await session.exec(stmt)).first()
         if signal is None:
-            raise ActionError("not_found", f"Aucun signal avec la référence « {reference} ».")
+            raise ActionError("not_found", t("action.not_found", self.ctx.lang, reference=reference))
         run_stmt = select(LadderRunRow).where(LadderRunRow.signal_id == signal.id)
         if self.db.is_postgres:
             run_stmt = run_stmt.with_for_update()
         return signal, (await session.exec(run_stmt)).first()
 
     async def _cancel_pending_pages(self, session: AsyncSession, signal_id: int) -> None:
-        table = OutboxMessageRow.__table__  # type: ignore[attr-defined]
+        table = table_of(OutboxMessageRow)
         await session.exec(
             sa.update(table)
             .where(
@@ -70,7 +70,7 @@ class SignalActions:
                 table.c.kind == "page",
                 table.c.state == MessageState.PENDING.value,
             )
-            .values(state="cancelled")
+            .values(state=MessageState.CANCELLED.value)
         )
 
     async def _pages_sent(
@@ -89,7 +89,11 @@ class SignalActions:
         sent: dict[str, list[OutboxMessageRow]] = {}
         for person_id, message in rows:
             sent.setdefault(person_id, [])
-            if message is not None and message.state in ("sending", "sent", "delivered"):
+            if message is not None and message.state in (
+                MessageState.SENDING,
+                MessageState.SENT,
+                MessageState.DELIVERED,
+            ):
                 sent[person_id].append(message)
         return sent
 
@@ -114,8 +118,8 @@ class SignalActions:
             title=signal.title,
         )
         for person_id, pages in (await self._pages_sent(session, run)).items():
-            channels = list(dict.fromkeys(m.channel for m in pages))
-            for channel in channels or [None]:
+            channels: list[str | None] = list(dict.fromkeys(m.channel for m in pages))
+            for channel in channels or [None]:  # None: their first usable channel
                 refs = [
                     {"provider_id": m.provider_id, "text": m.text}
                     for m in pages
@@ -146,11 +150,14 @@ class SignalActions:
             signal, run = await self._load(session, reference)
             assert signal.id is not None
             if signal.status == SignalStatus.CLOS.value:
-                raise ActionError("closed", f"{signal.reference} est déjà clos.")
+                closed = t("action.already_closed", self.ctx.lang, reference=signal.reference)
+                raise ActionError("closed", closed)
             if signal.acknowledged_by is not None:
                 by = self.ctx.name(signal.acknowledged_by)
                 at = self.ctx.local(signal.acknowledged_at) if signal.acknowledged_at else "?"
-                message = f"{signal.reference} est déjà pris en charge par {by} (à {at})."
+                message = t(
+                    "action.already_taken", self.ctx.lang, reference=signal.reference, name=by, time=at
+                )
                 if signal.acknowledged_by == person_id:
                     # The same person again (a retry, a double press): nothing to do, not an error.
                     return ActionResult(signal.reference, message, changed=False)
@@ -159,13 +166,13 @@ class SignalActions:
             if signal.status == SignalStatus.RECU.value:
                 signal.status = SignalStatus.ACQUITTE.value
             session.add(signal)
-            if run is not None and run.state == "active":
-                run.state, run.ended_at, run.updated_at = "acknowledged", now, now
+            if run is not None and run.state == RunState.ACTIVE:
+                run.state, run.ended_at, run.updated_at = RunState.ACKNOWLEDGED.value, now, now
                 session.add(run)
             if run is not None:
                 pages = (await session.exec(select(PageRow).where(PageRow.run_id == run.id))).all()
                 for page in pages:
-                    page.state = "acknowledged" if page.person_id == person_id else "ended"
+                    page.state = PageState.ACKNOWLEDGED if page.person_id == person_id else PageState.ENDED
                     session.add(page)
             await self._cancel_pending_pages(session, signal.id)
             add_event(
@@ -179,27 +186,29 @@ class SignalActions:
             )
             await self._tell_paged(session, signal, run, "acknowledged", name, skip=person_id)
         return ActionResult(
-            signal.reference, f"{signal.reference} pris en charge par {name} à {self.ctx.local(now)}."
+            signal.reference,
+            t("action.taken", self.ctx.lang, reference=signal.reference, name=name, time=self.ctx.local(now)),
         )
 
     async def escalate(self, reference: str, person_id: str | None = None) -> ActionResult:
         self._person(person_id)
         now = self.ctx.clock.now()
-        name = self.ctx.name(person_id) if person_id else "l'équipe de permanence"
+        name = self.ctx.name(person_id) if person_id else t("action.desk", self.ctx.lang)
         async with self.db.transaction() as session:
             signal, run = await self._load(session, reference)
             assert signal.id is not None
             if run is None:
                 raise ActionError(
-                    "no_ladder", f"{signal.reference} n'a pas d'échelle d'astreinte à faire avancer."
+                    "no_ladder", t("action.no_ladder", self.ctx.lang, reference=signal.reference)
                 )
-            if run.state != "active":
-                states = {
-                    "acknowledged": f"déjà pris en charge par {self.ctx.name(signal.acknowledged_by)}",
-                    "resolved": "clos",
-                    "exhausted": "arrivé au bout de l'échelle sans réponse",
-                }
-                raise ActionError("not_active", f"{signal.reference} est {states.get(run.state, run.state)}.")
+            if run.state != RunState.ACTIVE:
+                why = t(
+                    f"action.not_active.{RunState(run.state).value}",
+                    self.ctx.lang,
+                    reference=signal.reference,
+                    name=self.ctx.name(signal.acknowledged_by),
+                )
+                raise ActionError("not_active", why)
             assert run.id is not None
             await cancel_pending(session, run.id, now)
             schedule_step(session, run.id, run.step_index + 1, run.pass_index, now, now)
@@ -212,7 +221,7 @@ class SignalActions:
                 actor=person_id,
             )
         return ActionResult(
-            signal.reference, f"{signal.reference} : escalade immédiate vers l'étape suivante."
+            signal.reference, t("action.escalated", self.ctx.lang, reference=signal.reference)
         )
 
     async def resolve(self, reference: str, person_id: str, note: str | None = None) -> ActionResult:
@@ -223,11 +232,15 @@ class SignalActions:
             signal, run = await self._load(session, reference)
             assert signal.id is not None
             if signal.status == SignalStatus.CLOS.value:
-                return ActionResult(signal.reference, f"{signal.reference} est déjà clos.", changed=False)
+                return ActionResult(
+                    signal.reference,
+                    t("action.already_closed", self.ctx.lang, reference=signal.reference),
+                    changed=False,
+                )
             signal.status, signal.closed_at, signal.open_dedup_key = SignalStatus.CLOS.value, now, None
             session.add(signal)
-            if run is not None and run.state == "active":
-                run.state, run.ended_at, run.updated_at = "resolved", now, now
+            if run is not None and run.state == RunState.ACTIVE:
+                run.state, run.ended_at, run.updated_at = RunState.RESOLVED.value, now, now
                 session.add(run)
             await self._cancel_pending_pages(session, signal.id)
             add_event(
@@ -240,7 +253,8 @@ class SignalActions:
                 data={"note": note},
             )
             await self._tell_paged(session, signal, run, "resolved", name, skip=person_id)
-        return ActionResult(signal.reference, f"{signal.reference} clos par {name}.")
+        closed = t("action.closed", self.ctx.lang, reference=signal.reference, name=name)
+        return ActionResult(signal.reference, closed)
 
 
 async def signal_for_code(

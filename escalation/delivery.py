@@ -27,7 +27,7 @@ from bot.channels import Channel, DeliveryOutcome, DeliveryResult
 from bot.clock import Clock
 from bot.config import DeliveryConfig
 from bot.db import UNAVAILABLE_ERRORS, Database
-from bot.domain import Function, MessageState
+from bot.domain import ChannelKind, Function, MessageState
 from bot.history import add_event
 from bot.logging_setup import slow
 from bot.models import OutboxMessageRow
@@ -43,6 +43,13 @@ LEASE = timedelta(minutes=5)
 # How often a message waiting for a degraded channel looks again.
 DEGRADED_WAIT = timedelta(seconds=15)
 MERGE_SEPARATOR = "\n\n———\n"
+
+
+def _last_result(state: RetryCallState) -> DeliveryResult:
+    """After the last quick retry: the last failure, for the durable back-off to handle."""
+    assert state.outcome is not None
+    result: DeliveryResult = state.outcome.result()
+    return result
 
 
 class OutboxDispatcher:
@@ -97,8 +104,9 @@ class OutboxDispatcher:
             if self._stopping:
                 await self._release(claimed[index:])
                 break
+            assert row.id is not None
             result = await self._deliver_with_retries(row)
-            await self._record(row.id, result)  # type: ignore[arg-type]
+            await self._record(row.id, result)
         return swept + handled + len(claimed)
 
     async def _release(self, rows: list[OutboxMessageRow]) -> None:
@@ -106,7 +114,7 @@ class OutboxDispatcher:
         async with self.db.transaction() as session:
             for claimed in rows:
                 row = await session.get(OutboxMessageRow, claimed.id)
-                if row is not None and row.state == "sending":
+                if row is not None and row.state == MessageState.SENDING:
                     row.state, row.claimed_at = MessageState.PENDING.value, None
                     row.attempts = max(0, row.attempts - 1)
                     session.add(row)
@@ -139,7 +147,7 @@ class OutboxDispatcher:
                     await self._apply(session, row, await self._safe_deliver(row), now)
                     delivered_here += 1
                 else:
-                    row.state, row.claimed_at = "sending", now
+                    row.state, row.claimed_at = MessageState.SENDING.value, now
                     row.attempts += 1
                     session.add(row)
                     external.append(row)
@@ -180,7 +188,7 @@ class OutboxDispatcher:
             else:
                 ready.append(row)
         for (channel, address), group in groups.items():
-            limit = limits[channel]  # type: ignore[index]
+            limit = limits[ChannelKind(channel)]
             window_start = now - limit.per
             recent = (
                 await session.exec(
@@ -192,7 +200,7 @@ class OutboxDispatcher:
                 )
             ).one()
             count, oldest = recent
-            if count >= limit.count:
+            if count >= limit.count and oldest is not None:
                 for row in group:
                     row.not_before = oldest + limit.per
                     session.add(row)
@@ -209,7 +217,7 @@ class OutboxDispatcher:
             primary = extra[0]
             for other in extra[1:]:
                 primary.text += MERGE_SEPARATOR + other.text
-                other.state = "merged"
+                other.state = MessageState.MERGED.value
                 other.data = {**other.data, "merged_into": primary.id}
                 session.add(other)
             session.add(primary)
@@ -237,14 +245,14 @@ class OutboxDispatcher:
             wait=self._wait,
             retry=retry_if_result(lambda r: r.outcome is DeliveryOutcome.TRANSIENT),
             sleep=self.clock.sleep,
-            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+            retry_error_callback=_last_result,
         )
         return await retrying(self._safe_deliver, row)
 
     async def _record(self, message_id: int, result: DeliveryResult) -> None:
         async with self.db.transaction() as session:
             row = await session.get(OutboxMessageRow, message_id)
-            if row is not None and row.state == "sending":
+            if row is not None and row.state == MessageState.SENDING:
                 await self._apply(session, row, result, self.clock.now())
 
     async def _apply(
@@ -303,10 +311,12 @@ class OutboxDispatcher:
         self, session: AsyncSession, row: OutboxMessageRow, kind: str, now: datetime
     ) -> None:
         """A page reached (or was handed over for) its person: into the signal's history."""
+        if row.signal_id is None:
+            return
         add_event(
             session,
             row.signal_id,
-            kind,  # type: ignore[arg-type]
+            kind,
             t(
                 "event.delivered",
                 self.ctx.lang,
@@ -349,7 +359,7 @@ class OutboxDispatcher:
             row = (await session.exec(stmt)).first()
             if row is None:
                 return False
-            if status == "delivered" and row.state in ("sent", "expired"):
+            if status == "delivered" and row.state in (MessageState.SENT, MessageState.EXPIRED):
                 row.state, row.delivered_at = MessageState.DELIVERED.value, now
                 session.add(row)
                 if row.page_id is not None and row.signal_id is not None:
@@ -372,7 +382,7 @@ class OutboxDispatcher:
         """Stale claims (crash mid-send) and pages not delivered in time fail over."""
         async with self.db.transaction() as session:
             stale = select(OutboxMessageRow).where(
-                OutboxMessageRow.state == "sending", col(OutboxMessageRow.claimed_at) < now - LEASE
+                OutboxMessageRow.state == MessageState.SENDING, col(OutboxMessageRow.claimed_at) < now - LEASE
             )
             late = select(OutboxMessageRow).where(
                 OutboxMessageRow.state == MessageState.SENT.value,
@@ -384,13 +394,13 @@ class OutboxDispatcher:
                 late = late.with_for_update(skip_locked=True)
             count = 0
             for row in (await session.exec(stale)).all():
-                row.state, row.claimed_at = "uncertain", None
+                row.state, row.claimed_at = MessageState.UNCERTAIN.value, None
                 row.last_error = "envoi interrompu (arrêt du service) : non renvoyé pour éviter un doublon"
                 session.add(row)
                 await self._failed(session, row, row.last_error, now)
                 count += 1
             for row in (await session.exec(late)).all():
-                row.state = "expired"
+                row.state = MessageState.EXPIRED.value
                 row.last_error = "non remis dans le délai"
                 session.add(row)
                 await self._failed(session, row, row.last_error, now)

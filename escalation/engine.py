@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import UNAVAILABLE_ERRORS, Database
+from bot.domain import RunState, TimerState
 from bot.history import add_event
 from bot.logging_setup import slow
 from bot.metrics import Metrics
@@ -106,7 +107,9 @@ class EscalationEngine:
         """Look without the write lock (a reader never blocks on SQLite) before taking it."""
         async with self.db.read_session() as session:
             stmt = (
-                select(TimerRow.id).where(TimerRow.state == "pending", col(TimerRow.due_at) <= now).limit(1)
+                select(TimerRow.id)
+                .where(TimerRow.state == TimerState.PENDING, col(TimerRow.due_at) <= now)
+                .limit(1)
             )
             return (await session.exec(stmt)).first() is not None
 
@@ -114,7 +117,7 @@ class EscalationEngine:
         async with self.db.transaction() as session:
             stmt = (
                 select(TimerRow)
-                .where(TimerRow.state == "pending", col(TimerRow.due_at) <= now)
+                .where(TimerRow.state == TimerState.PENDING, col(TimerRow.due_at) <= now)
                 .order_by(col(TimerRow.due_at), col(TimerRow.id))
                 .limit(self.batch)
             )
@@ -171,11 +174,11 @@ class EscalationEngine:
     ) -> StepPlan | None:
         timer.done_at = now
         timer.lateness_ms = (now - timer.due_at).total_seconds() * 1000
-        if run.state != "active" or timer.kind != LADDER_STEP:
-            timer.state = "cancelled"
+        if run.state != RunState.ACTIVE or timer.kind != LADDER_STEP:
+            timer.state = TimerState.CANCELLED
             session.add(timer)
             return None
-        timer.state = "done"
+        timer.state = TimerState.DONE
         session.add(timer)
         if self.metrics is not None:
             self.metrics.timer_lateness.observe(max(0.0, timer.lateness_ms / 1000))
@@ -203,7 +206,7 @@ class EscalationEngine:
         now: datetime,
     ) -> None:
         assert signal.id is not None
-        run.state, run.ended_at, run.updated_at = "exhausted", now, now
+        run.state, run.ended_at, run.updated_at = RunState.EXHAUSTED.value, now, now
         session.add(run)
         officers = self.ctx.config.officers()
         text = t(
@@ -242,7 +245,7 @@ class EscalationEngine:
         self, session: AsyncSession, timer: TimerRow, run: LadderRunRow, exc: Exception, now: datetime
     ) -> None:
         timer.due_at = now + ERROR_RETRY
-        timer.state, timer.done_at, timer.lateness_ms = "pending", None, None
+        timer.state, timer.done_at, timer.lateness_ms = TimerState.PENDING, None, None
         session.add(timer)
         add_event(
             session,
@@ -263,7 +266,7 @@ class EscalationEngine:
             due = (
                 await session.exec(
                     select(TimerRow.due_at)
-                    .where(TimerRow.state == "pending")
+                    .where(TimerRow.state == TimerState.PENDING)
                     .order_by(col(TimerRow.due_at))
                     .limit(1)
                 )

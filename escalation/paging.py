@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LEVELS, Ladder, NotifyRule, Person
-from bot.domain import CATEGORY_LABELS_FR, Category, MessageState
+from bot.domain import CATEGORY_LABELS_FR, Category, ChannelKind, MessageState, PageState, RunState
 from bot.history import add_event
 from bot.models import LadderRunRow, OutboxMessageRow, PageRow, SignalRow
 from bot.outbox import OutgoingMessage, enqueue
@@ -19,7 +19,7 @@ from escalation.context import PagingContext
 from escalation.timers import cancel_pending, schedule_step
 
 # Message states in which a channel may still reach the person.
-LIVE_STATES = ("pending", "sending", "sent", "delivered")
+LIVE_STATES = (MessageState.PENDING, MessageState.SENDING, MessageState.SENT, MessageState.DELIVERED)
 
 
 def exercise_prefix(ctx: PagingContext, signal: SignalRow) -> str:
@@ -87,7 +87,7 @@ def notify(
         return []
     enabled = set(ctx.config.channels.enabled())
     if channels:
-        chosen = [c for c in channels if c in enabled and person.address(c)]  # type: ignore[arg-type]
+        chosen = [ChannelKind(c) for c in channels if c in enabled and person.address(ChannelKind(c))]
     else:
         # A notice goes on the first channel that can deliver now; if none can, it waits on
         # the first one (delivery holds it until that channel is back).
@@ -105,7 +105,7 @@ def notify(
                     kind=kind,
                     text=text,
                     recipient_person_id=person_id,
-                    recipient_address=person.address(channel),  # type: ignore[arg-type]
+                    recipient_address=person.address(ChannelKind(channel)),
                     signal_id=signal_id,
                     idempotency_key=f"{key}:{person_id}:{channel}",
                     data=data or {},
@@ -192,7 +192,7 @@ def emit_step(session: AsyncSession, ctx: PagingContext, plan: StepPlan) -> None
     reached: list[str] = []
     for page, person, rules in plan.pages:
         if person is None or not rules:
-            page.state = "unreachable"
+            page.state = PageState.UNREACHABLE
             channels = ", ".join(person.channels) if person else "?"
             add_event(
                 session,
@@ -288,7 +288,7 @@ async def failover(
         actor=page.person_id,
         channel=message.channel,
     )
-    if run.state != "active":
+    if run.state != RunState.ACTIVE:
         return
     following = (
         await session.exec(
@@ -323,7 +323,7 @@ async def failover(
     ).first()
     if live is not None:
         return
-    page.state = "unreachable"
+    page.state = PageState.UNREACHABLE
     session.add(page)
     add_event(
         session,
@@ -344,7 +344,7 @@ async def failover(
         )
     ).all()
     is_current = (page.pass_index, page.step_index) == (run.pass_index, run.step_index)
-    if is_current and all(state == "unreachable" for state in siblings):
+    if is_current and all(state == PageState.UNREACHABLE for state in siblings):
         assert run.id is not None
         await cancel_pending(session, run.id, now)
         schedule_step(session, run.id, page.step_index + 1, page.pass_index, now, now)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.db import Database
+from bot.domain import RunState, TimerState
 from bot.models import LadderRunRow, PageRow, SignalRow, TimerRow
 from escalation.context import PagingContext
 
@@ -26,10 +27,10 @@ class LadderState(StrEnum):
 
 
 _FROM_RUN = {
-    "active": LadderState.EN_COURS,
-    "exhausted": LadderState.SANS_REPONSE,
-    "acknowledged": LadderState.ACQUITTE,
-    "resolved": LadderState.CLOS,
+    RunState.ACTIVE: LadderState.EN_COURS,
+    RunState.EXHAUSTED: LadderState.SANS_REPONSE,
+    RunState.ACKNOWLEDGED: LadderState.ACQUITTE,
+    RunState.RESOLVED: LadderState.CLOS,
 }
 
 
@@ -37,7 +38,7 @@ def run_states(state: LadderState) -> list[str | None]:
     """The ladder-run states (``None``: no run) that a filter on ``state`` keeps."""
     if state is LadderState.SANS_ECHELLE:
         return [None]
-    return [run for run, view in _FROM_RUN.items() if view is state]
+    return [run.value for run, view in _FROM_RUN.items() if view is state]
 
 
 @dataclass
@@ -92,7 +93,7 @@ async def ladder_views(db: Database, ctx: PagingContext, signals: list[SignalRow
         due = (
             await session.exec(
                 select(TimerRow.run_id, TimerRow.due_at)
-                .where(col(TimerRow.run_id).in_(run_ids), TimerRow.state == "pending")
+                .where(col(TimerRow.run_id).in_(run_ids), TimerRow.state == TimerState.PENDING)
                 .order_by(col(TimerRow.due_at))
             )
         ).all()
@@ -116,11 +117,13 @@ async def ladder_views(db: Database, ctx: PagingContext, signals: list[SignalRow
     for run in runs:
         ladder = ctx.config.ladder(run.ladder_id)
         views[run.signal_id] = LadderView(
-            state=_FROM_RUN.get(run.state, LadderState.EN_COURS),
+            state=_FROM_RUN.get(RunState(run.state), LadderState.EN_COURS),
             step=run.step_index + 1 if run.step_index >= 0 else None,
             steps=len(ladder.steps) if ladder else None,
             round=run.pass_index + 1,
-            next_step_at=next_due.get(run.id) if run.state == "active" and run.id is not None else None,
+            next_step_at=next_due.get(run.id)
+            if run.state == RunState.ACTIVE and run.id is not None
+            else None,
             since=run.ended_at,
             paged=paged.get(run.signal_id, []),
         )

@@ -7,7 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.models import TimerRow
+from bot.domain import TimerState
+from bot.models import TimerRow, table_of
 
 LADDER_STEP = "ladder_step"
 
@@ -24,9 +25,9 @@ def schedule_step(
 
 
 async def cancel_pending(session: AsyncSession, run_id: int, now: datetime) -> None:
-    table = TimerRow.__table__  # type: ignore[attr-defined]
+    table = table_of(TimerRow)
     await session.exec(
         sa.update(table)
-        .where(table.c.run_id == run_id, table.c.state == "pending")
-        .values(state="cancelled", done_at=now)
+        .where(table.c.run_id == run_id, table.c.state == TimerState.PENDING.value)
+        .values(state=TimerState.CANCELLED.value, done_at=now)
     )

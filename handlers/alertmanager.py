@@ -21,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.db import UNAVAILABLE_ERRORS
 from bot.domain import Category, OriginChannel, Severity, parse_severity
 from bot.intake import Origin, Receipt, SignalDraft
-from handlers.http_common import authenticate, parse_json_body
-from handlers.http_intake import receipt_body, store_unavailable
+from handlers.http_common import authenticate, parse_json_body, receipt_body, store_unavailable
 
 log = structlog.get_logger("vigie.http.alertmanager")
 router = APIRouter()
@@ -157,8 +156,7 @@ async def post_alertmanager(request: Request) -> JSONResponse:
     resolved: list[str] = []
     try:
         for draft in firing_drafts:
-            receipt = await vigie.intake.accept(draft)
-            vigie.after_intake(receipt)
+            receipt = await vigie.inbound.raise_signal(draft)
             receipts.append(receipt)
             vigie.metrics.signals_received.labels(
                 "alertmanager", "new" if receipt.created else "duplicate"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-from email.message import EmailMessage
 from email.utils import parseaddr
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from bot.signals import find_reference
 from bot.texts import t
 
 if TYPE_CHECKING:
-    from bot.app import Vigie
+    from bot.ports import Core
 
 log = structlog.get_logger("vigie.mailbox")
 
@@ -62,7 +61,7 @@ def html_to_text(markup: str) -> str:
 
 def read_mail(raw: bytes) -> tuple[str, str, str, list[dict[str, Any]]]:
     """Sender, subject, text and attachments (name, type, size) of a mail, whatever its encodings."""
-    mail: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
     sender = parseaddr(str(mail.get("From", "")))[1]
     subject = " ".join(str(mail.get("Subject", "")).split()) or "(sans objet)"
     part = mail.get_body(preferencelist=("plain", "html"))
@@ -84,10 +83,9 @@ def read_mail(raw: bytes) -> tuple[str, str, str, list[dict[str, Any]]]:
 class AlertMailbox:
     name = "mailbox"
 
-    def __init__(self, vigie: Vigie, cfg: MailboxConfig) -> None:
-        self.vigie, self.cfg = vigie, cfg
+    def __init__(self, core: Core, cfg: MailboxConfig) -> None:
+        self.core, self.cfg = core, cfg
         self.addresses = {str(a).lower() for a in cfg.addresses}
-        self.people = {str(p.contacts.email).lower(): p.id for p in vigie.config.people if p.contacts.email}
         self.server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -133,13 +131,12 @@ class AlertMailbox:
         except Exception:
             log.exception("mailbox_failed")
             return "451 4.3.0 Erreur locale : message non enregistre, reessayez plus tard"
-        self.vigie.poke()
         return f"250 2.0.0 Message enregistre ({reference})"
 
     async def _store(self, mail_from: str, raw: bytes) -> str:
         sender, subject, text, attachments = read_mail(raw)
         sender = sender or mail_from
-        person = self.people.get(sender.lower())
+        person = self.core.inbound.person_for("email", sender)
         origin = Origin(
             OriginChannel.EMAIL,
             address=sender,
@@ -148,15 +145,15 @@ class AlertMailbox:
         )
         mentioned = find_reference(subject)
         if mentioned:
-            added = await self.vigie.intake.add_message(
+            added = await self.core.inbound.add_to_signal(
                 mentioned,
                 origin,
-                t("event.mail_reply", self.vigie.config.desk.language, sender=sender, subject=subject),
+                t("event.mail_reply", self.core.config.desk.language, sender=sender, subject=subject),
                 {"subject": subject, "text": text, "attachments": attachments},
             )
             if added is not None:
                 return added.reference
-        receipt = await self.vigie.intake.accept(
+        receipt = await self.core.inbound.raise_signal(
             SignalDraft(
                 title=subject[:500],
                 body=text or None,
@@ -166,5 +163,4 @@ class AlertMailbox:
                 attributes={"attachments": attachments} if attachments else {},
             )
         )
-        self.vigie.after_intake(receipt)
         return receipt.reference

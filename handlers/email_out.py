@@ -18,15 +18,15 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from bot.channels import DeliveryOutcome, DeliveryResult, ProviderUnreachable
+from bot.channels import DeliveryOutcome, DeliveryResult, MessageDetails, ProviderUnreachable
 from bot.config import EmailConfig
+from bot.inbound import Answer
 from bot.models import OutboxMessageRow
 from bot.settings import env_secret as secret
 from bot.settings import optional_env
-from escalation.actions import ActionError
 
 if TYPE_CHECKING:
-    from bot.app import Vigie
+    from bot.ports import Core
 
 log = structlog.get_logger("vigie.email")
 
@@ -47,14 +47,14 @@ class EmailChannel:
     name = "email"
     local = False
 
-    def __init__(self, vigie: Vigie, cfg: EmailConfig) -> None:
-        self.vigie, self.cfg = vigie, cfg
+    def __init__(self, core: Core, cfg: EmailConfig) -> None:
+        self.core, self.cfg = core, cfg
         self.signer = URLSafeSerializer(
             secret(cfg.link_secret_env, "E-mail activé sans secret de liens"), salt="vigie-link"
         )
         # A local relay may need no login: both are optional.
         self.username, self.password = optional_env(cfg.username_env), optional_env(cfg.password_env)
-        self.public = (vigie.config.desk.public_url or "").rstrip("/")
+        self.public = (core.config.desk.public_url or "").rstrip("/")
 
     async def start(self) -> None:
         """Check that the relay answers (and accepts the credentials) before counting on it."""
@@ -87,7 +87,7 @@ class EmailChannel:
     # --- links ----------------------------------------------------------------------
 
     def link(self, action: str, reference: str, person: str) -> str:
-        expires = self.vigie.clock.now() + self.cfg.link_ttl
+        expires = self.core.clock.now() + self.cfg.link_ttl
         token = self.signer.dumps({"a": action, "r": reference, "p": person, "x": int(expires.timestamp())})
         return f"{self.public}{LINK_PATH.format(token=token)}"
 
@@ -97,7 +97,7 @@ class EmailChannel:
         except BadSignature:
             log.warning("email_link_tampered")
             return _page("Lien invalide", "<p>Ce lien n'est pas valide : rien n'a été fait.</p>", 403)
-        if data.get("x", 0) < self.vigie.clock.now().timestamp():
+        if data.get("x", 0) < self.core.clock.now().timestamp():
             return _page(
                 "Lien expiré",
                 "<p>Ce lien a expiré : rien n'a été fait. Utilisez un autre moyen "
@@ -121,33 +121,26 @@ class EmailChannel:
         data = self._read(request.path_params["token"])
         if isinstance(data, HTMLResponse):
             return data
-        try:
-            if data["a"] == "ack":
-                result = await self.vigie.actions.acknowledge(data["r"], data["p"], channel="email")
-            else:
-                result = await self.vigie.actions.escalate(data["r"], data["p"])
-        except ActionError as exc:
-            return _page(f"Alerte {data['r']}", f"<p>{html.escape(exc.message)}</p>", 409)
-        self.vigie.after_action(result)
-        return _page(f"Alerte {data['r']}", f"<p>{html.escape(result.message)}</p>")
+        reply = await self.core.inbound.respond(data["p"], data["r"], Answer(data["a"]), "email")
+        return _page(f"Alerte {data['r']}", f"<p>{html.escape(reply.text)}</p>", 200 if reply.ok else 409)
 
     # --- sending --------------------------------------------------------------------
 
     def render(self, message: OutboxMessageRow) -> EmailMessage:
-        data = message.data
+        details = MessageDetails.of(message)
         mail = EmailMessage()
         mail["From"] = str(self.cfg.from_address)
         mail["To"] = message.recipient_address or ""
         mail["Message-ID"] = make_msgid(domain="vigie")
         body = message.text
-        if message.kind == "page" and data.get("reference"):
-            prefix = "EXERCICE EXERCICE EXERCICE " if data.get("exercise") else ""
-            mail["Subject"] = f"{prefix}[Vigie] {data['reference']} — {data.get('title', '')}"
+        if details.is_page and details.reference:
+            banner = details.banner(self.core.config.desk.language)
+            mail["Subject"] = f"{banner}[Vigie] {details.reference} — {details.title}"
             person = message.recipient_person_id or ""
             ttl = int(self.cfg.link_ttl / timedelta(hours=1))
             body += (
-                f"\n\nPrendre en charge : {self.link('ack', data['reference'], person)}"
-                f"\nEscalader : {self.link('escalate', data['reference'], person)}"
+                f"\n\nPrendre en charge : {self.link('ack', details.reference, person)}"
+                f"\nEscalader : {self.link('escalate', details.reference, person)}"
                 f"\n(liens personnels, valables {ttl} h)"
             )
         else:

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from bot.intake import Receipt
 from bot.settings import ApiToken
 from bot.validation import french_errors
 
@@ -112,3 +113,22 @@ async def parse_json_body(request: Request, model: type[M]) -> M:
         raise HttpError(
             422, "invalid_payload", f"Signal refusé, rien n'a été enregistré. {summary}", fields=fields
         ) from None
+
+
+def store_unavailable() -> HttpError:
+    return HttpError(
+        503,
+        "store_unavailable",
+        "Base de données indisponible : le signal n'a PAS été enregistré. "
+        "Réessayez dans un instant ou appelez le numéro d'astreinte.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def receipt_body(receipt: Receipt, lang: str) -> dict[str, Any]:
+    return {
+        "reference": receipt.reference,
+        "created": receipt.created,
+        "status": receipt.status.value,
+        "message": receipt.text(lang),
+    }

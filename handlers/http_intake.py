@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.db import UNAVAILABLE_ERRORS
 from bot.domain import Category, OriginChannel, Severity, parse_severity
-from bot.intake import Origin, Receipt, SignalDraft
-from handlers.http_common import HttpError, authenticate, parse_json_body
+from bot.intake import Origin, SignalDraft
+from handlers.http_common import authenticate, parse_json_body, receipt_body, store_unavailable
 
 log = structlog.get_logger("vigie.http.intake")
 router = APIRouter()
@@ -39,25 +39,6 @@ class SignalIn(BaseModel):
         return parse_severity(value) if isinstance(value, str) else value
 
 
-def store_unavailable() -> HttpError:
-    return HttpError(
-        503,
-        "store_unavailable",
-        "Base de données indisponible : le signal n'a PAS été enregistré. "
-        "Réessayez dans un instant ou appelez le numéro d'astreinte.",
-        headers={"Retry-After": "5"},
-    )
-
-
-def receipt_body(receipt: Receipt, lang: str) -> dict[str, Any]:
-    return {
-        "reference": receipt.reference,
-        "created": receipt.created,
-        "status": receipt.status.value,
-        "message": receipt.text(lang),
-    }
-
-
 @router.post("/api/v1/signals")
 async def post_signal(request: Request) -> JSONResponse:
     vigie = request.app.state.vigie
@@ -77,12 +58,11 @@ async def post_signal(request: Request) -> JSONResponse:
         origin=Origin(channel=OriginChannel.HTTP, address=f"token:{token.name}"),
     )
     try:
-        receipt = await vigie.intake.accept(draft)
+        receipt = await vigie.inbound.raise_signal(draft)
     except UNAVAILABLE_ERRORS:
         vigie.metrics.intake_failures.labels("http").inc()
         log.exception("intake_store_unavailable", token=token.name)
         raise store_unavailable() from None
-    vigie.after_intake(receipt)
     vigie.metrics.signals_received.labels("http", "new" if receipt.created else "duplicate").inc()
     vigie.metrics.intake_latency.labels("http").observe(time.perf_counter() - started)
     log.info("signal_accepted", reference=receipt.reference, created=receipt.created, token=token.name)

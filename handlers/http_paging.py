@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from escalation.actions import ActionError, ActionResult
+from bot.inbound import Answer, Reply
 from escalation.oncall import UnknownRoster, oncall_view, roster_ics
 from handlers.http_common import HttpError, authenticate, parse_json_body
 
@@ -39,14 +40,12 @@ class ResolveIn(ActorIn):
     note: str | None = Field(default=None, max_length=2000)
 
 
-async def _act(request: Request, action: Any) -> dict[str, Any]:
-    vigie = request.app.state.vigie
-    try:
-        result: ActionResult = await action
-    except ActionError as exc:
-        raise HttpError(_ACTION_STATUS.get(exc.code, 409), exc.code, exc.message) from None
-    vigie.after_action(result)
-    return {"reference": result.reference, "changed": result.changed, "message": result.message}
+async def _act(reference: str, action: Awaitable[Reply]) -> dict[str, Any]:
+    reply = await action
+    if not reply.ok:
+        code = reply.code or "conflict"
+        raise HttpError(_ACTION_STATUS.get(code, 409), code, reply.text)
+    return {"reference": reply.reference or reference, "changed": reply.changed, "message": reply.text}
 
 
 @router.post("/api/v1/signals/{reference}/ack")
@@ -54,7 +53,7 @@ async def acknowledge(request: Request, reference: str) -> dict[str, Any]:
     vigie = request.app.state.vigie
     authenticate(request, vigie.tokens)
     body = await parse_json_body(request, ActorIn)
-    return await _act(request, vigie.actions.acknowledge(reference, body.person, channel="http"))
+    return await _act(reference, vigie.inbound.respond(body.person, reference, Answer.ACK, "http"))
 
 
 @router.post("/api/v1/signals/{reference}/escalate")
@@ -63,7 +62,7 @@ async def escalate(request: Request, reference: str) -> dict[str, Any]:
     authenticate(request, vigie.tokens)
     raw = await request.body()
     person = (await parse_json_body(request, EscalateIn)).person if raw.strip() else None
-    return await _act(request, vigie.actions.escalate(reference, person))
+    return await _act(reference, vigie.inbound.respond(person, reference, Answer.ESCALATE, "http"))
 
 
 @router.post("/api/v1/signals/{reference}/resolve")
@@ -71,7 +70,7 @@ async def resolve(request: Request, reference: str) -> dict[str, Any]:
     vigie = request.app.state.vigie
     authenticate(request, vigie.tokens)
     body = await parse_json_body(request, ResolveIn)
-    return await _act(request, vigie.actions.resolve(reference, body.person, body.note))
+    return await _act(reference, vigie.inbound.close(body.person, reference, body.note, "http"))
 
 
 def _instant(at: datetime | None, request: Request) -> datetime:

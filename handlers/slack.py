@@ -20,18 +20,18 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels import DeliveryOutcome, DeliveryResult, ProviderUnreachable
+from bot.channels import DeliveryOutcome, DeliveryResult, MessageDetails, PageAction, ProviderUnreachable
 from bot.config import SlackConfig
 from bot.domain import OriginChannel
+from bot.grammar import COMMANDS
+from bot.inbound import Answer
 from bot.intake import Origin
 from bot.models import OutboxMessageRow
 from bot.outbox import find_by_provider_id
 from bot.settings import env_secret as secret
-from escalation.actions import ActionError
-from handlers.commands import COMMANDS, is_ack_reply, parse_command
 
 if TYPE_CHECKING:
-    from bot.app import Vigie
+    from bot.ports import Core
 
 log = structlog.get_logger("vigie.slack")
 
@@ -57,7 +57,7 @@ PERMANENT_ERRORS = {
 SLASH_COMMANDS = re.compile(r"^/(" + "|".join(a for aliases in COMMANDS.values() for a in aliases) + r")$")
 
 
-def _blocks(text: str, reference: str | None, actions: list[dict[str, str]]) -> list[dict[str, Any]]:
+def _blocks(text: str, reference: str | None, actions: tuple[PageAction, ...]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {"type": "section", "block_id": "text", "text": {"type": "plain_text", "text": text[:2900]}}
     ]
@@ -69,10 +69,10 @@ def _blocks(text: str, reference: str | None, actions: list[dict[str, str]]) -> 
                 "elements": [
                     {
                         "type": "button",
-                        "action_id": a["id"],
+                        "action_id": a.id,
                         "value": reference,
-                        "text": {"type": "plain_text", "text": a["label"]},
-                        **({"style": "primary"} if a["id"] == "ack" else {}),
+                        "text": {"type": "plain_text", "text": a.label},
+                        **({"style": "primary"} if a.id == "ack" else {}),
                     }
                     for a in actions
                 ],
@@ -85,8 +85,8 @@ class SlackAdapter:
     name = "slack"
     local = False
 
-    def __init__(self, vigie: Vigie, cfg: SlackConfig) -> None:
-        self.vigie = vigie
+    def __init__(self, core: Core, cfg: SlackConfig) -> None:
+        self.core = core
         self.cfg = cfg
         token = secret(cfg.token_env, "Slack activé mais sans jeton de bot (xoxb-…)")
         signing = secret(cfg.signing_secret_env, "Slack activé mais sans signing secret")
@@ -96,7 +96,6 @@ class SlackAdapter:
             else None
         )
         self.token, self.signing = token, signing
-        self.people = {p.contacts.slack_id: p.id for p in vigie.config.people if p.contacts.slack_id}
         self._socket: Any = None
         self._client: AsyncWebClient | None = None
         self.handler: AsyncSlackRequestHandler | None = None
@@ -150,18 +149,19 @@ class SlackAdapter:
     # --- outgoing -------------------------------------------------------------------
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
+        details = MessageDetails.of(message)
         try:
-            for ref in message.data.get("page_refs", []):
-                channel, _, ts = str(ref["provider_id"]).partition(":")
-                text = f"{ref['text']}\n\n✅ {message.text}"
+            for page in details.page_refs:
+                channel, _, ts = page.provider_id.partition(":")
+                text = f"{page.text}\n\n✅ {message.text}"
                 await self.client.chat_update(
-                    channel=channel, ts=ts, text=text, blocks=_blocks(text, None, [])
+                    channel=channel, ts=ts, text=text, blocks=_blocks(text, None, ())
                 )
-            if message.data.get("edit_only"):
+            if details.edit_only:
                 return DeliveryResult(DeliveryOutcome.DELIVERED)
             opened = await self.client.conversations_open(users=message.recipient_address)
             channel = opened["channel"]["id"]
-            blocks = _blocks(message.text, message.data.get("reference"), message.data.get("actions") or [])
+            blocks = _blocks(message.text, details.reference, details.actions)
             sent = await self.client.chat_postMessage(channel=channel, text=message.text, blocks=blocks)
         except SlackApiError as exc:
             error = str(exc.response.get("error", ""))
@@ -182,7 +182,7 @@ class SlackAdapter:
     # --- incoming -------------------------------------------------------------------
 
     def _person(self, user_id: str | None) -> str | None:
-        person = self.people.get(user_id or "")
+        person = self.core.inbound.person_for("slack", user_id)
         if person is None:
             log.warning("slack_unknown_user", user_id=user_id)
         return person
@@ -196,12 +196,9 @@ class SlackAdapter:
         if person is None:
             await respond(UNKNOWN_USER)
             return
-        parsed = parse_command(f"{command['command']} {command.get('text', '')}")
-        assert parsed is not None
         origin = self._origin(command["user_id"], command.get("channel_id"), person)
-        reply = await self.vigie.commands.run(person, parsed.name, parsed.args, origin, parsed.spelled)
-        if reply.changed:
-            self.vigie.poke()
+        text = f"{command['command']} {command.get('text', '')}"
+        reply = await self.core.inbound.handle_message(person, text, origin)
         await respond(reply.text)
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
@@ -210,17 +207,9 @@ class SlackAdapter:
         if person is None:
             await respond(text=UNKNOWN_USER, replace_original=False, response_type="ephemeral")
             return
-        reference = action.get("value", "")
-        try:
-            if action["action_id"] == "ack":
-                result = await self.vigie.actions.acknowledge(reference, person, channel="slack")
-            else:
-                result = await self.vigie.actions.escalate(reference, person)
-        except ActionError as exc:
-            await respond(text=exc.message, replace_original=False, response_type="ephemeral")
-            return
-        self.vigie.after_action(result)
-        await respond(text=result.message, replace_original=False, response_type="ephemeral")
+        response = Answer(action["action_id"])  # the listener only matches ack|escalate
+        reply = await self.core.inbound.respond(person, action.get("value", ""), response, "slack")
+        await respond(text=reply.text, replace_original=False, response_type="ephemeral")
 
     async def _on_message(self, event: dict[str, Any], say: Any) -> None:
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
@@ -229,21 +218,13 @@ class SlackAdapter:
         if person is None:
             await say(UNKNOWN_USER)
             return
-        text = event.get("text") or ""
         origin = self._origin(event["user"], event.get("channel"), person)
         thread = event.get("thread_ts")
         page = (
-            await find_by_provider_id(self.vigie.db, "slack", f"{event.get('channel')}:{thread}")
+            await find_by_provider_id(self.core.db, "slack", f"{event.get('channel')}:{thread}")
             if thread
             else None
         )
-        parsed = parse_command(text)
-        if parsed is not None:
-            reply = await self.vigie.commands.run(person, parsed.name, parsed.args, origin, parsed.spelled)
-        elif page is not None and is_ack_reply(text) and page.data.get("reference"):
-            reply = await self.vigie.commands.run(person, "ack", page.data["reference"], origin)
-        else:
-            reply = await self.vigie.commands.run(person, "signal", text, origin)
-        if reply.changed:
-            self.vigie.poke()
+        answered = MessageDetails.of(page).reference if page is not None else None
+        reply = await self.core.inbound.handle_message(person, event.get("text") or "", origin, answered)
         await say(text=reply.text, thread_ts=thread or event.get("ts"))

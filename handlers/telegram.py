@@ -34,18 +34,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels import DeliveryOutcome, DeliveryResult, ProviderUnreachable
+from bot.channels import DeliveryOutcome, DeliveryResult, MessageDetails, ProviderUnreachable, SentPage
 from bot.config import TelegramConfig
 from bot.domain import OriginChannel
+from bot.inbound import Answer
 from bot.intake import Origin
 from bot.models import OutboxMessageRow
 from bot.settings import env_secret as secret
 from bot.signals import find_reference
-from escalation.actions import ActionError
-from handlers.commands import is_ack_reply, parse_command
 
 if TYPE_CHECKING:
-    from bot.app import Vigie
+    from bot.ports import Core
 
 log = structlog.get_logger("vigie.telegram")
 
@@ -68,14 +67,13 @@ class TelegramAdapter:
     name = "telegram"
     local = False
 
-    def __init__(self, vigie: Vigie, cfg: TelegramConfig) -> None:
-        self.vigie = vigie
+    def __init__(self, core: Core, cfg: TelegramConfig) -> None:
+        self.core = core
         self.cfg = cfg
         self.token = secret(cfg.token_env, "Telegram activé mais sans jeton de bot")
         self.webhook_secret = (
             secret(cfg.webhook_secret_env, "Webhook Telegram sans secret") if cfg.mode == "webhook" else None
         )
-        self.people = {p.contacts.telegram_id: p.id for p in vigie.config.people if p.contacts.telegram_id}
         self._app: Application | None = None  # type: ignore[type-arg]
 
     @property
@@ -118,7 +116,7 @@ class TelegramAdapter:
                     allowed_updates=["message", "edited_message", "callback_query"],
                 )
             else:
-                public = self.vigie.config.desk.public_url
+                public = self.core.config.desk.public_url
                 await app.bot.set_webhook(
                     url=f"{public}{WEBHOOK_PATH}",
                     secret_token=self.webhook_secret,
@@ -175,13 +173,14 @@ class TelegramAdapter:
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
         chat_id = int(message.recipient_address or 0)
+        details = MessageDetails.of(message)
         try:
-            for ref in message.data.get("page_refs", []):
-                await self._mark_page(ref, message.text)
-            if message.data.get("edit_only"):
+            for page in details.page_refs:
+                await self._mark_page(page, message.text)
+            if details.edit_only:
                 return DeliveryResult(DeliveryOutcome.DELIVERED)
             sent = await self.app.bot.send_message(
-                chat_id=chat_id, text=message.text, reply_markup=self._buttons(message)
+                chat_id=chat_id, text=message.text, reply_markup=self._buttons(details)
             )
         except RetryAfter as exc:
             delay = (
@@ -202,20 +201,21 @@ class TelegramAdapter:
             return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Telegram : {exc}")
         return DeliveryResult(DeliveryOutcome.DELIVERED, provider_id=f"{chat_id}:{sent.message_id}")
 
-    def _buttons(self, message: OutboxMessageRow) -> InlineKeyboardMarkup | None:
-        reference = message.data.get("reference")
-        actions = message.data.get("actions") or []
-        if not reference or not actions:
+    def _buttons(self, details: MessageDetails) -> InlineKeyboardMarkup | None:
+        if not details.reference or not details.actions:
             return None
         # callback_data is at most 64 bytes: "ack:PFR-2026-000042" fits easily.
-        row = [InlineKeyboardButton(a["label"], callback_data=f"{a['id']}:{reference}") for a in actions]
+        row = [
+            InlineKeyboardButton(a.label, callback_data=f"{a.id}:{details.reference}")
+            for a in details.actions
+        ]
         return InlineKeyboardMarkup([row])
 
-    async def _mark_page(self, ref: dict[str, Any], notice: str) -> None:
-        chat_id, _, message_id = str(ref["provider_id"]).partition(":")
+    async def _mark_page(self, page: SentPage, notice: str) -> None:
+        chat_id, _, message_id = page.provider_id.partition(":")
         try:
             await self.app.bot.edit_message_text(
-                chat_id=int(chat_id), message_id=int(message_id), text=f"{ref['text']}\n\n✅ {notice}"
+                chat_id=int(chat_id), message_id=int(message_id), text=f"{page.text}\n\n✅ {notice}"
             )
         except BadRequest as exc:
             if "not modified" not in exc.message.lower():
@@ -225,7 +225,7 @@ class TelegramAdapter:
 
     def _person(self, update: Update) -> str | None:
         user = update.effective_user
-        person = self.people.get(user.id) if user else None
+        person = self.core.inbound.person_for("telegram", user.id) if user else None
         if person is None:
             log.warning("telegram_unknown_user", user_id=user.id if user else None)
         return person
@@ -238,19 +238,11 @@ class TelegramAdapter:
             await query.answer(UNKNOWN_USER, show_alert=True)
             return
         action, _, reference = (query.data or "").partition(":")
-        try:
-            if action == "ack":
-                result = await self.vigie.actions.acknowledge(reference, person, channel="telegram")
-            elif action == "escalate":
-                result = await self.vigie.actions.escalate(reference, person)
-            else:
-                await query.answer("Action inconnue.")
-                return
-        except ActionError as exc:
-            await query.answer(exc.message[:200], show_alert=True)
+        if action not in set(Answer):
+            await query.answer("Action inconnue.")
             return
-        self.vigie.after_action(result)
-        await query.answer(result.message[:200])
+        reply = await self.core.inbound.respond(person, reference, Answer(action), "telegram")
+        await query.answer(reply.text[:200], show_alert=not reply.ok)
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -259,21 +251,10 @@ class TelegramAdapter:
         if person is None:
             await message.reply_text(UNKNOWN_USER)
             return
-        text = message.text or ""
         origin = Origin(OriginChannel.TELEGRAM, address=str(message.chat.id), person_id=person)
-        commands = self.vigie.commands
-        parsed = parse_command(text)
         replied = message.reply_to_message
         answered = find_reference(replied.text or "") if replied is not None else None
-        if parsed is not None:
-            reply = await commands.run(person, parsed.name, parsed.args, origin, parsed.spelled)
-        elif answered is not None and is_ack_reply(text):
-            reply = await commands.run(person, "ack", answered, origin)
-        else:
-            # A plain message to the bot is a signal: the single entry point.
-            reply = await commands.run(person, "signal", text, origin)
-        if reply.changed:
-            self.vigie.poke()
+        reply = await self.core.inbound.handle_message(person, message.text or "", origin, answered)
         await message.reply_text(reply.text, reply_parameters=ReplyParameters(message_id=message.message_id))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -11,16 +11,15 @@ import structlog
 from fastapi import Request
 from fastapi.responses import Response
 
-from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.channels import DeliveryOutcome, DeliveryResult, MessageDetails
 from bot.domain import OriginChannel
+from bot.inbound import Answer
 from bot.intake import Origin, SignalDraft
 from bot.models import OutboxMessageRow
-from bot.outbox import send_reply
-from escalation.actions import ActionError, signal_for_code
 from handlers.twilio_account import TWILIO_ERRORS, TwilioAccount, failure
 
 if TYPE_CHECKING:
-    from bot.app import Vigie
+    from bot.ports import Core
 
 log = structlog.get_logger("vigie.twilio")
 
@@ -33,15 +32,14 @@ REPLY = re.compile(
 MAX_SMS = 480
 
 
-def sms_text(message: OutboxMessageRow) -> str:
+def sms_text(message: OutboxMessageRow, lang: str = "fr") -> str:
     """Pages are short on SMS: reference, title and the reply codes."""
-    data = message.data
-    if message.kind != "page" or not data.get("reference"):
+    details = MessageDetails.of(message)
+    if not details.is_page:
         return message.text[:MAX_SMS]
-    prefix = "EXERCICE EXERCICE EXERCICE " if data.get("exercise") else ""
-    code = data.get("code")
+    code = details.code
     return (
-        f"{prefix}Vigie {data['reference']} : {str(data.get('title', ''))[:120]}. "
+        f"{details.banner(lang)}Vigie {details.reference} : {details.title[:120]}. "
         f"Répondez {code} pour prendre en charge, {code}E pour escalader."
     )[:MAX_SMS]
 
@@ -50,10 +48,9 @@ class TwilioSmsChannel:
     name = "sms"
     local = False
 
-    def __init__(self, vigie: Vigie, account: TwilioAccount) -> None:
-        self.vigie, self.account, self.cfg = vigie, account, account.cfg
+    def __init__(self, core: Core, account: TwilioAccount) -> None:
+        self.core, self.account, self.cfg = core, account, account.cfg
         self.public = account.public
-        self.people = {p.contacts.phone: p.id for p in vigie.config.people if p.contacts.phone}
 
     async def start(self) -> None:
         await self.account.start()
@@ -72,7 +69,7 @@ class TwilioSmsChannel:
             sent = await self.account.client.messages.create_async(
                 to=message.recipient_address or "",
                 from_=self.cfg.sms_from,
-                body=sms_text(message),
+                body=sms_text(message, self.core.config.desk.language),
                 status_callback=f"{self.public}{STATUS_PATH}",
             )
         except TWILIO_ERRORS as exc:
@@ -86,62 +83,41 @@ class TwilioSmsChannel:
         form = await self.account.verified(request)
         if form is None:
             return Response("Signature Twilio invalide.", status_code=403)
+        inbound = self.core.inbound
         sender, body = form.get("From", ""), form.get("Body", "").strip()
-        person = self.people.get(sender)
-        now = self.vigie.clock.now()
+        person = inbound.person_for("sms", sender)
         match = REPLY.match(body)
-        if match:
-            await self._reply_code(sender, person, int(match.group(1)), bool(match.group(2)), now)
-        else:
-            name = self.vigie.engine.ctx.name(person) if person else None
-            receipt = await self.vigie.intake.accept(
+        if match is None:
+            # Not a reply code: a new signal from whoever wrote, known or not.
+            await inbound.raise_signal(
                 SignalDraft(
                     title=(body.splitlines() or ["SMS sans texte"])[0][:120] or "SMS sans texte",
                     body=body or None,
                     source="sms",
-                    reporter=name or sender,
+                    reporter=inbound.name(person) if person else sender,
                     origin=Origin(OriginChannel.SMS, address=sender, person_id=person, reply_channel="sms"),
                 )
             )
-            self.vigie.after_intake(receipt)
-        self.vigie.poke()
-        # Answer at once; replies go out through the outbox.
-        return Response(EMPTY_TWIML, media_type="text/xml")
-
-    async def _reply_code(self, sender: str, person: str | None, code: int, escalate: bool, now) -> None:  # type: ignore[no-untyped-def]
-        async def answer(text: str) -> None:
-            await send_reply(self.vigie.db, now, "sms", sender, text, person)
-
-        if person is None:
+        elif person is None:
             log.warning("twilio_unknown_number", number=sender)
-            await answer(
+            await inbound.send_reply(
+                "sms",
+                sender,
                 "Vigie : ce numéro n'est pas dans l'annuaire, la réponse n'a pas été prise en compte. "
-                "Pour signaler, envoyez un message en toutes lettres."
+                "Pour signaler, envoyez un message en toutes lettres.",
             )
-            return
-        reference, paged = await signal_for_code(self.vigie.db, self.vigie.engine.ctx, code, person)
-        if reference is None or not paged:
-            await answer(
-                f"Vigie : le code {code} ne correspond à aucune alerte qui vous a été envoyée. "
-                "Rien n'a été fait."
-            )
-            return
-        try:
-            if escalate:
-                result = await self.vigie.actions.escalate(reference, person)
-            else:
-                result = await self.vigie.actions.acknowledge(reference, person, channel="sms")
-        except ActionError as exc:
-            await answer(f"Vigie : {exc.message}")
-            return
-        self.vigie.after_action(result)
-        await answer(f"Vigie : {result.message}")
+        else:
+            response = Answer.ESCALATE if match.group(2) else Answer.ACK
+            reply = await inbound.respond_to_code(person, int(match.group(1)), response, "sms")
+            await inbound.send_reply("sms", sender, f"Vigie : {reply.text}", person)
+        # Answer Twilio at once; replies go out through the outbox.
+        return Response(EMPTY_TWIML, media_type="text/xml")
 
     async def status_webhook(self, request: Request) -> Response:
         form = await self.account.verified(request)
         if form is None:
             return Response("Signature Twilio invalide.", status_code=403)
-        known = await self.vigie.dispatcher.provider_status(
+        known = await self.core.inbound.delivery_report(
             "sms", form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode")
         )
         if not known:

@@ -10,13 +10,13 @@ from fastapi import Request
 from fastapi.responses import Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from bot.channels import DeliveryOutcome, DeliveryResult
+from bot.channels import DeliveryOutcome, DeliveryResult, MessageDetails
+from bot.inbound import Answer
 from bot.models import OutboxMessageRow
-from escalation.actions import ActionError
 from handlers.twilio_account import TWILIO_ERRORS, TwilioAccount, failure
 
 if TYPE_CHECKING:
-    from bot.app import Vigie
+    from bot.ports import Core
 
 log = structlog.get_logger("vigie.twilio.voice")
 
@@ -26,12 +26,11 @@ FR = "fr-FR"
 MENU = "Appuyez sur 1 pour prendre en charge, sur 2 pour escalader, sur 9 pour réécouter."
 
 
-def spoken(message: OutboxMessageRow) -> str:
-    data = message.data
-    if message.kind != "page" or not data.get("reference"):
+def spoken(message: OutboxMessageRow, lang: str = "fr") -> str:
+    details = MessageDetails.of(message)
+    if not details.is_page:
         return message.text
-    prefix = "Exercice, exercice, exercice. " if data.get("exercise") else ""
-    return f"{prefix}Alerte Vigie, signal numéro {data.get('code')} : {data.get('title', '')}."
+    return f"{details.banner(lang, spoken=True)}Alerte Vigie, signal numéro {details.code} : {details.title}."
 
 
 def twiml(response: VoiceResponse) -> Response:
@@ -42,8 +41,8 @@ class TwilioVoiceChannel:
     name = "voice"
     local = False
 
-    def __init__(self, vigie: Vigie, account: TwilioAccount) -> None:
-        self.vigie, self.account, self.cfg = vigie, account, account.cfg
+    def __init__(self, core: Core, account: TwilioAccount) -> None:
+        self.core, self.account, self.cfg = core, account, account.cfg
 
     async def start(self) -> None:
         await self.account.start()
@@ -75,7 +74,7 @@ class TwilioVoiceChannel:
         return DeliveryResult(DeliveryOutcome.SENT, provider_id=call.sid)
 
     async def _message(self, message_id: int) -> OutboxMessageRow | None:
-        async with self.vigie.db.read_session() as session:
+        async with self.core.db.read_session() as session:
             return await session.get(OutboxMessageRow, message_id)
 
     def _menu(self, message: OutboxMessageRow, intro: str) -> VoiceResponse:
@@ -102,13 +101,11 @@ class TwilioVoiceChannel:
             return twiml(response)
         if form.get("AnsweredBy", "human").startswith(("machine", "fax")):
             # A voicemail cannot take an alert: hang up and try the person's next channel.
-            await self.vigie.dispatcher.provider_status(
-                "voice", form.get("CallSid", ""), "failed", "répondeur"
-            )
+            await self.core.inbound.delivery_report("voice", form.get("CallSid", ""), "failed", "répondeur")
             response = VoiceResponse()
             response.hangup()
             return twiml(response)
-        return twiml(self._menu(message, spoken(message) if message.kind == "page" else message.text))
+        return twiml(self._menu(message, spoken(message, self.core.config.desk.language)))
 
     async def gather(self, request: Request) -> Response:
         form = await self.account.verified(request)
@@ -121,19 +118,17 @@ class TwilioVoiceChannel:
         reference, person = message.data.get("reference", ""), message.recipient_person_id
         response = VoiceResponse()
         if digits == "9":
-            return twiml(self._menu(message, spoken(message)))
+            return twiml(self._menu(message, spoken(message, self.core.config.desk.language)))
         if digits not in ("1", "2"):
             return twiml(self._menu(message, "Touche non reconnue."))
-        try:
-            if digits == "1":
-                result = await self.vigie.actions.acknowledge(reference, person, channel="voice")
-                response.say("C'est noté : vous prenez en charge l'alerte. Merci.", language=FR)
-            else:
-                result = await self.vigie.actions.escalate(reference, person)
-                response.say("C'est noté : l'étape suivante est appelée. Merci.", language=FR)
-            self.vigie.after_action(result)
-        except ActionError as exc:
-            response.say(exc.message, language=FR)
+        choice = Answer.ACK if digits == "1" else Answer.ESCALATE
+        reply = await self.core.inbound.respond(person, reference, choice, "voice")
+        if not reply.ok:
+            response.say(reply.text, language=FR)
+        elif choice is Answer.ACK:
+            response.say("C'est noté : vous prenez en charge l'alerte. Merci.", language=FR)
+        else:
+            response.say("C'est noté : l'étape suivante est appelée. Merci.", language=FR)
         return twiml(response)
 
     async def call_status(self, request: Request) -> Response:
@@ -149,7 +144,7 @@ class TwilioVoiceChannel:
             else None
         )
         if outcome is not None:
-            await self.vigie.dispatcher.provider_status(
+            await self.core.inbound.delivery_report(
                 "voice", form.get("CallSid", ""), outcome, None if outcome == "delivered" else status
             )
         return Response(status_code=204)

@@ -15,6 +15,7 @@ like the phone's script::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,10 @@ import httpx
 
 from bot.clock import ManualClock
 from bot.config import VigieConfig
+from tests.fakes.slack import FakeSlack
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.twilio import FakeTwilio
+from tests.phones import DeviceRegistry, Phone, SlackDM, TelegramChat
 from tests.support import AUTH, LiveServer, running_vigie
 
 # A Tuesday at 03:12 in Paris: the night duty is where paging matters.
@@ -74,6 +79,39 @@ class DutyDesk:
         self.server = server
         self.client = client
         self.clock = clock
+        self.devices = DeviceRegistry()
+        # The provider fakes a channel test plugs in (see ``phone``, ``telegram``, ``slack``).
+        self.twilio: FakeTwilio | None = None
+        self.desk_number = ""
+        self.tg: FakeTelegram | None = None
+        self.slack_fake: FakeSlack | None = None
+
+    # --- people's devices on the provider fakes (tests/phones.py) ----------------------
+
+    def phone(self, number: str) -> Phone:
+        assert self.twilio is not None, "this desk has no Twilio fake"
+        webhook = f"{self.server.url}/twilio/sms"
+        device = Phone(self.vigie.settle, self.twilio, webhook, self.desk_number, number)
+        self.devices.add(device)
+        return device
+
+    def telegram(self, user_id: int) -> TelegramChat:
+        assert self.tg is not None, "this desk has no Telegram fake"
+        device = TelegramChat(self._settle_chat, self.tg, user_id)
+        self.devices.add(device)
+        return device
+
+    def slack(self, user_id: str) -> SlackDM:
+        assert self.slack_fake is not None, "this desk has no Slack fake"
+        device = SlackDM(self._settle_chat, self.slack_fake, f"{self.server.url}/slack/events", user_id)
+        self.devices.add(device)
+        return device
+
+    async def _settle_chat(self) -> None:
+        # Chat updates are handled by the adapter's own tasks: let them land, then deliver.
+        for _ in range(3):
+            await asyncio.sleep(0.05)
+            await self.vigie.settle()
 
     @property
     def vigie(self):  # type: ignore[no-untyped-def]
@@ -123,4 +161,6 @@ async def duty_desk(db_url: str, config: VigieConfig, start: datetime = NIGHT) -
         running_vigie(db_url, config=config, clock=clock, background=False) as server,
         server.client() as client,
     ):
-        yield DutyDesk(server, client, clock)
+        desk = DutyDesk(server, client, clock)
+        yield desk
+        desk.devices.assert_all_read()

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from bot.domain import OriginChannel
+from bot.grammar import is_ack_reply, parse_command
 from bot.intake import Origin
-from handlers.commands import is_ack_reply, parse_command
 from tests.devices import DutyDesk, duty_desk
 from tests.support import make_config
 from tests.test_escalation import LADDER, PEOPLE, ROSTER

@@ -301,3 +301,30 @@ async def test_the_list_of_signals_shows_where_each_ladder_stands(db_url: str) -
         assert set(await listed(state="acquitte")) == {taken}
         refused = await desk.client.get("/api/v1/signals", params={"state": "perdu"}, headers=AUTH)
         assert refused.status_code == 422 and "sans-reponse" in refused.json()["message"]
+
+
+async def test_desk_language_en_gives_english_everywhere(db_url: str) -> None:
+    from bot.domain import OriginChannel
+    from bot.intake import Origin
+
+    english = config(desk={"name": "PFR test", "language": "en"})
+    async with duty_desk(db_url, english) as desk:
+        alice = desk.device("alice")
+        ref = await desk.signal("Chlorine leak, swimming pool")
+        await alice.expect_page(ref, "You are paged as titulaire (step 1/3).")
+        taken = await desk.ack(ref, "alice")
+        assert taken.json()["message"] == f"{ref} taken by Alice Martin at 03:12."
+        twice = await desk.ack(ref, "bruno")
+        assert twice.status_code == 409
+        assert twice.json()["message"] == f"{ref} was already taken by Alice Martin (at 03:12)."
+        late = await desk.post(f"/api/v1/signals/{ref}/escalate", {})
+        assert late.json()["message"] == f"{ref} was already taken by Alice Martin."
+        origin = Origin(OriginChannel.CLI, person_id="bruno")
+        help_text = (await desk.vigie.inbound.handle_message("bruno", "/help", origin)).text
+        assert help_text.startswith("Vigie commands:")
+        refused = await desk.vigie.inbound.handle_message("bruno", f"/close {ref}", origin)
+        assert refused.text.startswith("Restricted command: /clore is for the functions")
+        history = [e["message"] for e in await desk.history(ref)]
+        assert "Taken by Alice Martin (http)" in history
+        missing = await desk.ack("PFR-2026-999999", "alice")
+        assert missing.json()["message"] == "No signal with reference “PFR-2026-999999”."

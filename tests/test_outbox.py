@@ -16,7 +16,7 @@ from tests.test_cli import run_cli
 async def test_receipt_goes_back_through_the_senders_channel_and_is_delivered(db_url: str) -> None:
     clock = ManualClock(datetime(2026, 11, 23, 2, 14, tzinfo=UTC))
     async with running_vigie(db_url, clock=clock) as server, server.client() as client:
-        receipt = await server.vigie.intake.accept(
+        receipt = await server.vigie.inbound.raise_signal(
             SignalDraft(
                 title="Fuite de gaz près de l'hôpital",
                 origin=Origin(
@@ -24,7 +24,6 @@ async def test_receipt_goes_back_through_the_senders_channel_and_is_delivered(db
                 ),
             )
         )
-        server.vigie.after_intake(receipt)
 
         async def delivered() -> bool:
             messages = (
@@ -101,7 +100,7 @@ async def test_receipt_and_signal_are_committed_together_or_not_at_all(db_url: s
 async def test_vigie_outbox_command_lists_messages(db_url: str) -> None:
     config = REPO / "config" / "demo.yaml"
     async with running_vigie(db_url) as server:
-        receipt = await server.vigie.intake.accept(
+        receipt = await server.vigie.inbound.raise_signal(
             SignalDraft(
                 title="x", origin=Origin(OriginChannel.CLI, person_id="bruno", reply_channel="console")
             )

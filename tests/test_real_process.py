@@ -36,10 +36,17 @@ async def page_and_take_on_every_channel(entry: RealDesk, desk: RealDesk) -> lis
     async def taken(ref: str) -> bool:
         return await entry.acknowledged_by(ref) == "alice"
 
+    async def recorded(ref: str, channel: str) -> bool:
+        """Alice's page is on record as delivered (a person presses seconds later, not within
+        the milliseconds between the provider's answer and Vigie's commit)."""
+        pages = await entry.outbox(kind="page", signal=ref, recipient="alice", channel=channel)
+        return any(m["state"] == "delivered" for m in pages)
+
     # Telegram: the « Je prends » button; Bruno's page is edited.
     ref = await entry.signal("Cas groupés de légionellose, CH Nord", "via-telegram")
     page = await desk.telegram_page(ALICE, ref)
     assert ("Je prends", f"ack:{ref}") in FakeTelegram.buttons(page)
+    await eventually(lambda: recorded(ref, "telegram"), 15)
     await desk.fakes.telegram.press(int(ALICE["tg"]), page, f"ack:{ref}")
     await eventually(lambda: taken(ref), 15)
     await eventually(
@@ -54,6 +61,7 @@ async def page_and_take_on_every_channel(entry: RealDesk, desk: RealDesk) -> lis
     # Slack: the button in the DM; Bruno's DM page is updated.
     ref = await entry.signal("Panne du réseau d'eau chaude, CH Sud", "via-slack")
     page = await desk.slack_page(ALICE, ref)
+    await eventually(lambda: recorded(ref, "slack"), 15)
     await desk.slack_press(ALICE, page, "ack")
     await eventually(lambda: taken(ref), 15)
     await eventually(

@@ -71,7 +71,10 @@ async def chat_desk(
         )
         async with running_vigie(db_url, config=config, clock=ManualClock(NIGHT), background=False) as server:
             async with server.client() as client:
-                yield DutyDesk(server, client, server.vigie.clock), tg, slack, f"{server.url}/slack/events"  # type: ignore[arg-type]
+                desk = DutyDesk(server, client, server.vigie.clock)  # type: ignore[arg-type]
+                desk.tg, desk.slack_fake = tg, slack
+                yield desk, tg, slack, f"{server.url}/slack/events"
+                desk.devices.assert_all_read()
 
 
 async def test_telegram_titulaire_silent_slack_suppleant_takes_it(
@@ -100,6 +103,21 @@ async def test_telegram_titulaire_silent_slack_suppleant_takes_it(
         assert "✅ Pris en charge par Bruno Petit à 03:17" in bruno_page["text"]
         assert slack.buttons(bruno_page) == []
         assert (await desk.signal_state(ref))["acknowledged_by"] == "bruno"
+
+
+async def test_the_ladder_read_like_two_phones(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alice's Telegram stays silent; Bruno's Slack gets the step-2 page, he presses « Je prends »,
+    and Alice's page says who took it."""
+    async with chat_desk(db_url, monkeypatch) as (desk, _tg, _slack, _events):
+        alice, bruno = desk.telegram(ALICE_TG), desk.slack(BRUNO)
+        ref = await desk.signal("Afflux de patients brûlés, CH Nord", severity="critique")
+        await alice.expect(ref, "titulaire")
+        await bruno.expect_nothing()
+        await desk.advance(minutes=5)
+        await bruno.expect(ref, "suppléant").press("Je prends")
+        await desk.advance(seconds=2)  # one message a second per chat: the edit follows the page
+        assert "✅ Pris en charge par Bruno Petit à 03:17" in alice.last["text"]  # edited in place
+        await alice.then_expect("Pris en charge par Bruno Petit")  # and told by a new message
 
 
 async def test_slash_signal_and_oncall(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

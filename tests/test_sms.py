@@ -62,7 +62,10 @@ async def sms_desk(
             db_url, config=config, clock=ManualClock(NIGHT), background=False, port=port
         ) as s:
             async with s.client() as client:
-                yield DutyDesk(s, client, s.vigie.clock), fake, f"{public}/twilio/sms"  # type: ignore[arg-type]
+                desk = DutyDesk(s, client, s.vigie.clock)  # type: ignore[arg-type]
+                desk.twilio, desk.desk_number = fake, DESK
+                yield desk, fake, f"{public}/twilio/sms"
+                desk.devices.assert_all_read()
 
 
 async def sms(desk: DutyDesk, fake: FakeTwilio, url: str, sender: str, body: str) -> None:
@@ -72,19 +75,21 @@ async def sms(desk: DutyDesk, fake: FakeTwilio, url: str, sender: str, body: str
 
 
 async def test_titulaire_replies_the_code_and_the_suppleant_is_never_paged(db_url: str, monkeypatch) -> None:
-    async with sms_desk(db_url, monkeypatch) as (desk, tw, url):
+    async with sms_desk(db_url, monkeypatch) as (desk, tw, _url):
+        alice, bruno = desk.phone(ALICE), desk.phone(BRUNO)
         ref = await desk.signal("Cas groupés de légionellose, CH Nord")
         code = int(ref.rsplit("-", 1)[1])
-        [page] = tw.to(ALICE)
-        assert page == (
-            f"Vigie {ref} : Cas groupés de légionellose, CH Nord. "
-            f"Répondez {code} pour prendre en charge, {code}E pour escalader."
+        await (
+            alice.expect_sms(
+                f"Vigie {ref} : Cas groupés de légionellose, CH Nord. "
+                f"Répondez {code} pour prendre en charge, {code}E pour escalader."
+            )
+            .then_reply(f" {code} ok ")
+            .then_expect(f"Vigie : {ref} pris en charge par Alice Martin à 03:12.")
         )
         assert tw.sent[0]["from"] == DESK
-        await sms(desk, tw, url, ALICE, f" {code} ok ")
-        assert tw.to(ALICE)[-1] == f"Vigie : {ref} pris en charge par Alice Martin à 03:12."
         await desk.advance(minutes=30)
-        assert tw.to(BRUNO) == []
+        await bruno.expect_nothing()
         assert (await desk.signal_state(ref))["acknowledged_by"] == "alice"
 
 
@@ -97,23 +102,26 @@ async def test_tolerant_replies_take_the_page(db_url: str, monkeypatch, reply: s
 
 
 async def test_code_with_e_escalates(db_url: str, monkeypatch) -> None:
-    async with sms_desk(db_url, monkeypatch) as (desk, tw, url):
+    async with sms_desk(db_url, monkeypatch) as (desk, _tw, _url):
+        alice, bruno = desk.phone(ALICE), desk.phone(BRUNO)
         ref = await desk.signal("Signal à escalader")
-        await sms(desk, tw, url, ALICE, f"{int(ref.rsplit('-', 1)[1])}e")
-        assert ref in tw.to(BRUNO)[0]  # paged at once, not in five minutes
-        assert "escalade immédiate" in tw.to(ALICE)[-1]
+        await (
+            alice.expect_sms(ref)
+            .then_reply(f"{int(ref.rsplit('-', 1)[1])}e")
+            .then_expect("escalade immédiate")
+        )
+        await bruno.expect_sms(ref)  # paged at once, not in five minutes
 
 
 async def test_strangers_and_wrong_codes_act_on_nothing(db_url: str, monkeypatch) -> None:
-    async with sms_desk(db_url, monkeypatch) as (desk, tw, url):
+    async with sms_desk(db_url, monkeypatch) as (desk, _tw, _url):
+        alice, bruno, stranger = desk.phone(ALICE), desk.phone(BRUNO), desk.phone(STRANGER)
         ref = await desk.signal("Signal")
-        code = int(ref.rsplit("-", 1)[1])
-        await sms(desk, tw, url, STRANGER, str(code))
-        assert "n'est pas dans l'annuaire" in tw.to(STRANGER)[0]
-        await sms(desk, tw, url, BRUNO, str(code))  # Bruno was not paged for it (yet)
-        assert "ne correspond à aucune alerte qui vous a été envoyée" in tw.to(BRUNO)[0]
-        await sms(desk, tw, url, ALICE, "999")
-        assert "ne correspond à aucune alerte" in tw.to(ALICE)[-1]
+        code = str(int(ref.rsplit("-", 1)[1]))
+        await stranger.then_reply(code).expect_sms("n'est pas dans l'annuaire")
+        # Bruno was not paged for it (yet): his code is refused.
+        await bruno.then_reply(code).expect_sms("ne correspond à aucune alerte qui vous a été envoyée")
+        await alice.expect_sms(ref).then_reply("999").then_expect("ne correspond à aucune alerte")
         assert (await desk.signal_state(ref))["acknowledged_by"] is None
 
 

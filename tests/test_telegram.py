@@ -79,7 +79,10 @@ async def telegram_desk(
         clock = ManualClock(NIGHT)
         async with running_vigie(db_url, config=config, clock=clock, background=False, port=port) as server:
             async with server.client() as client:
-                yield DutyDesk(server, client, clock), fake
+                desk = DutyDesk(server, client, clock)
+                desk.tg = fake
+                yield desk, fake
+                desk.devices.assert_all_read()
 
 
 async def test_page_button_and_edit_for_everyone(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,14 +112,14 @@ async def test_page_button_and_edit_for_everyone(db_url: str, monkeypatch: pytes
 
 
 async def test_replying_ok_to_a_page_takes_it(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    async with telegram_desk(db_url, monkeypatch) as (desk, tg):
+    async with telegram_desk(db_url, monkeypatch) as (desk, _tg):
+        alice, bruno = desk.telegram(ALICE), desk.telegram(BRUNO)
         ref = await desk.signal("Panne de courant, EHPAD")
-        [page] = tg.from_bot(ALICE)
-        await tg.send_text(ALICE, "ok", reply_to=page)
-        reply = await eventually(lambda: [m for m in tg.from_bot(ALICE) if "pris en charge par" in m["text"]])
-        assert reply[0]["text"] == f"{ref} pris en charge par Alice Martin à 03:12."
+        await (
+            alice.expect(ref).then_reply("ok").then_expect(f"{ref} pris en charge par Alice Martin à 03:12.")
+        )
         await desk.advance(minutes=30)
-        assert tg.from_bot(BRUNO) == []
+        await bruno.expect_nothing()
 
 
 async def test_signal_by_chat_and_commands(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,31 @@
+"""The ``vigie`` command: one module per concept (``serve``, ``checks``, ``signals``, ``paging``,
+``oncall``, ``db``), each a Typer app merged here (``db`` as a sub-command group)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bot.cli import checks, db, oncall, paging, serve, signals
+
+app = typer.Typer(help="Vigie : point d'entrée unique des signaux et astreinte 24/7.", no_args_is_help=True)
+for commands in (serve.app, checks.app, signals.app, paging.app, oncall.app):
+    app.add_typer(commands)
+app.add_typer(db.app, name="db")
+
+
+@app.callback()
+def _quiet_logs() -> None:
+    # Commands print their own French output; only warnings go to the log (stderr).
+    # `serve` reconfigures logging from the settings.
+    from bot.logging_setup import configure_logging
+
+    configure_logging("WARNING", "console")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,94 @@
+"""``vigie serve``: run the service, with clear refusals when it cannot start."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import structlog
+import typer
+
+from bot.cli.common import DEMO_CONFIG, DEMO_TOKEN, ConfigOption, load_or_exit, run_async, settings_for
+from bot.config import VigieConfig
+from bot.settings import Settings
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    demo: Annotated[
+        bool, typer.Option(help="Configuration de démonstration, jeton de démonstration.")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="Adresse d'écoute (défaut : $VIGIE_HOST ou 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port HTTP (défaut : $VIGIE_PORT ou 8080).")] = None,
+) -> None:
+    """Lance le service (API HTTP, envoi des messages)."""
+    from bot.logging_setup import configure_logging
+
+    if demo:
+        config = config or DEMO_CONFIG
+        os.environ.setdefault("VIGIE_API_TOKENS", f"demo:{DEMO_TOKEN}")
+    settings = settings_for(config)
+    updates: dict[str, Any] = {}
+    if host:
+        updates["host"] = host
+    if port:
+        updates["port"] = port
+    settings = settings.model_copy(update=updates)
+    configure_logging(settings.log_level, settings.log_format)
+    cfg = load_or_exit(settings)
+    if not settings.tokens():
+        typer.echo("Attention : VIGIE_API_TOKENS est vide, l'API d'entrée refusera toute requête.", err=True)
+    missing = missing_secrets(cfg)
+    if missing:
+        for line in missing:
+            typer.echo(f"Impossible de démarrer / cannot start : {line}", err=True)
+        raise typer.Exit(2)
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"Vigie — {cfg.desk.name}")
+    typer.echo(f"  configuration : {settings.config}")
+    typer.echo(f"  base de données : {settings.database_url}")
+    typer.echo(f"  canaux : {', '.join(cfg.channels.enabled()) or 'aucun'}")
+    typer.echo(f"  API des signaux : {base}/api/v1/signals")
+    typer.echo(f"  Alertmanager : {base}/api/v1/alertmanager")
+    typer.echo(f"  messages envoyés (outbox) : {base}/api/v1/outbox")
+    typer.echo(f"  santé : {base}/healthz   métriques : {base}/metrics")
+    if demo and os.environ.get("VIGIE_API_TOKENS") == f"demo:{DEMO_TOKEN}":
+        typer.echo(f"  jeton de démonstration : {DEMO_TOKEN}")
+    raise typer.Exit(run_async(lambda: _serve(settings, cfg)))
+
+
+async def _serve(settings: Settings, cfg: VigieConfig) -> int:
+    # Built inside the running loop, as every client session and listener must be.
+    from bot.app import build
+    from bot.channels import ChannelStartError
+    from bot.service import HttpService
+
+    try:
+        vigie = build(settings, cfg)
+    except Exception as exc:  # a channel that cannot even be built: a fault of configuration or code
+        structlog.get_logger("vigie").exception("vigie_build_failed")
+        typer.echo(f"Impossible de démarrer / cannot start : {type(exc).__name__}: {exc}", err=True)
+        return 2
+    try:
+        await HttpService(vigie, settings.host, settings.port).run(handle_signals=True)
+    except ChannelStartError as exc:
+        typer.echo(exc.render(), err=True)
+        return 2
+    return 0
+
+
+def missing_secrets(cfg: VigieConfig) -> list[str]:
+    """One line per secret an enabled channel needs and the environment lacks (never a value)."""
+    from bot.settings import channel_secrets
+
+    return [
+        f"{channel} : la variable d'environnement {env} est vide ou absente ({what}) / "
+        f"the environment variable {env} is empty or missing"
+        for channel, env, what, present in channel_secrets(cfg)
+        if not present
+    ]

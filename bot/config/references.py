@@ -1,0 +1,158 @@
+"""References between sections, checked on the document as written, so that they come in the
+same run as the errors of form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.config.types import LEVELS
+
+
+def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _section(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def cross_check(data: dict[str, Any], lang: str = "fr") -> list[tuple[tuple[int | str, ...], str]]:
+    """References between sections, on the document as written (so that they are reported in the
+    same run as the errors of form, whatever else is wrong): every name must exist."""
+    people = {str(p.get("id")) for _, p in _items(data.get("people")) if p.get("id") is not None}
+    found: list[tuple[tuple[int | str, ...], str]] = []
+
+    def say(fr: str, en: str) -> str:
+        return en if lang == "en" else fr
+
+    def person(loc: tuple[int | str, ...], pid: Any) -> None:
+        if isinstance(pid, str) and pid not in people:
+            found.append(
+                (
+                    loc,
+                    say(
+                        f"personne inconnue « {pid} » (absente de people)",
+                        f"unknown person “{pid}” (not in people)",
+                    ),
+                )
+            )
+
+    officers = data.get("duty_officers")
+    for i, pid in enumerate(officers if isinstance(officers, list) else []):
+        person(("duty_officers", i), pid)
+    roster_ids: set[str] = set()
+    for r, roster in _items(data.get("rosters")):
+        rid = roster.get("id")
+        if rid in roster_ids:
+            found.append(
+                (
+                    ("rosters", r, "id"),
+                    say(
+                        f"identifiant de tableau d'astreinte en double « {rid} »",
+                        f"duplicate roster id “{rid}”",
+                    ),
+                )
+            )
+        if isinstance(rid, str):
+            roster_ids.add(rid)
+        groups: list[tuple[tuple[int | str, ...], Any]] = [(("rosters", r, "slots"), roster.get("slots"))]
+        off = _section(roster.get("off_hours"))
+        if off:
+            groups.append((("rosters", r, "off_hours", "slots"), off.get("slots")))
+        for base, slots in groups:
+            for s_index, slot in _items(slots):
+                for level in LEVELS:
+                    person((*base, s_index, level), slot.get(level))
+        for o, override in _items(roster.get("overrides")):
+            person(("rosters", r, "overrides", o, "by"), override.get("by"))
+            person(("rosters", r, "overrides", o, "replace"), override.get("replace"))
+    ladder_ids: set[str] = set()
+    level_needs_roster = "est un niveau d'astreinte : préciser le roster de l'échelle"
+    levels = ", ".join(LEVELS)
+    for la, ladder in _items(data.get("ladders")):
+        lid = ladder.get("id")
+        if lid in ladder_ids:
+            found.append(
+                (
+                    ("ladders", la, "id"),
+                    say(f"identifiant d'échelle en double « {lid} »", f"duplicate ladder id “{lid}”"),
+                )
+            )
+        if isinstance(lid, str):
+            ladder_ids.add(lid)
+        roster_ref = ladder.get("roster")
+        if isinstance(roster_ref, str) and roster_ref not in roster_ids:
+            found.append(
+                (
+                    ("ladders", la, "roster"),
+                    say(f"tableau d'astreinte inconnu « {roster_ref} »", f"unknown roster “{roster_ref}”"),
+                )
+            )
+        for st, step in _items(ladder.get("steps")):
+            page = step.get("page")
+            for t_index, target in enumerate(page if isinstance(page, list) else []):
+                loc = ("ladders", la, "steps", st, "page", t_index)
+                if not isinstance(target, str):
+                    continue
+                if target in LEVELS:
+                    if roster_ref is None:
+                        found.append(
+                            (
+                                loc,
+                                say(
+                                    f"« {target} » {level_needs_roster}",
+                                    f"“{target}” is a level: give the ladder a roster",
+                                ),
+                            )
+                        )
+                elif target not in people:
+                    found.append(
+                        (
+                            loc,
+                            say(
+                                f"« {target} » n'est ni un niveau ({levels}) ni une personne connue",
+                                f"“{target}” is neither a level ({levels}) nor a known person",
+                            ),
+                        )
+                    )
+    twilio = _section(_section(data.get("channels")).get("twilio"))
+    if twilio.get("enabled") is True:
+        if not twilio.get("sms_from"):
+            found.append(
+                (
+                    ("channels", "twilio", "sms_from"),
+                    say(
+                        "numéro d'envoi obligatoire quand Twilio est activé",
+                        "sending number required when Twilio is enabled",
+                    ),
+                )
+            )
+        if not _section(data.get("desk")).get("public_url"):
+            found.append(
+                (
+                    ("desk", "public_url"),
+                    say(
+                        "adresse publique obligatoire pour les webhooks Twilio",
+                        "public URL required for Twilio's webhooks",
+                    ),
+                )
+            )
+    intake = _section(data.get("intake"))
+    for i, route in _items(intake.get("routes")):
+        ladder_ref = route.get("ladder")
+        if isinstance(ladder_ref, str) and ladder_ref not in ladder_ids:
+            found.append(
+                (
+                    ("intake", "routes", i, "ladder"),
+                    say(f"échelle inconnue « {ladder_ref} »", f"unknown ladder “{ladder_ref}”"),
+                )
+            )
+    default = intake.get("default_ladder")
+    if isinstance(default, str) and default not in ladder_ids:
+        found.append(
+            (
+                ("intake", "default_ladder"),
+                say(f"échelle inconnue « {default} »", f"unknown ladder “{default}”"),
+            )
+        )
+    return found
