@@ -50,6 +50,9 @@ class ChannelHealth:
             self._metrics.channel_outages.labels(channel).inc()
         return True
 
+    def status(self, channel: str) -> ChannelStatus | None:
+        return self._status.get(channel)
+
     def available(self, channel: str) -> bool:
         status = self._status.get(channel)
         return status is None or status.state is ChannelState.UP

@@ -115,8 +115,8 @@ class AdapterSupervisor:
         except Exception:
             log.exception("channel_restart_failed", channel=adapter.name)
             return
-        status = self.health.report().get(adapter.name, {})
-        since = datetime.fromisoformat(status["since"]) if "since" in status else self.clock.now()
+        status = self.health.status(adapter.name)
+        since = status.since if status is not None else self.clock.now()
         self._started.append(adapter)
         self.health.up(adapter.name, self.clock.now())
         log.info("channel_recovered", channel=adapter.name)
