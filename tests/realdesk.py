@@ -332,6 +332,7 @@ async def real_desk(
     telegram_mode: str = "polling",
     slack_socket: bool = False,
     name: str = "vigie",
+    log_level: str = "INFO",
 ) -> AsyncIterator[RealDesk]:
     port, mailbox_port = free_port(), free_port()
     config = desk_config(
@@ -342,7 +343,8 @@ async def real_desk(
         telegram_mode=telegram_mode,
         slack_socket=slack_socket,
     )
-    process = ServeProcess(db_url, config, tmp_path / f"{name}.log", env=secrets_env(slack_socket), port=port)
+    env = {**secrets_env(slack_socket), "VIGIE_LOG_LEVEL": log_level}
+    process = ServeProcess(db_url, config, tmp_path / f"{name}.log", env=env, port=port)
     await process.start()
     desk = RealDesk(fakes, process, mailbox_port, slack_socket)
     try:

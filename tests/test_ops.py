@@ -70,3 +70,26 @@ def test_de_and_le_elide_before_a_vowel_but_never_inside_what_people_wrote() -> 
     assert "« Cas de Ebola »" in t(
         "notice.acknowledged", "fr", name="Émilie", time="03:12", reference="PFR-1", title="Cas de Ebola"
     )
+
+
+def test_log_lines_carry_tracebacks_and_never_a_secret(monkeypatch, capsys) -> None:
+    import logging
+
+    import structlog
+
+    from bot.logging_setup import configure_logging
+
+    monkeypatch.setenv("VIGIE_TELEGRAM_TOKEN", "123456:AAsecret-telegram-token")
+    monkeypatch.setenv("VIGIE_LINK_SECRET", "a-long-link-secret")
+    configure_logging("DEBUG", "json")
+    try:
+        raise RuntimeError("boom with a-long-link-secret inside")
+    except RuntimeError:
+        structlog.get_logger("vigie.test").exception("delivery_crashed")
+    logging.getLogger("httpx").info("HTTP Request: POST http://x/bot987654:AAother-token-value/getMe")
+    err = capsys.readouterr().err
+    assert '"exception": "Traceback (most recent call last):' in err  # diagnosable at night
+    assert "RuntimeError: boom with [secret] inside" in err
+    assert "/bot[secret]/getMe" in err
+    assert "a-long-link-secret" not in err and "AAother-token-value" not in err
+    configure_logging("WARNING", "console")

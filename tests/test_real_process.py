@@ -21,7 +21,7 @@ import pytest
 from tests.fakes.telegram import FakeTelegram
 from tests.processes import ServeProcess
 from tests.realdesk import ALICE, BRUNO, RealDesk, desk_config, providers, real_desk, secrets_env
-from tests.support import AUTH, eventually, free_port
+from tests.support import AUTH, TOKEN, eventually, free_port
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -140,8 +140,14 @@ async def test_every_channel_at_once_in_the_real_process(
 ) -> None:
     async with (
         providers() as fakes,
+        # DEBUG: the level at which libraries log the most, tokens in URLs included.
         real_desk(
-            sqlite_url(tmp_path), tmp_path, fakes, telegram_mode=telegram_mode, slack_socket=slack_socket
+            sqlite_url(tmp_path),
+            tmp_path,
+            fakes,
+            telegram_mode=telegram_mode,
+            slack_socket=slack_socket,
+            log_level="DEBUG",
         ) as desk,
     ):
         health = await desk.health()
@@ -162,6 +168,11 @@ async def test_every_channel_at_once_in_the_real_process(
         assert set(pages.values()) == {1} and len(pages) == 10  # Alice and Bruno, once per signal
         status = await desk.process.stop()
     assert_clean_stop(desk.process, status)
+    output = desk.process.output()
+    assert '"level": "debug"' in output  # the libraries did talk…
+    for name, secret in {**secrets_env(slack_socket), "test API token": TOKEN}.items():
+        assert secret not in output, f"{name} in the log"  # …and no secret reached a line
+    assert "[secret]" in output  # httpx's Bot API URLs, scrubbed
 
 
 async def test_two_instances_on_postgresql_with_every_channel(pg_url: str, tmp_path: Path) -> None:

@@ -41,6 +41,17 @@ def serve(
     settings = settings.model_copy(update=updates)
     configure_logging(settings.log_level, settings.log_format)
     cfg = load_or_exit(settings)
+    # Secrets held in variables the configuration names (token_env…), whatever they are called.
+    from bot.logging_setup import REDACTOR
+    from bot.settings import channel_secrets
+
+    email = cfg.channels.email
+    named = [env for _, env, _, _ in channel_secrets(cfg)] + [
+        email.username_env or "",
+        email.password_env or "",
+    ]
+    REDACTOR.add(os.environ.get(env) for env in named if env)
+    REDACTOR.add(token.secret for token in settings.tokens())
     if not settings.tokens():
         typer.echo("Attention : VIGIE_API_TOKENS est vide, l'API d'entrée refusera toute requête.", err=True)
     missing = missing_secrets(cfg)
