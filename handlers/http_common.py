@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from typing import Any, TypeVar
 
 import structlog
@@ -92,19 +93,84 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+def _non_finite(constant: str) -> float:
+    raise ValueError(f"nombre non fini « {constant} »")
+
+
+# Control characters a text may not hold (newline and tab are text; NUL and the rest are not).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def unsafe_values(data: Any, path: str = "") -> list[dict[str, str]]:
+    """Texts with NUL or control characters, anywhere in a document, named by their path:
+    refused with a 422 rather than failing in the store (PostgreSQL refuses NUL)."""
+    found: list[dict[str, str]] = []
+    if isinstance(data, str):
+        if _CONTROL.search(data):
+            found.append({"field": path or "(document)", "message": "caractère de contrôle interdit (NUL…)"})
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if _CONTROL.search(str(key)):
+                found.append(
+                    {"field": where, "message": "caractère de contrôle interdit dans un nom de champ"}
+                )
+            found += unsafe_values(value, where)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += unsafe_values(value, f"{path}[{index}]")
+    return found
+
+
+def load_json(raw: bytes) -> Any:
+    """A JSON document, or a 400 that says why: unreadable, too deeply nested, a number too long,
+    NaN or Infinity (which JSON does not have and the store refuses)."""
+    try:
+        return json.loads(raw, parse_constant=_non_finite)
+    except json.JSONDecodeError as exc:
+        raise HttpError(
+            400,
+            "malformed_json",
+            f"JSON illisible (ligne {exc.lineno}, colonne {exc.colno}) : le signal n'a pas été enregistré.",
+        ) from None
+    except UnicodeDecodeError:
+        raise HttpError(400, "malformed_json", "JSON illisible : le texte doit être en UTF-8.") from None
+    except RecursionError:
+        raise HttpError(
+            400, "malformed_json", "JSON trop imbriqué : le signal n'a pas été enregistré."
+        ) from None
+    except ValueError as exc:  # a 5,000-digit number, NaN, Infinity
+        raise HttpError(400, "malformed_json", f"JSON refusé : {exc}.") from None
+
+
+async def bounded(request: Request, limit: int = MAX_BODY_BYTES) -> Request:
+    """The same request with its body read up to ``limit`` (413 beyond): for webhooks, before a
+    signature is computed over it, so that nobody can make Vigie hash 100 MB unauthenticated."""
+    body = await read_body(request, limit)
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, replay)
+
+
 async def parse_json_body(request: Request, model: type[M]) -> M:
     raw = await read_body(request)
     if not raw.strip():
         raise HttpError(400, "empty_body", "Corps de requête vide : un document JSON est attendu.")
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" (ligne {exc.lineno}, colonne {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise HttpError(
-            400, "malformed_json", f"JSON illisible{where} : le signal n'a pas été enregistré."
-        ) from None
+    data = load_json(raw)
     if not isinstance(data, dict):
         raise HttpError(422, "invalid_payload", "Le document JSON doit être un objet { … }.")
+    if unsafe := unsafe_values(data):
+        summary = "; ".join(f"{f['field']} : {f['message']}" for f in unsafe)
+        raise HttpError(
+            422, "invalid_payload", f"Signal refusé, rien n'a été enregistré. {summary}", fields=unsafe
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:

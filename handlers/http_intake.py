@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -19,6 +20,9 @@ log = structlog.get_logger("vigie.http.intake")
 router = APIRouter()
 
 
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
 class SignalIn(BaseModel):
     # Unknown fields are kept in the signal's attributes rather than refused: a sender's
     # extra context must not cost a signal.
@@ -32,6 +36,15 @@ class SignalIn(BaseModel):
     dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
     reporter: str | None = Field(default=None, max_length=200)
     exercise: bool = False
+
+    @field_validator("title", mode="after")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        # Bidi overrides and zero-width characters can make a title read as something else.
+        cleaned = INVISIBLE.sub("", value).strip()
+        if not cleaned:
+            raise ValueError("le titre ne doit pas être vide")
+        return cleaned
 
     @field_validator("severity", mode="before")
     @classmethod

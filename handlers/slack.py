@@ -29,6 +29,7 @@ from bot.intake import Origin
 from bot.models import OutboxMessageRow
 from bot.outbox import find_by_provider_id
 from bot.settings import env_secret as secret
+from handlers.http_common import HttpError, bounded
 
 if TYPE_CHECKING:
     from bot.ports import Core
@@ -144,6 +145,10 @@ class SlackAdapter:
     async def events(self, request: Request) -> Response:
         if self.handler is None:  # degraded: Slack retries events it could not deliver
             return Response("Canal Slack en cours de reconnexion.", status_code=503)
+        try:
+            request = await bounded(request)  # before bolt hashes it for the signature
+        except HttpError as exc:
+            return exc.response()
         return await self.handler.handle(request)
 
     # --- outgoing -------------------------------------------------------------------

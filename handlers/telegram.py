@@ -42,6 +42,7 @@ from bot.intake import Origin
 from bot.models import OutboxMessageRow
 from bot.settings import env_secret as secret
 from bot.signals import find_reference
+from handlers.http_common import HttpError, load_json, read_body
 
 if TYPE_CHECKING:
     from bot.ports import Core
@@ -160,8 +161,13 @@ class TelegramAdapter:
                 status_code=503,
             )
         try:
-            update = Update.de_json(await request.json(), self.app.bot)
-        except (ValueError, TypeError, KeyError):
+            data = load_json(await read_body(request))
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            update = Update.de_json(data, self.app.bot)
+        except HttpError as exc:
+            return exc.response()
+        except (ValueError, TypeError, KeyError, AttributeError):
             return JSONResponse(
                 {"error": "bad_request", "message": "Mise à jour Telegram illisible."}, status_code=400
             )

@@ -17,6 +17,7 @@ from twilio.rest import Client
 from bot.channels import DeliveryOutcome, DeliveryResult, ProviderUnreachable
 from bot.config import TwilioConfig
 from bot.settings import env_secret as secret
+from handlers.http_common import bounded
 
 log = structlog.get_logger("vigie.twilio")
 
@@ -86,7 +87,9 @@ class TwilioAccount:
             raise ProviderUnreachable(f"Twilio injoignable : {type(exc).__name__}: {exc}") from exc
 
     async def verified(self, request: Request) -> dict[str, str] | None:
-        """The form Twilio posted, if its signature matches the public URL it called."""
+        """The form Twilio posted, if its signature matches the public URL it called (the body is
+        bounded before anything is hashed; over the limit: 413)."""
+        request = await bounded(request)
         form = {k: str(v) for k, v in (await request.form()).items()}
         url = f"{self.public}{request.url.path}" + (f"?{request.url.query}" if request.url.query else "")
         if not self.validator.validate(url, form, request.headers.get("x-twilio-signature", "")):

@@ -73,7 +73,11 @@ class TwilioVoiceChannel:
             return failure(exc, message.recipient_address)
         return DeliveryResult(DeliveryOutcome.SENT, provider_id=call.sid)
 
-    async def _message(self, message_id: int) -> OutboxMessageRow | None:
+    async def _message(self, raw_id: str) -> OutboxMessageRow | None:
+        # The id is ours, in a URL Twilio calls back: anything else (letters, 40 digits) is unknown.
+        if not raw_id.isdigit() or len(raw_id) > 18:
+            return None
+        message_id = int(raw_id)
         async with self.core.db.read_session() as session:
             return await session.get(OutboxMessageRow, message_id)
 
@@ -94,7 +98,7 @@ class TwilioVoiceChannel:
         form = await self.account.verified(request)
         if form is None:
             return Response("Signature Twilio invalide.", status_code=403)
-        message = await self._message(int(request.path_params["message_id"]))
+        message = await self._message(str(request.path_params["message_id"]))
         if message is None:
             response = VoiceResponse()
             response.say("Alerte inconnue. Au revoir.", language=FR)
@@ -111,7 +115,7 @@ class TwilioVoiceChannel:
         form = await self.account.verified(request)
         if form is None:
             return Response("Signature Twilio invalide.", status_code=403)
-        message = await self._message(int(request.path_params["message_id"]))
+        message = await self._message(str(request.path_params["message_id"]))
         if message is None or not message.recipient_person_id:
             return twiml(VoiceResponse())
         digits = form.get("Digits", "")

@@ -239,3 +239,41 @@ async def test_database_failure_answers_503_never_202(pg_url: str) -> None:
         assert (
             await client.post("/api/v1/signals", headers=AUTH, json={"title": "après"})
         ).status_code == 202
+
+
+HOSTILE = [
+    ('{"title": ' + "[" * 5000 + "]" * 5000 + "}", 400, "trop imbriqué"),
+    ('{"title": "x", "n": ' + "9" * 5000 + "}", 400, "JSON refusé"),
+    ('{"title": "x", "score": NaN}', 400, "nombre non fini « NaN »"),
+    ('{"title": "x", "score": -Infinity}', 400, "nombre non fini « -Infinity »"),
+    ('{"title": "Fuite\\u0000de gaz"}', 422, "title : caractère de contrôle interdit"),
+    ('{"title": "x", "extra": {"note": "a\\u0007b"}}', 422, "extra.note : caractère de contrôle interdit"),
+    ('{"title": "\\u202e\\u200b"}', 422, "title : "),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "says"), HOSTILE)
+async def test_hostile_json_is_refused_clearly_and_never_a_5xx(
+    db_url: str, body: str, status: int, says: str
+) -> None:
+    """Deep nesting, 5,000-digit numbers, NaN, NUL and control characters: a 4xx naming the
+    problem, on SQLite and PostgreSQL alike (PostgreSQL refuses NUL and NaN in JSON), and
+    nothing stored — never a 503 telling the sender to retry forever."""
+    async with running_vigie(db_url) as server, server.client() as client:
+        answer = await client.post(
+            "/api/v1/signals", headers={**AUTH, "Content-Type": "application/json"}, content=body
+        )
+        assert answer.status_code == status, answer.text
+        assert says in answer.json()["message"]
+        assert await count_signals(client) == 0
+
+
+async def test_invisible_characters_are_stripped_from_titles(db_url: str) -> None:
+    async with running_vigie(db_url) as server, server.client() as client:
+        answer = await client.post(
+            "/api/v1/signals", headers=AUTH, json={"title": "\u202eEHPAD\u200b Les Tilleuls\ufeff"}
+        )
+        assert answer.status_code == 202
+        ref = answer.json()["reference"]
+        stored = (await client.get(f"/api/v1/signals/{ref}", headers=AUTH)).json()
+        assert stored["title"] == "EHPAD Les Tilleuls"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.clock import ManualClock
@@ -225,3 +226,14 @@ async def test_socket_mode_needs_no_public_url(db_url: str, monkeypatch: pytest.
             await eventually(lambda: any(a.get("envelope_id") == envelope for a in slack.acks))
             [receipt] = await eventually(lambda: slack.responses)
             assert receipt["text"].startswith("Signal reçu, référence PFR-")
+
+
+async def test_an_oversized_event_is_refused_before_its_signature_is_computed(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with chat_desk(db_url, monkeypatch) as (_desk, _tg, slack, events):
+        body = "x" * (2 << 20)
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(events, content=body, headers=slack.sign(body))
+        assert answer.status_code == 413
+        assert answer.json()["error"] == "payload_too_large"

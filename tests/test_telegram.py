@@ -212,6 +212,15 @@ async def test_webhook_mode_checks_the_secret_token(db_url: str, monkeypatch: py
             assert forged.status_code == 403
             missing = await client.post(tg.webhook["url"], json=update)
             assert missing.status_code == 403
+            # Garbage with the right secret: refused, never a 500.
+            secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-webhook"}
+            for garbage in ("[]", "null", '"x"', "{", "[" * 5000):
+                answer = await client.post(tg.webhook["url"], content=garbage, headers=secret)
+                assert answer.status_code == 400, (garbage[:10], answer.text)
+            huge = await client.post(
+                tg.webhook["url"], content=b"{" + b" " * (2 << 20) + b"}", headers=secret
+            )
+            assert huge.status_code == 413
         listing = await desk.client.get(
             "/api/v1/signals", headers={"Authorization": "Bearer test-token-secret"}
         )

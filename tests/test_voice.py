@@ -97,3 +97,12 @@ async def test_forged_voice_webhook_is_refused(db_url: str, monkeypatch) -> None
                 headers={"X-Twilio-Signature": "Zm9yZ2Vk"},
             )
         assert answer.status_code == 403
+
+
+async def test_a_voice_url_with_a_strange_id_is_unknown_not_a_crash(db_url: str, monkeypatch) -> None:
+    async with sms_desk(db_url, monkeypatch) as (desk, tw, _url):
+        for strange in ("abc", "9" * 40):
+            url = f"{desk.server.url}/twilio/voice/{strange}"
+            params = {"CallSid": "CA1", "AccountSid": tw.account_sid, "CallStatus": "in-progress"}
+            twiml = await tw._signed_post(url, params)
+            assert twiml.status_code == 200 and "Alerte inconnue" in twiml.text
