@@ -5,6 +5,7 @@ commands do not pay for FastAPI."""
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,13 +19,29 @@ from bot.validation import french_errors
 def create_app(vigie: Vigie) -> FastAPI:
     """The ASGI app. It does not start or stop the service: ``bot.service`` does, around it."""
     from handlers import alertmanager, http_intake, http_ops, http_paging, http_query
-    from handlers.http_common import HttpError
+    from handlers.http_common import HttpError, authenticate
 
+    docs = vigie.config.http.docs
+    served = docs != "off"
     app = FastAPI(
         title="Vigie",
         version="0.1.0",
+        docs_url="/docs" if served else None,
+        redoc_url="/redoc" if served else None,
+        openapi_url="/openapi.json" if served else None,
     )
     app.state.vigie = vigie
+
+    if docs == "token":
+
+        @app.middleware("http")
+        async def _docs_behind_a_token(request: Request, call_next: Any) -> Any:
+            if request.url.path in ("/docs", "/redoc", "/openapi.json"):
+                try:
+                    authenticate(request, vigie.tokens)
+                except HttpError as exc:
+                    return exc.response()
+            return await call_next(request)
 
     @app.exception_handler(HttpError)
     async def _http_error(_request: Request, exc: HttpError) -> JSONResponse:

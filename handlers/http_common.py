@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -179,6 +180,20 @@ async def parse_json_body(request: Request, model: type[M]) -> M:
         raise HttpError(
             422, "invalid_payload", f"Signal refusé, rien n'a été enregistré. {summary}", fields=fields
         ) from None
+
+
+def instant_in_range(name: str, value: datetime) -> datetime:
+    """A query's date and time as UTC, or a 422: years 1900 to 9000 only, so that converting it
+    (or adding a roster's weeks to it) cannot overflow into a 500."""
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not 1900 <= utc.year <= 9000:
+        raise HttpError(
+            422, "invalid_query", f"{name} : date hors limites « {value.isoformat()} » (1900 à 9000)."
+        )
+    return utc
 
 
 def store_unavailable() -> HttpError:

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from handlers.http_common import HttpError, authenticate
+
 router = APIRouter()
 
 
@@ -25,4 +27,11 @@ async def healthz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    return Response(request.app.state.vigie.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics: open, behind an API token, or off (setting ``http.metrics``)."""
+    vigie = request.app.state.vigie
+    exposure = vigie.config.http.metrics
+    if exposure == "off":
+        raise HttpError(404, "not_found", "Métriques désactivées (http.metrics: off).")
+    if exposure == "token":
+        authenticate(request, vigie.tokens)
+    return Response(vigie.metrics.render(), media_type=CONTENT_TYPE_LATEST)

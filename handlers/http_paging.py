@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.inbound import Answer, Reply
 from escalation.oncall import UnknownRoster, oncall_view, roster_ics
-from handlers.http_common import HttpError, authenticate, parse_json_body
+from handlers.http_common import HttpError, authenticate, instant_in_range, parse_json_body
 
 router = APIRouter()
 
@@ -77,7 +77,7 @@ def _instant(at: datetime | None, request: Request) -> datetime:
     vigie = request.app.state.vigie
     if at is None:
         return vigie.clock.now()
-    return at if at.tzinfo else at.replace(tzinfo=vigie.config.desk.zone)
+    return instant_in_range("at", at if at.tzinfo else at.replace(tzinfo=vigie.config.desk.zone))
 
 
 @router.get("/api/v1/oncall")

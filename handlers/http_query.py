@@ -11,7 +11,7 @@ from bot.domain import SignalStatus
 from bot.outbox import OutboxFilter, list_messages, message_to_dict
 from bot.signals import get_signal, list_signals, signal_to_dict
 from escalation.status import LadderState, ladder_views, run_states
-from handlers.http_common import HttpError, authenticate
+from handlers.http_common import HttpError, authenticate, instant_in_range
 
 router = APIRouter()
 
@@ -82,6 +82,8 @@ async def read_outbox(
             raise HttpError(
                 422, "invalid_query", f"{name} : préciser le fuseau (ex. 2026-11-23T10:00:00+01:00)."
             )
+        if value is not None:
+            instant_in_range(name, value)
     rows = await list_messages(
         vigie.db,
         OutboxFilter(

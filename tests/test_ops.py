@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import AUTH, running_vigie
 
 
@@ -93,3 +95,37 @@ def test_log_lines_carry_tracebacks_and_never_a_secret(monkeypatch, capsys) -> N
     assert "/bot[secret]/getMe" in err
     assert "a-long-link-secret" not in err and "AAother-token-value" not in err
     configure_logging("WARNING", "console")
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [("/api/v1/outbox", "since"), ("/api/v1/outbox", "until"), ("/api/v1/oncall", "at")],
+)
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01"])
+async def test_dates_out_of_range_are_a_422_not_a_crash(
+    db_url: str, path: str, param: str, value: str
+) -> None:
+    async with running_vigie(db_url) as server, server.client() as client:
+        answer = await client.get(path, params={param: value}, headers=AUTH)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"] in ("invalid_query", "invalid_request")
+
+
+async def test_metrics_and_docs_are_open_by_default_and_can_be_closed_or_put_behind_a_token(
+    db_url: str,
+) -> None:
+    from tests.support import make_config
+
+    async with running_vigie(db_url) as server, server.client() as client:
+        assert (await client.get("/metrics")).status_code == 200  # Prometheus' convention
+        assert (await client.get("/openapi.json")).status_code == 200
+    behind = make_config(http={"metrics": "token", "docs": "token"})
+    async with running_vigie(db_url, config=behind) as server, server.client() as client:
+        for path in ("/metrics", "/docs", "/openapi.json"):
+            assert (await client.get(path)).status_code == 401, path
+            assert (await client.get(path, headers=AUTH)).status_code == 200, path
+    closed = make_config(http={"metrics": "off", "docs": "off"})
+    async with running_vigie(db_url, config=closed) as server, server.client() as client:
+        for path in ("/metrics", "/docs", "/redoc", "/openapi.json"):
+            answer = await client.get(path, headers=AUTH)
+            assert answer.status_code == 404 and answer.json()["error"] == "not_found", path

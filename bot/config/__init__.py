@@ -51,6 +51,12 @@ from bot.config.directory import (
 from bot.config.directory import (
     _notify_rule as _notify_rule,
 )
+from bot.config.http import (
+    Exposure as Exposure,
+)
+from bot.config.http import (
+    HttpConfig as HttpConfig,
+)
 from bot.config.intake import (
     AlertmanagerIntake as AlertmanagerIntake,
 )

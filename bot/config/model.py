@@ -13,6 +13,7 @@ from bot.config.channels import ChannelsConfig
 from bot.config.delivery import DeliveryConfig
 from bot.config.desk import DeskConfig
 from bot.config.directory import Person
+from bot.config.http import HttpConfig
 from bot.config.intake import IntakeConfig
 from bot.config.ladders import Ladder
 from bot.config.references import cross_check
@@ -41,6 +42,7 @@ class VigieConfig(StrictModel):
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
     # Chat commands that change the desk, and the functions allowed to run them.
     permissions: dict[Guarded, list[Function]] = Field(default_factory=_default_permissions)
 
