@@ -63,10 +63,6 @@ class Vigie:
         """Channel adapters with a life of their own (Telegram polling, Slack socket…)."""
         return self.supervisor.adapters
 
-    def poke(self) -> None:
-        self.engine.poke()
-        self.dispatcher.poke()
-
     def plug(self, adapter: Adapter) -> None:
         """Add a channel adapter: started and stopped with the service, its webhooks routed
         (``routes()``), and — when it also delivers (a ``Channel``) — used on its channel."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.clock import Clock
 from bot.config import Person, VigieConfig
@@ -52,13 +52,3 @@ async def sync_directory(db: Database, config: VigieConfig, clock: Clock) -> Non
                 session.add(contact)
         for stale in existing.values():
             await session.delete(stale)
-
-
-async def find_person_by_contact(db: Database, kind: str, value: str) -> str | None:
-    async with db.read_session() as session:
-        stmt = (
-            select(ContactRow.person_id)
-            .join(PersonRow, col(PersonRow.id) == col(ContactRow.person_id))
-            .where(ContactRow.kind == kind, ContactRow.value == value, PersonRow.active == True)  # noqa: E712
-        )
-        return (await session.exec(stmt)).first()

@@ -189,13 +189,8 @@ class TelegramAdapter:
                 chat_id=chat_id, text=message.text, reply_markup=self._buttons(details)
             )
         except RetryAfter as exc:
-            delay = (
-                exc.retry_after.total_seconds()
-                if hasattr(exc.retry_after, "total_seconds")
-                else exc.retry_after
-            )
             return DeliveryResult(
-                DeliveryOutcome.TRANSIENT, error=f"Telegram 429 : {exc}", retry_after=float(delay)
+                DeliveryOutcome.TRANSIENT, error=f"Telegram 429 : {exc}", retry_after=_seconds(exc)
             )
         except Forbidden as exc:  # blocked bot, deactivated account
             return DeliveryResult(DeliveryOutcome.PERMANENT, error=f"Telegram : {exc.message}")

@@ -303,7 +303,7 @@ class RealDesk:
 
         return await eventually(find, 20)
 
-    async def mail_link(self, mail: EmailMessage, label: str) -> str:
+    def mail_link(self, mail: EmailMessage, label: str) -> str:
         match = re.search(rf"{label} : (\S+)", mail.get_content())
         assert match, mail.get_content()
         return match.group(1)

@@ -94,7 +94,7 @@ async def page_and_take_on_every_channel(entry: RealDesk, desk: RealDesk) -> lis
     # E-mail: the signed link (GET shows one button, POST acts); Bruno gets a mail.
     ref = await entry.signal("Rupture de stock d'un médicament, pharmacie hospitalière", "via-email")
     mail = await desk.mail_to(ALICE, ref)
-    link = await desk.mail_link(mail, "Prendre en charge")
+    link = desk.mail_link(mail, "Prendre en charge")
     async with httpx.AsyncClient(timeout=10) as client:
         shown = await client.get(link)
         assert shown.status_code == 200 and "<form method='post'>" in shown.text

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import DemoOption, load_or_exit, settings_for, with_demo
+from bot.cli.common import DemoOption, configured
 from bot.config import WEEKDAYS, VigieConfig
 from bot.durations import format_duration
 
@@ -23,8 +23,7 @@ def check_config(
     demo: DemoOption = False,
 ) -> None:
     """Vérifie la configuration et en affiche le résumé (code de sortie non nul en cas d'erreur)."""
-    settings = settings_for(with_demo(path, demo))
-    cfg = load_or_exit(settings)
+    settings, cfg = configured(path, demo)
     if env:
         _check_env(cfg)
         return

@@ -39,6 +39,15 @@ def with_demo(config: Path | None, demo: bool) -> Path | None:
     return config or DEMO_CONFIG if demo else config
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
+
+
+def configured(config: Path | None, demo: bool = False) -> tuple[Settings, VigieConfig]:
+    """The settings and the loaded configuration of a command (exit 2 with the errors)."""
+    settings = settings_for(with_demo(config, demo))
+    return settings, load_or_exit(settings)
+
+
 def settings_for(config: Path | None) -> Settings:
     settings = Settings()
     if config is not None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import ConfigOption, DemoOption, load_or_exit, settings_for, with_demo
+from bot.cli.common import ConfigOption, DemoOption, JsonOption, configured
 
 app = typer.Typer()
 
@@ -19,7 +19,7 @@ def oncall(
         datetime | None, typer.Option(help="Instant (ISO 8601 ; heure locale du bureau si sans fuseau).")
     ] = None,
     roster: Annotated[str | None, typer.Option(help="Un seul tableau d'astreinte.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    as_json: JsonOption = False,
     config: ConfigOption = None,
     demo: DemoOption = False,
 ) -> None:
@@ -28,8 +28,7 @@ def oncall(
     from escalation.context import PagingContext
     from escalation.oncall import UnknownRoster, format_oncall, oncall_view
 
-    settings = settings_for(with_demo(config, demo))
-    cfg = load_or_exit(settings)
+    _, cfg = configured(config, demo)
     ctx = PagingContext(cfg, SystemClock())
     when = ctx.clock.now() if at is None else (at if at.tzinfo else at.replace(tzinfo=cfg.desk.zone))
     try:

@@ -8,30 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli.common import (
-    ConfigOption,
-    DemoOption,
-    load_or_exit,
-    run_async,
-    settings_for,
-    with_demo,
-    with_vigie,
-)
+from bot.cli.common import ConfigOption, DemoOption, configured, run_async, with_vigie
+from bot.inbound import Answer, Reply
 
 app = typer.Typer()
 
 
-def _act(config: Path | None, action: Callable[[Any], Awaitable[Any]]) -> None:
-    from escalation.actions import ActionError
-
-    settings = settings_for(config)
-    cfg = load_or_exit(settings)
-    try:
-        result = run_async(lambda: with_vigie(settings, cfg, action))
-    except ActionError as exc:
-        typer.echo(f"Refusé : {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(result.message)
+def _act(config: Path | None, demo: bool, action: Callable[[Any], Awaitable[Reply]]) -> None:
+    settings, cfg = configured(config, demo)
+    reply = run_async(lambda: with_vigie(settings, cfg, action))
+    if not reply.ok:
+        typer.echo(f"Refusé : {reply.text}", err=True)
+        raise typer.Exit(1)
+    typer.echo(reply.text)
 
 
 @app.command()
@@ -42,7 +31,7 @@ def ack(
     demo: DemoOption = False,
 ) -> None:
     """Prend en charge un signal : arrête l'échelle et prévient les autres personnes appelées."""
-    _act(with_demo(config, demo), lambda vigie: vigie.actions.acknowledge(reference, person, channel="cli"))
+    _act(config, demo, lambda vigie: vigie.inbound.respond(person, reference, Answer.ACK, "cli"))
 
 
 @app.command()
@@ -53,7 +42,7 @@ def escalate(
     demo: DemoOption = False,
 ) -> None:
     """Passe immédiatement à l'étape suivante de l'échelle."""
-    _act(with_demo(config, demo), lambda vigie: vigie.actions.escalate(reference, person))
+    _act(config, demo, lambda vigie: vigie.inbound.respond(person, reference, Answer.ESCALATE, "cli"))
 
 
 @app.command()
@@ -65,4 +54,4 @@ def resolve(
     demo: DemoOption = False,
 ) -> None:
     """Clôt un signal et arrête son échelle."""
-    _act(with_demo(config, demo), lambda vigie: vigie.actions.resolve(reference, person, note))
+    _act(config, demo, lambda vigie: vigie.inbound.close(person, reference, note, "cli"))

@@ -9,15 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli.common import (
-    ConfigOption,
-    DemoOption,
-    load_or_exit,
-    run_async,
-    settings_for,
-    with_demo,
-    with_vigie,
-)
+from bot.cli.common import ConfigOption, DemoOption, JsonOption, configured, run_async, with_vigie
 
 app = typer.Typer()
 
@@ -38,8 +30,7 @@ def signal(
     from bot.domain import Category, OriginChannel, parse_severity
     from bot.intake import Origin, SignalDraft
 
-    settings = settings_for(with_demo(config, demo))
-    cfg = load_or_exit(settings)
+    settings, cfg = configured(config, demo)
     try:
         draft = SignalDraft(
             title=title.strip(),
@@ -73,7 +64,7 @@ def signals(
         str | None,
         typer.Option(help="État de l'échelle : en-cours, sans-reponse, acquitte, clos, sans-echelle."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    as_json: JsonOption = False,
     config: ConfigOption = None,
     demo: DemoOption = False,
 ) -> None:
@@ -81,8 +72,7 @@ def signals(
     from bot.signals import list_signals, signal_to_dict
     from escalation.status import LadderState, ladder_views, run_states
 
-    settings = settings_for(with_demo(config, demo))
-    cfg = load_or_exit(settings)
+    settings, cfg = configured(config, demo)
     choices = [s.value for s in LadderState]
     if state is not None and state not in choices:
         typer.echo(f"État inconnu « {state} » (valeurs possibles : {', '.join(choices)}).", err=True)
@@ -123,15 +113,14 @@ def outbox(
         datetime | None, typer.Option(help="Depuis (ISO 8601, heure locale si sans fuseau).")
     ] = None,
     limit: Annotated[int, typer.Option(help="Nombre maximal de messages.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    as_json: JsonOption = False,
     config: ConfigOption = None,
     demo: DemoOption = False,
 ) -> None:
     """Affiche les messages envoyés (ou qui l'auraient été, en console)."""
     from bot.outbox import OutboxFilter, list_messages, message_to_dict
 
-    settings = settings_for(with_demo(config, demo))
-    cfg = load_or_exit(settings)
+    settings, cfg = configured(config, demo)
     zone = cfg.desk.zone
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=zone)
