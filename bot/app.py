@@ -22,7 +22,7 @@ from bot.inbound import Inbound
 from bot.intake import IntakeService
 from bot.metrics import Metrics
 from bot.models import OutboxMessageRow
-from bot.settings import ApiToken, Settings
+from bot.settings import ApiToken, Settings, api_tokens
 from bot.supervision import AdapterSupervisor
 from escalation.actions import SignalActions
 from escalation.calendar import CalendarJobs, CalendarService
@@ -30,6 +30,7 @@ from escalation.channel_notices import tell_officers
 from escalation.context import PagingContext
 from escalation.delivery import OutboxDispatcher
 from escalation.engine import EscalationEngine
+from escalation.feeds import FeedSigner
 from escalation.leadership import Leadership
 from escalation.paging import failover
 
@@ -56,6 +57,7 @@ class Vigie:
     tokens: list[ApiToken]
     health: ChannelHealth
     supervisor: AdapterSupervisor
+    feeds: FeedSigner | None  # None: VIGIE_FEED_SECRET unset, no calendar feeds
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -108,6 +110,11 @@ class Vigie:
         await self.supervisor.stop()
         await self.db.dispose()
         log.info("vigie_stopped")
+
+
+def feed_signer(settings: Settings) -> FeedSigner | None:
+    secret = settings.feed_secret.get_secret_value().strip() if settings.feed_secret else ""
+    return FeedSigner(secret) if secret else None
 
 
 def build_channels(config: VigieConfig) -> dict[str, Channel]:
@@ -165,9 +172,10 @@ def build(
         dispatcher=dispatcher,
         calendar=CalendarService(CalendarJobs(db, ctx), Leadership(db), poke=dispatcher.poke),
         metrics=metrics,
-        tokens=settings.tokens(),
+        tokens=api_tokens(config, settings),
         health=health,
         supervisor=supervisor,
+        feeds=feed_signer(settings),
     )
     channels = config.channels
     if not adapters:

@@ -9,10 +9,11 @@ from sqlmodel import col, select
 
 from bot.config import VigieConfig
 from bot.db import Database
-from bot.domain import FUNCTION_LABELS_FR, STATUS_LABELS_FR, RunState, SignalStatus
+from bot.domain import STATUS_LABELS_FR, RunState, SignalStatus
 from bot.durations import parse_duration
 from bot.intake import IntakeService, Origin, SignalDraft
 from bot.models import LadderRunRow, PageRow, RosterOverrideRow, SignalRow
+from bot.permissions import function_refusal
 from bot.signals import find_reference, get_signal
 from bot.texts import t
 from escalation.actions import ActionError, SignalActions
@@ -47,7 +48,6 @@ class DeskCommands:
             "signal": self._signal,
             "ack": self._ack,
             "escalate": self._escalate,
-            "close": self._close,
             "status": self._status,
             "oncall": self._oncall,
             "relay": self._relay,
@@ -60,15 +60,8 @@ class DeskCommands:
             return CommandReply(exc.message)
 
     def _refused(self, person_id: str, command: str) -> CommandReply | None:
-        allowed = self.config.allowed_functions(command)
-        person = self.config.person(person_id)
-        held = set(person.functions) if person else set()
-        if held & set(allowed):
-            return None
-        label = (lambda f: FUNCTION_LABELS_FR[f]) if self.lang == "fr" else (lambda f: f.value)
-        names = ", ".join(label(f) for f in allowed) or t("cmd.nobody", self.lang)
-        mine = ", ".join(label(f) for f in held) or t("cmd.none", self.lang)
-        return CommandReply(t("cmd.refused", self.lang, command=command, allowed=names, mine=mine))
+        refusal = function_refusal(self.config, person_id, command)
+        return CommandReply(refusal) if refusal else None
 
     @property
     def lang(self) -> str:
@@ -110,14 +103,12 @@ class DeskCommands:
         result = await self.actions.escalate(reference, person_id)
         return CommandReply(result.message, changed=True)
 
-    async def _close(self, person_id: str, args: str, origin: Origin) -> CommandReply:
-        if refused := self._refused(person_id, "clore"):
-            return refused
+    def close_arguments(self, args: str) -> tuple[str, str | None]:
+        """``/clore <réf> [motif]``: the reference and the note (the closing itself, with its
+        permission check, is ``bot.inbound.Inbound.close``, as on every other way in)."""
         reference = self._reference(args, "/clore PFR-2026-000042 [motif]")
         at = args.upper().find(reference)
-        note = (args[:at] + args[at + len(reference) :]).strip() or None
-        result = await self.actions.resolve(reference, person_id, note)
-        return CommandReply(result.message, changed=result.changed)
+        return reference, (args[:at] + args[at + len(reference) :]).strip() or None
 
     async def _status(self, person_id: str, args: str, origin: Origin) -> CommandReply:
         reference = find_reference(args)

@@ -117,6 +117,15 @@ class Function(StrEnum):
     RESPONSABLE = "responsable"  # desk manager (responsable PFR / CVAGS)
 
 
+class Scope(StrEnum):
+    """What an API token may do (``api_tokens[].scopes``)."""
+
+    SIGNALS_WRITE = "signals:write"  # raise signals: POST /api/v1/signals, /api/v1/alertmanager
+    PAGING_ACT = "paging:act"  # take, escalate, close, for the people of its act_as
+    READ = "read"  # signals, outbox, on-call, roster calendars
+    METRICS = "metrics"  # /metrics and /docs when they are behind a token
+
+
 FUNCTION_LABELS_FR = {
     Function.DECISION: "décision",
     Function.PILOTAGE: "pilotage",

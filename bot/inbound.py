@@ -11,7 +11,7 @@ adapter holds a business rule or forgets to deliver what it caused (GoAlert's
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +21,8 @@ from bot.domain import ChannelKind
 from bot.grammar import is_ack_reply, parse_command
 from bot.intake import IntakeService, Origin, Receipt, SignalDraft
 from bot.outbox import send_reply
+from bot.permissions import function_refusal, token_refusal
+from bot.settings import ApiToken
 from escalation.actions import ActionError, SignalActions, signal_for_code
 from escalation.context import PagingContext
 from escalation.delivery import OutboxDispatcher
@@ -93,9 +95,29 @@ class Inbound:
     def name(self, person_id: str | None) -> str:
         return self.ctx.name(person_id)
 
-    async def respond(self, person_id: str | None, reference: str, response: Answer, channel: str) -> Reply:
+    def _refusal(
+        self, person_id: str | None, token: ApiToken | None, action: str | None = None
+    ) -> Reply | None:
+        """The permission rules, the same on every way in: an API token acts only for the people
+        it names; a guarded action (``clore``) needs one of the functions allowed to do it."""
+        refusal = token_refusal(self.config, token, person_id)
+        if refusal is None and action is not None and person_id is not None:
+            refusal = function_refusal(self.config, person_id, action)
+        return Reply(refusal, ok=False, code="forbidden") if refusal else None
+
+    async def respond(
+        self,
+        person_id: str | None,
+        reference: str,
+        response: Answer,
+        channel: str,
+        token: ApiToken | None = None,
+    ) -> Reply:
         """A paged person takes the signal or asks for the next step (an escalation may come from
-        nobody in particular: the desk's API or CLI)."""
+        nobody in particular: the desk's API or CLI). ``token``: the API token the request came
+        with, when someone acts in that person's name."""
+        if refused := self._refusal(person_id, token):
+            return replace(refused, reference=reference)
         try:
             if response is Answer.ACK:
                 if person_id is None:
@@ -119,8 +141,13 @@ class Inbound:
             )
         return await self.respond(person_id, reference, response, channel)
 
-    async def close(self, person_id: str, reference: str, note: str | None, channel: str) -> Reply:
-        """Close a signal (its ladder stops, the people paged are told)."""
+    async def close(
+        self, person_id: str, reference: str, note: str | None, channel: str, token: ApiToken | None = None
+    ) -> Reply:
+        """Close a signal (its ladder stops, the people paged are told), if that person's
+        functions allow it (``permissions.clore``)."""
+        if refused := self._refusal(person_id, token, "clore"):
+            return replace(refused, reference=reference)
         try:
             result = await self._actions.resolve(reference, person_id, note)
         except ActionError as exc:
@@ -134,6 +161,12 @@ class Inbound:
         """A chat message from a known person: a command, « ok » in answer to a page (the
         reference it answers), or else a new signal — the single entry point."""
         parsed = parse_command(text)
+        if parsed is not None and parsed.name == "close":
+            try:
+                reference, note = self._commands.close_arguments(parsed.args)
+            except ActionError as exc:
+                return Reply(exc.message, ok=False, code=exc.code)
+            return await self.close(person_id, reference, note, origin.channel.value)
         if parsed is not None:
             reply = await self._commands.run(person_id, parsed.name, parsed.args, origin, parsed.spelled)
         elif replying_to is not None and is_ack_reply(text):

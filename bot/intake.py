@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from bot.logging_setup import slow
 from bot.models import ReferenceCounter, SignalRow, table_of
 from bot.outbox import OutgoingMessage, enqueue
 from bot.texts import t
+from bot.validation import printable
 
 # Called inside the intake transaction with the new signals (e.g. to start their ladders),
 # so that what they write is committed together with the signals or not at all.
@@ -62,6 +63,20 @@ class SignalDraft:
     reporter: str | None = None
     is_exercise: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def _printable(draft: SignalDraft) -> SignalDraft:
+    origin = draft.origin
+    return replace(
+        draft,
+        title=printable(draft.title),
+        body=printable(draft.body),
+        source=printable(draft.source),
+        dedup_key=printable(draft.dedup_key),
+        reporter=printable(draft.reporter),
+        attributes=printable(draft.attributes),
+        origin=replace(origin, address=printable(origin.address)),
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,7 @@ class IntakeService:
         self._batch_lock = asyncio.Lock()
 
     async def accept(self, draft: SignalDraft) -> Receipt:
+        draft = _printable(draft)
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         self._pending.append((draft, future))
         while not future.done():
@@ -302,6 +318,7 @@ class IntakeService:
         self, reference: str, origin: Origin, message: str, data: dict[str, Any]
     ) -> Receipt | None:
         """Something more about a known signal (a mail replying to its receipt): into its history."""
+        message, data = printable(message), printable(data)
         async with self.db.transaction() as session:
             signal = (await session.exec(select(SignalRow).where(SignalRow.reference == reference))).first()
             if signal is None:

@@ -233,6 +233,20 @@ class RosterOverrideRow(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=200)
 
 
+class CalendarFeedRow(SQLModel, table=True):
+    """A person's subscribable calendar of one roster (``/ical/<id>-<signature>.ics``). The
+    signature is computed from VIGIE_FEED_SECRET, never stored; revoking sets ``revoked_at``."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = Field(max_length=64, index=True)
+    roster_id: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    created_by: str = Field(max_length=64)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The table behind a model, for bulk statements (UPDATE … WHERE, INSERT … ON CONFLICT)."""
     table = SQLModel.metadata.tables[str(model.__tablename__)]

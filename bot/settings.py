@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain import Scope
+
 if TYPE_CHECKING:
     from bot.config import VigieConfig
 
@@ -19,14 +21,29 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///vigie.db"
 
 @dataclass(frozen=True)
 class ApiToken:
-    """One intake token; ``name`` is what logs and routes refer to, never the secret."""
+    """One API token; ``name`` is what logs and routes refer to, never the secret.
+
+    Tokens of the configuration (``api_tokens``) have scopes and the people they may act for;
+    the older ``VIGIE_API_TOKENS`` form gives full-scope tokens that may act for anyone."""
 
     name: str
     secret: str
+    scopes: frozenset[Scope] = frozenset(Scope)
+    act_as: frozenset[str] | None = None  # None: anyone
+    legacy: bool = False  # from VIGIE_API_TOKENS
 
     @property
     def fingerprint(self) -> str:
         return hashlib.sha256(self.secret.encode()).hexdigest()[:8]
+
+    def allows(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+    def may_act_for(self, person_id: str | None) -> bool:
+        """Whether this token may act in that person's name (None: in nobody's, the desk's)."""
+        if Scope.PAGING_ACT not in self.scopes:
+            return False
+        return self.act_as is None or person_id in self.act_as
 
 
 class Settings(BaseSettings):
@@ -36,6 +53,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     # Comma-separated; each item is ``token`` or ``name:token``.
     api_tokens: SecretStr | None = None
+    # Signs the per-person calendar feed addresses (/ical/…); changing it revokes them all.
+    feed_secret: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
@@ -57,8 +76,25 @@ def parse_tokens(raw: str) -> list[ApiToken]:
             name, secret = f"token{index}", item
         if not secret:
             raise ValueError(f"VIGIE_API_TOKENS: l'élément n°{index} n'a pas de jeton après « {name}: »")
-        tokens.append(ApiToken(name=name.strip(), secret=secret.strip()))
+        tokens.append(ApiToken(name=name.strip(), secret=secret.strip(), legacy=True))
     return tokens
+
+
+def api_tokens(cfg: VigieConfig, settings: Settings) -> list[ApiToken]:
+    """The configured tokens whose secret the environment holds, then the VIGIE_API_TOKENS ones
+    (a configured token without its secret is reported by ``token_secrets``, not served)."""
+    tokens: list[ApiToken] = []
+    for entry in cfg.api_tokens:
+        secret = os.environ.get(entry.variable, "").strip()
+        if secret:
+            act_as = None if entry.anyone else frozenset(entry.act_as)
+            tokens.append(ApiToken(entry.name, secret, frozenset(entry.scopes), act_as))
+    return tokens + settings.tokens()
+
+
+def token_secrets(cfg: VigieConfig) -> list[tuple[str, str, bool]]:
+    """(token name, variable, set?) for every configured API token."""
+    return [(t.name, t.variable, bool(os.environ.get(t.variable, "").strip())) for t in cfg.api_tokens]
 
 
 class MissingSecret(RuntimeError):

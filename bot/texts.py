@@ -144,9 +144,23 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Commande inconnue « /{spelled} ». Tapez /aide pour la liste des commandes.",
         "en": "Unknown command “/{spelled}”. Type /help for the list of commands.",
     },
-    "cmd.refused": {
-        "fr": "Commande réservée : /{command} est permise aux fonctions {allowed} ; vos fonctions : {mine}.",
-        "en": "Restricted command: /{command} is for the functions {allowed}; yours: {mine}.",
+    "access.function": {
+        "fr": "Refusé : {action} est réservé aux fonctions {allowed} ({name} : {mine}).",
+        "en": "Refused: {action} is for the functions {allowed} ({name}: {mine}).",
+    },
+    "access.token_person": {
+        "fr": "Refusé : le jeton « {token} » ne peut pas agir au nom de {name}.",
+        "en": "Refused: the token “{token}” may not act for {name}.",
+    },
+    "access.token_desk": {
+        "fr": (
+            "Refusé : le jeton « {token} » n'agit qu'au nom des personnes qu'il nomme : précisez « person »."
+        ),
+        "en": "Refused: the token “{token}” acts only for the people it names: give “person”.",
+    },
+    "access.scope": {
+        "fr": "Refusé : le jeton « {token} » n'a pas la portée « {scope} » (ses portées : {scopes}).",
+        "en": "Refused: the token “{token}” lacks the scope “{scope}” (its scopes: {scopes}).",
     },
     "cmd.nobody": {"fr": "personne", "en": "nobody"},
     "cmd.none": {"fr": "aucune", "en": "none"},

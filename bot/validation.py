@@ -95,3 +95,19 @@ def french_errors(errors: list[Any], lang: str = "fr") -> list[dict[str, str]]:
         }
         for err in errors
     ]
+
+
+# Control characters a stored text may not hold (newline, tab and carriage return are text).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def printable(value: Any) -> Any:
+    """The same value with control characters dropped from every text in it (PostgreSQL refuses
+    NUL): for what people send by SMS, mail or chat, which is kept, not refused."""
+    if isinstance(value, str):
+        return CONTROL_CHARACTERS.sub("", value)
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    return value

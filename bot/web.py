@@ -18,8 +18,8 @@ from bot.validation import french_errors
 
 def create_app(vigie: Vigie) -> FastAPI:
     """The ASGI app. It does not start or stop the service: ``bot.service`` does, around it."""
-    from handlers import alertmanager, http_intake, http_ops, http_paging, http_query
-    from handlers.http_common import HttpError, authenticate
+    from handlers import alertmanager, http_feeds, http_intake, http_ops, http_paging, http_query
+    from handlers.http_common import HttpError, authenticate, unsafe_address
 
     docs = vigie.config.http.docs
     served = docs != "off"
@@ -31,6 +31,11 @@ def create_app(vigie: Vigie) -> FastAPI:
         openapi_url="/openapi.json" if served else None,
     )
     app.state.vigie = vigie
+
+    @app.middleware("http")
+    async def _clean_addresses(request: Request, call_next: Any) -> Any:
+        refused = unsafe_address(request)
+        return refused.response() if refused is not None else await call_next(request)
 
     if docs == "token":
 
@@ -83,7 +88,7 @@ def create_app(vigie: Vigie) -> FastAPI:
         message = "Invalid request." if lang == "en" else "Requête invalide."
         return HttpError(422, "invalid_request", message, fields=fields).response()
 
-    for module in (http_intake, alertmanager, http_paging, http_query, http_ops):
+    for module in (http_intake, alertmanager, http_paging, http_query, http_ops, http_feeds):
         app.include_router(module.router)
     for adapter in vigie.adapters:
         for path, endpoint, methods in adapter.routes():

@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.db import UNAVAILABLE_ERRORS
-from bot.domain import Category, OriginChannel, Severity, parse_severity
+from bot.domain import Category, OriginChannel, Scope, Severity, parse_severity
 from bot.intake import Origin, Receipt, SignalDraft
-from handlers.http_common import authenticate, parse_json_body, receipt_body, store_unavailable
+from handlers.http_common import parse_json_body, receipt_body, require, store_unavailable
 
 log = structlog.get_logger("vigie.http.alertmanager")
 router = APIRouter()
@@ -128,7 +128,7 @@ def group_dedup_key(group_key: str) -> str:
 async def post_alertmanager(request: Request) -> JSONResponse:
     vigie = request.app.state.vigie
     started = time.perf_counter()
-    token = authenticate(request, vigie.tokens)
+    token = require(request, Scope.SIGNALS_WRITE)
     note = await parse_json_body(request, AmNotification)
     origin = Origin(channel=OriginChannel.ALERTMANAGER, address=f"token:{token.name}")
     lang = vigie.config.desk.language

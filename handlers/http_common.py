@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -13,9 +12,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from bot.domain import Scope
 from bot.intake import Receipt
 from bot.settings import ApiToken
-from bot.validation import french_errors
+from bot.texts import t
+from bot.validation import CONTROL_CHARACTERS, french_errors
 
 log = structlog.get_logger("vigie.http")
 
@@ -47,6 +48,21 @@ class HttpError(Exception):
         if self.fields:
             body["fields"] = self.fields
         return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+def require(request: Request, scope: Scope | None) -> ApiToken:
+    """The request's API token, if it has that scope (None: any valid token): else 401 or 403."""
+    vigie = request.app.state.vigie
+    token = authenticate(request, vigie.tokens)
+    if scope is not None and not token.allows(scope):
+        log.warning("scope_refused", token=token.name, scope=scope.value, path=request.url.path)
+        held = ", ".join(sorted(s.value for s in token.scopes))
+        raise HttpError(
+            403,
+            "forbidden",
+            t("access.scope", vigie.config.desk.language, token=token.name, scope=scope.value, scopes=held),
+        )
+    return token
 
 
 def authenticate(request: Request, tokens: list[ApiToken]) -> ApiToken:
@@ -99,7 +115,26 @@ def _non_finite(constant: str) -> float:
 
 
 # Control characters a text may not hold (newline and tab are text; NUL and the rest are not).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = CONTROL_CHARACTERS
+
+
+def unsafe_address(request: Request) -> HttpError | None:
+    """A path or query holding NUL or another control character (``%00``…): refused before any
+    route sees it (PostgreSQL cannot even compare such a text), on both backends alike."""
+    fields: list[dict[str, str]] = []
+    try:
+        query = request.query_params.multi_items()
+    except UnicodeDecodeError:  # starlette decodes lazily; a broken %-sequence is the client's
+        query = []
+        fields.append({"field": "(query)", "message": "adresse mal encodée (UTF-8 attendu)"})
+    if _CONTROL.search(request.url.path):
+        fields.append({"field": "(path)", "message": "caractère de contrôle interdit (NUL…)"})
+    for name, value in query:
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            fields.append({"field": name, "message": "caractère de contrôle interdit (NUL…)"})
+    if not fields:
+        return None
+    return HttpError(400, "invalid_address", "Adresse invalide : caractère de contrôle interdit.", fields)
 
 
 def unsafe_values(data: Any, path: str = "") -> list[dict[str, str]]:

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.db import UNAVAILABLE_ERRORS
-from bot.domain import Category, OriginChannel, Severity, parse_severity
+from bot.domain import Category, OriginChannel, Scope, Severity, parse_severity
 from bot.intake import Origin, SignalDraft
-from handlers.http_common import authenticate, parse_json_body, receipt_body, store_unavailable
+from handlers.http_common import parse_json_body, receipt_body, require, store_unavailable
 
 log = structlog.get_logger("vigie.http.intake")
 router = APIRouter()
@@ -56,7 +56,7 @@ class SignalIn(BaseModel):
 async def post_signal(request: Request) -> JSONResponse:
     vigie = request.app.state.vigie
     started = time.perf_counter()
-    token = authenticate(request, vigie.tokens)
+    token = require(request, Scope.SIGNALS_WRITE)
     payload = await parse_json_body(request, SignalIn)
     draft = SignalDraft(
         title=payload.title,

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from handlers.http_common import HttpError, authenticate
+from bot.domain import Scope
+from handlers.http_common import HttpError, require
 
 router = APIRouter()
 
@@ -33,5 +34,5 @@ async def metrics(request: Request) -> Response:
     if exposure == "off":
         raise HttpError(404, "not_found", "Métriques désactivées (http.metrics: off).")
     if exposure == "token":
-        authenticate(request, vigie.tokens)
+        require(request, Scope.METRICS)
     return Response(vigie.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain import Scope
 from bot.inbound import Answer, Reply
 from escalation.oncall import UnknownRoster, oncall_view, roster_ics
-from handlers.http_common import HttpError, authenticate, instant_in_range, parse_json_body
+from handlers.http_common import HttpError, instant_in_range, parse_json_body, require
 
 router = APIRouter()
 
@@ -23,6 +24,7 @@ _ACTION_STATUS = {
     "not_active": 409,
     "no_ladder": 409,
     "already_taken": 409,
+    "forbidden": 403,
 }
 
 
@@ -51,26 +53,26 @@ async def _act(reference: str, action: Awaitable[Reply]) -> dict[str, Any]:
 @router.post("/api/v1/signals/{reference}/ack")
 async def acknowledge(request: Request, reference: str) -> dict[str, Any]:
     vigie = request.app.state.vigie
-    authenticate(request, vigie.tokens)
+    token = require(request, Scope.PAGING_ACT)
     body = await parse_json_body(request, ActorIn)
-    return await _act(reference, vigie.inbound.respond(body.person, reference, Answer.ACK, "http"))
+    return await _act(reference, vigie.inbound.respond(body.person, reference, Answer.ACK, "http", token))
 
 
 @router.post("/api/v1/signals/{reference}/escalate")
 async def escalate(request: Request, reference: str) -> dict[str, Any]:
     vigie = request.app.state.vigie
-    authenticate(request, vigie.tokens)
+    token = require(request, Scope.PAGING_ACT)
     raw = await request.body()
     person = (await parse_json_body(request, EscalateIn)).person if raw.strip() else None
-    return await _act(reference, vigie.inbound.respond(person, reference, Answer.ESCALATE, "http"))
+    return await _act(reference, vigie.inbound.respond(person, reference, Answer.ESCALATE, "http", token))
 
 
 @router.post("/api/v1/signals/{reference}/resolve")
 async def resolve(request: Request, reference: str) -> dict[str, Any]:
     vigie = request.app.state.vigie
-    authenticate(request, vigie.tokens)
+    token = require(request, Scope.PAGING_ACT)
     body = await parse_json_body(request, ResolveIn)
-    return await _act(reference, vigie.inbound.close(body.person, reference, body.note, "http"))
+    return await _act(reference, vigie.inbound.close(body.person, reference, body.note, "http", token))
 
 
 def _instant(at: datetime | None, request: Request) -> datetime:
@@ -83,7 +85,7 @@ def _instant(at: datetime | None, request: Request) -> datetime:
 @router.get("/api/v1/oncall")
 async def oncall(request: Request, roster: str | None = None, at: datetime | None = None) -> dict[str, Any]:
     vigie = request.app.state.vigie
-    authenticate(request, vigie.tokens)
+    require(request, Scope.READ)
     try:
         return {"rosters": oncall_view(vigie.engine.ctx, _instant(at, request), roster)}
     except UnknownRoster:
@@ -95,7 +97,7 @@ async def roster_calendar(
     request: Request, roster_id: str, weeks: int = Query(default=8, ge=1, le=104)
 ) -> Response:
     vigie = request.app.state.vigie
-    authenticate(request, vigie.tokens)
+    require(request, Scope.READ)
     try:
         body = roster_ics(vigie.engine.ctx, roster_id, vigie.clock.now(), weeks)
     except UnknownRoster:

@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from bot.domain import SignalStatus
+from bot.domain import Scope, SignalStatus
 from bot.outbox import OutboxFilter, list_messages, message_to_dict
 from bot.signals import get_signal, list_signals, signal_to_dict
 from escalation.status import LadderState, ladder_views, run_states
-from handlers.http_common import HttpError, authenticate, instant_in_range
+from handlers.http_common import HttpError, instant_in_range, require
 
 router = APIRouter()
 
@@ -21,7 +21,7 @@ _STATUS_CHOICES = ["open", "closed", *[s.value for s in SignalStatus]]
 @router.get("/api/v1/signals/{reference}")
 async def read_signal(request: Request, reference: str) -> dict[str, Any]:
     vigie = request.app.state.vigie
-    authenticate(request, vigie.tokens)
+    require(request, Scope.READ)
     found = await get_signal(vigie.db, reference)
     if found is None:
         raise HttpError(404, "not_found", f"Aucun signal avec la référence « {reference} ».")
@@ -38,7 +38,7 @@ async def read_signals(
 ) -> dict[str, Any]:
     """Signals, newest first, each with where its ladder stands (``ladder``)."""
     vigie = request.app.state.vigie
-    authenticate(request, vigie.tokens)
+    require(request, Scope.READ)
     if status is not None and status not in _STATUS_CHOICES:
         raise HttpError(
             422,
@@ -76,7 +76,7 @@ async def read_outbox(
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> dict[str, Any]:
     vigie = request.app.state.vigie
-    authenticate(request, vigie.tokens)
+    require(request, Scope.READ)
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise HttpError(

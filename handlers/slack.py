@@ -17,7 +17,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels import DeliveryOutcome, DeliveryResult, MessageDetails, PageAction, ProviderUnreachable
@@ -147,9 +150,38 @@ class SlackAdapter:
             return Response("Canal Slack en cours de reconnexion.", status_code=503)
         try:
             request = await bounded(request)  # before bolt hashes it for the signature
+            await self._readable(request)
         except HttpError as exc:
             return exc.response()
         return await self.handler.handle(request)
+
+    async def _readable(self, request: Request) -> None:
+        """A body bolt would choke on (``{``, ``payload=garbage``, not UTF-8, not an object) is a
+        400 when it is signed, rather than an exception inside bolt; unsigned, bolt says 401."""
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HttpError(400, "malformed_body", "Requête Slack illisible : UTF-8 attendu.") from None
+        headers = request.headers
+        signed = SignatureVerifier(self.signing).is_valid(
+            body=text,
+            timestamp=headers.get("x-slack-request-timestamp", ""),
+            signature=headers.get("x-slack-signature", ""),
+        )
+        if not signed:
+            return
+        unreadable = HttpError(400, "malformed_body", "Requête Slack illisible : JSON ou formulaire attendu.")
+        try:
+            parsed = parse_body(text, headers.get("content-type"))  # bolt's own parsing
+        except (ValueError, RecursionError):
+            raise unreadable from None
+        if not isinstance(parsed, dict) or _misshapen(parsed):
+            raise unreadable
+        try:  # what bolt reads of the body before any listener (team, user, enterprise…)
+            AsyncBoltRequest(body=text, headers=dict(headers))
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError):
+            raise unreadable from None
 
     # --- outgoing -------------------------------------------------------------------
 
@@ -233,3 +265,47 @@ class SlackAdapter:
         answered = MessageDetails.of(page).reference if page is not None else None
         reply = await self.core.inbound.handle_message(person, event.get("text") or "", origin, answered)
         await say(text=reply.text, thread_ts=thread or event.get("ts"))
+
+
+# The types Slack gives the fields bolt reads before any listener: a signed body of another
+# shape would be a 500 inside bolt's middleware, and is a 400 here.
+_TEXT = (str,)
+_SHAPES: dict[str, tuple[type, ...]] = {
+    "type": _TEXT,
+    "token": _TEXT,
+    "team_id": _TEXT,
+    "enterprise_id": _TEXT,
+    "api_app_id": _TEXT,
+    "user_id": _TEXT,
+    "channel_id": _TEXT,
+    "command": _TEXT,
+    "text": _TEXT,
+    "challenge": _TEXT,
+    "event": (dict,),
+    "message": (dict,),
+    "container": (dict,),
+    "view": (dict,),
+    "actions": (list,),
+    "authorizations": (list,),
+    "user": (dict, str),
+    "channel": (dict, str),
+    "team": (dict, str, type(None)),
+    "enterprise": (dict, str, type(None)),
+    "is_enterprise_install": (bool, str),
+}
+_EVENT_TEXT = ("type", "subtype", "user", "channel", "text", "bot_id", "ts", "thread_ts", "channel_type")
+
+
+def _misshapen(body: dict[str, Any]) -> bool:
+    for key, kinds in _SHAPES.items():
+        if key in body and not isinstance(body[key], kinds):
+            return True
+    for key in ("actions", "authorizations"):
+        if any(not isinstance(item, dict) for item in body.get(key) or []):
+            return True
+    for key in ("user", "channel", "team", "enterprise"):
+        nested = body.get(key)
+        if isinstance(nested, dict) and not isinstance(nested.get("id", ""), str):
+            return True
+    event = body.get("event") or {}
+    return any(key in event and not isinstance(event[key], str) for key in _EVENT_TEXT)

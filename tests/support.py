@@ -91,11 +91,16 @@ BASE_CONFIG: dict[str, Any] = {
 }
 
 
-def make_config(**overrides: Any) -> VigieConfig:
+def config_yaml(**overrides: Any) -> str:
+    """The test configuration as a file would hold it (for the CLI and real processes)."""
     data = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))
     for key, value in overrides.items():
         data[key] = value
-    return parse_config(yaml.safe_dump(data, allow_unicode=True), Path("test.yaml"))
+    return yaml.safe_dump(data, allow_unicode=True)
+
+
+def make_config(**overrides: Any) -> VigieConfig:
+    return parse_config(config_yaml(**overrides), Path("test.yaml"))
 
 
 def make_settings(database_url: str, tokens: str = f"test:{TOKEN},samu:{OTHER_TOKEN}") -> Settings:

@@ -23,8 +23,13 @@ class Result:
     stderr: str
 
 
-async def run_cli(args: list[str], db_url: str | None = None, config: Path | None = None) -> Result:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
+async def run_cli(
+    args: list[str],
+    db_url: str | None = None,
+    config: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Result:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")} | (extra_env or {})
     if db_url:
         env["VIGIE_DATABASE_URL"] = db_url
     if config:

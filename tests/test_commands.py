@@ -15,14 +15,10 @@ from tests.test_escalation import LADDER, PEOPLE, ROSTER
 
 
 async def say(desk: DutyDesk, person: str, text: str) -> str:
-    parsed = parse_command(text)
-    assert parsed is not None
-    reply = await desk.vigie.commands.run(
-        person,
-        parsed.name,
-        parsed.args,
-        Origin(OriginChannel.TELEGRAM, address="42", person_id=person),
-        parsed.spelled,
+    assert parse_command(text) is not None
+    # The way every chat adapter hands a message in.
+    reply = await desk.vigie.inbound.handle_message(
+        person, text, Origin(OriginChannel.TELEGRAM, address="42", person_id=person)
     )
     await desk.vigie.settle()
     return reply.text
@@ -89,8 +85,8 @@ async def test_signal_ack_status_and_close_by_command(db_url: str) -> None:
         assert "Pris en charge par Alice Martin (telegram)" in detail
         refused = await say(desk, "bruno", f"/clore {ref}")
         assert refused == (
-            "Commande réservée : /clore est permise aux fonctions cadre d'astreinte, responsable PFR, "
-            "pilotage, décision ; vos fonctions : référent d'astreinte."
+            "Refusé : clore un signal est réservé aux fonctions cadre d'astreinte, responsable PFR, "
+            "pilotage, décision (Bruno Petit : référent d'astreinte)."
         )
         assert await say(desk, "chloe", f"/clore {ref} fausse alerte") == f"{ref} clos par Chloé Bernard."
         state = await desk.signal_state(ref)
@@ -118,7 +114,7 @@ async def test_relay_takes_the_duty_now_and_pages_follow(db_url: str) -> None:
         await desk.advance(minutes=181)
         assert "titulaire          Alice Martin" in await say(desk, "david", "/astreinte")
         assert await say(desk, "eve", "/relais") == (
-            "Commande réservée : /relais est permise aux fonctions référent d'astreinte, cadre d'astreinte, "
-            "responsable PFR ; vos fonctions : secrétariat."
+            "Refusé : prendre le relais de l'astreinte est réservé aux fonctions référent d'astreinte, "
+            "cadre d'astreinte, responsable PFR (Ève Leroy : secrétariat)."
         )
         assert "durée illisible" in await say(desk, "bruno", "/relais demain")

@@ -323,7 +323,7 @@ async def test_desk_language_en_gives_english_everywhere(db_url: str) -> None:
         help_text = (await desk.vigie.inbound.handle_message("bruno", "/help", origin)).text
         assert help_text.startswith("Vigie commands:")
         refused = await desk.vigie.inbound.handle_message("bruno", f"/close {ref}", origin)
-        assert refused.text.startswith("Restricted command: /clore is for the functions")
+        assert refused.text.startswith("Refused: closing a signal is for the functions")
         history = [e["message"] for e in await desk.history(ref)]
         assert "Taken by Alice Martin (http)" in history
         missing = await desk.ack("PFR-2026-999999", "alice")

@@ -1,5 +1,5 @@
 """The ``vigie`` command: one module per concept (``serve``, ``checks``, ``signals``, ``paging``,
-``oncall``, ``db``), each a Typer app merged here (``db`` as a sub-command group)."""
+``oncall``, ``db``, ``feeds``), each a Typer app merged here (``db`` and ``feeds`` as groups)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import sys
 
 import typer
 
-from bot.cli import checks, db, oncall, paging, serve, signals
+from bot.cli import checks, db, feeds, oncall, paging, serve, signals
 
 app = typer.Typer(help="Vigie : point d'entrée unique des signaux et astreinte 24/7.", no_args_is_help=True)
 for commands in (serve.app, checks.app, signals.app, paging.app, oncall.app):
     app.add_typer(commands)
 app.add_typer(db.app, name="db")
+app.add_typer(feeds.app, name="feeds")
 
 
 @app.callback()

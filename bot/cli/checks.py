@@ -18,7 +18,10 @@ app = typer.Typer()
 def check_config(
     path: Annotated[Path | None, typer.Argument(help="Fichier à vérifier.")] = None,
     env: Annotated[
-        bool, typer.Option("--env", help="Vérifie aussi les secrets de l'environnement des canaux activés.")
+        bool,
+        typer.Option(
+            "--env", help="Vérifie aussi les secrets de l'environnement (canaux activés, jetons d'API)."
+        ),
     ] = False,
     demo: DemoOption = False,
 ) -> None:
@@ -60,7 +63,7 @@ def check_config(
 
 def _check_env(cfg: VigieConfig) -> None:
     """Which channels would start with this environment, and which secrets are missing."""
-    from bot.settings import channel_secrets
+    from bot.settings import channel_secrets, token_secrets
 
     secrets = channel_secrets(cfg)
     typer.echo(f"Configuration valide ; secrets des canaux activés ({len(secrets)}) :")
@@ -74,8 +77,22 @@ def _check_env(cfg: VigieConfig) -> None:
         owner = "twilio" if channel in ("sms", "voice") else channel  # one Twilio account for both
         verdict = "ne démarrera pas (secret manquant)" if owner in blocked else "démarrera"
         typer.echo(f"  canal {channel} : {verdict}")
-    if blocked:
-        typer.echo(f"Le service refusera de démarrer : {len(blocked)} canal(aux) sans secret.", err=True)
+    tokens = token_secrets(cfg)
+    if tokens:
+        typer.echo(f"Jetons d'API déclarés ({len(tokens)}) :")
+    for name, env_name, present in tokens:
+        entry = next(t for t in cfg.api_tokens if t.name == name)
+        rights = ", ".join(s.value for s in entry.scopes)
+        if entry.act_as:
+            rights += " ; au nom de : " + ("tous" if entry.anyone else ", ".join(entry.act_as))
+        typer.echo(f"  {name:<16} {env_name:<32} {'présente' if present else 'MANQUANTE'}  ({rights})")
+    absent = [name for name, _, present in tokens if not present]
+    if blocked or absent:
+        typer.echo(
+            f"Le service refusera de démarrer : {len(blocked)} canal(aux) et {len(absent)} jeton(s) "
+            "d'API sans secret.",
+            err=True,
+        )
         raise typer.Exit(2)
 
 

@@ -16,6 +16,14 @@ from bot.settings import Settings
 # The demo configuration ships beside the package (a clone or an editable install).
 DEMO_CONFIG = Path(__file__).resolve().parent.parent.parent / "config" / "demo.yaml"
 DEMO_TOKEN = "vigie-demo-token"
+DEMO_FEED_SECRET = "vigie-demo-feed-secret"
+
+
+def demo_environment() -> None:
+    """The demo's secrets, unless the environment gives its own (never for a real desk)."""
+    os.environ.setdefault("VIGIE_DEMO_TOKEN", DEMO_TOKEN)
+    os.environ.setdefault("VIGIE_FEED_SECRET", DEMO_FEED_SECRET)
+
 
 T = TypeVar("T")
 
@@ -44,6 +52,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
 
 def configured(config: Path | None, demo: bool = False) -> tuple[Settings, VigieConfig]:
     """The settings and the loaded configuration of a command (exit 2 with the errors)."""
+    if demo:
+        demo_environment()
     settings = settings_for(with_demo(config, demo))
     return settings, load_or_exit(settings)
 

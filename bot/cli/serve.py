@@ -8,9 +8,17 @@ from typing import Annotated, Any
 import structlog
 import typer
 
-from bot.cli.common import DEMO_CONFIG, DEMO_TOKEN, ConfigOption, load_or_exit, run_async, settings_for
+from bot.cli.common import (
+    DEMO_CONFIG,
+    DEMO_TOKEN,
+    ConfigOption,
+    demo_environment,
+    load_or_exit,
+    run_async,
+    settings_for,
+)
 from bot.config import VigieConfig
-from bot.settings import Settings
+from bot.settings import Settings, api_tokens
 
 app = typer.Typer()
 
@@ -31,7 +39,7 @@ def serve(
 
     if demo:
         config = config or DEMO_CONFIG
-        os.environ.setdefault("VIGIE_API_TOKENS", f"demo:{DEMO_TOKEN}")
+        demo_environment()
     settings = settings_for(config)
     updates: dict[str, Any] = {}
     if host:
@@ -51,9 +59,10 @@ def serve(
         email.password_env or "",
     ]
     REDACTOR.add(os.environ.get(env) for env in named if env)
-    REDACTOR.add(token.secret for token in settings.tokens())
-    if not settings.tokens():
-        typer.echo("Attention : VIGIE_API_TOKENS est vide, l'API d'entrée refusera toute requête.", err=True)
+    tokens = api_tokens(cfg, settings)
+    REDACTOR.add(token.secret for token in tokens)
+    for line in token_warnings(cfg, settings):
+        typer.echo(f"Attention : {line}", err=True)
     missing = missing_secrets(cfg)
     if missing:
         for line in missing:
@@ -68,7 +77,7 @@ def serve(
     typer.echo(f"  Alertmanager : {base}/api/v1/alertmanager")
     typer.echo(f"  messages envoyés (outbox) : {base}/api/v1/outbox")
     typer.echo(f"  santé : {base}/healthz   métriques : {base}/metrics")
-    if demo and os.environ.get("VIGIE_API_TOKENS") == f"demo:{DEMO_TOKEN}":
+    if demo and os.environ.get("VIGIE_DEMO_TOKEN") == DEMO_TOKEN:
         typer.echo(f"  jeton de démonstration : {DEMO_TOKEN}")
     raise typer.Exit(run_async(lambda: _serve(settings, cfg)))
 
@@ -94,12 +103,34 @@ async def _serve(settings: Settings, cfg: VigieConfig) -> int:
 
 
 def missing_secrets(cfg: VigieConfig) -> list[str]:
-    """One line per secret an enabled channel needs and the environment lacks (never a value)."""
-    from bot.settings import channel_secrets
+    """One line per secret an enabled channel or a declared API token needs and the environment
+    lacks (never a value)."""
+    from bot.settings import channel_secrets, token_secrets
 
     return [
         f"{channel} : la variable d'environnement {env} est vide ou absente ({what}) / "
         f"the environment variable {env} is empty or missing"
         for channel, env, what, present in channel_secrets(cfg)
         if not present
+    ] + [
+        f"api_tokens « {name} » : la variable d'environnement {env} est vide ou absente / "
+        f"the environment variable {env} is empty or missing"
+        for name, env, present in token_secrets(cfg)
+        if not present
     ]
+
+
+def token_warnings(cfg: VigieConfig, settings: Settings) -> list[str]:
+    """What a desk manager must hear at start about the API's tokens."""
+    tokens = api_tokens(cfg, settings)
+    legacy = [t.name for t in tokens if t.legacy]
+    found: list[str] = []
+    if not tokens and not cfg.api_tokens:
+        found.append("aucun jeton d'API (api_tokens, VIGIE_API_TOKENS) : l'API HTTP refusera toute requête.")
+    if legacy:
+        found.append(
+            f"VIGIE_API_TOKENS ({', '.join(legacy)}) : jetons sans portée, qui peuvent tout faire au "
+            "nom de n'importe qui ; déclarez-les dans api_tokens (portées, act_as), voir le README "
+            "« Sécurité »."
+        )
+    return found

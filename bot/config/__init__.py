@@ -6,6 +6,12 @@ Everything is importable from ``bot.config``.
 
 from __future__ import annotations
 
+from bot.config.access import (
+    ANYONE as ANYONE,
+)
+from bot.config.access import (
+    ApiTokenConfig as ApiTokenConfig,
+)
 from bot.config.channels import (
     ChannelsConfig as ChannelsConfig,
 )

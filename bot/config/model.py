@@ -9,6 +9,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config.access import ApiTokenConfig
 from bot.config.channels import ChannelsConfig
 from bot.config.delivery import DeliveryConfig
 from bot.config.desk import DeskConfig
@@ -45,14 +46,21 @@ class VigieConfig(StrictModel):
     http: HttpConfig = Field(default_factory=HttpConfig)
     # Chat commands that change the desk, and the functions allowed to run them.
     permissions: dict[Guarded, list[Function]] = Field(default_factory=_default_permissions)
+    # Who may use the HTTP API, to do what, for whom (secrets in the environment).
+    api_tokens: list[ApiTokenConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique_people(self) -> VigieConfig:
-        seen: set[str] = set()
-        for person in self.people:
-            if person.id in seen:
-                raise ValueError(f"identifiant de personne en double : « {person.id} »")
-            seen.add(person.id)
+    def _unique_names(self) -> VigieConfig:
+        for what, names in (
+            ("identifiant de personne", [p.id for p in self.people]),
+            ("nom de jeton d'API", [t.name for t in self.api_tokens]),
+            ("variable d'environnement de jeton d'API", [t.variable for t in self.api_tokens]),
+        ):
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"{what} en double : « {name} »")
+                seen.add(name)
         return self
 
     def person(self, person_id: str) -> Person | None:

@@ -137,6 +137,11 @@ def cross_check(data: dict[str, Any], lang: str = "fr") -> list[tuple[tuple[int 
                     ),
                 )
             )
+    for i, token in _items(data.get("api_tokens")):
+        act_as = token.get("act_as")
+        for j, pid in enumerate(act_as if isinstance(act_as, list) else []):
+            if pid != "*":
+                person(("api_tokens", i, "act_as", j), pid)
     intake = _section(data.get("intake"))
     for i, route in _items(intake.get("routes")):
         ladder_ref = route.get("ladder")

@@ -71,6 +71,12 @@ class Roster(StrictModel):
     off_hours: OffHours | None = None
     overrides: list[Override] = Field(default_factory=list)
 
+    def members(self) -> set[str]:
+        """Everyone who may hold a level of this roster (slots, off-hours, overrides)."""
+        slots = self.slots + (self.off_hours.slots if self.off_hours else [])
+        found = {pid for slot in slots for pid in (slot.titulaire, slot.suppleant, slot.cadre) if pid}
+        return found | {o.by for o in self.overrides}
+
     @model_validator(mode="after")
     def _shape(self) -> Roster:
         if self.period < timedelta(days=1) or self.period % timedelta(days=1):
