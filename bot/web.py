@@ -5,6 +5,7 @@ commands do not pay for FastAPI."""
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -92,7 +93,14 @@ def create_app(vigie: Vigie) -> FastAPI:
         app.include_router(module.router)
     for adapter in vigie.adapters:
         for path, endpoint, methods in adapter.routes():
-            app.add_api_route(path, endpoint, methods=methods)
+            # Webhook endpoints read the raw request (signatures): describe their path
+            # parameters for /openapi.json by hand.
+            parameters = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in re.findall(r"{(\w+)}", path)
+            ]
+            extra = {"parameters": parameters} if parameters else None
+            app.add_api_route(path, endpoint, methods=methods, openapi_extra=extra)
     return app
 
 

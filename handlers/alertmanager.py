@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.db import UNAVAILABLE_ERRORS
 from bot.domain import Category, OriginChannel, Scope, Severity, parse_severity
 from bot.intake import Origin, Receipt, SignalDraft
-from handlers.http_common import parse_json_body, receipt_body, require, store_unavailable
+from handlers.http_common import documented_body, parse_json_body, receipt_body, require, store_unavailable
 
 log = structlog.get_logger("vigie.http.alertmanager")
 router = APIRouter()
@@ -124,7 +124,7 @@ def group_dedup_key(group_key: str) -> str:
     return "alertmanager:" + hashlib.sha256(group_key.encode()).hexdigest()[:40]
 
 
-@router.post("/api/v1/alertmanager")
+@router.post("/api/v1/alertmanager", openapi_extra=documented_body(AmNotification))
 async def post_alertmanager(request: Request) -> JSONResponse:
     vigie = request.app.state.vigie
     started = time.perf_counter()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot.db import UNAVAILABLE_ERRORS
 from bot.domain import Category, OriginChannel, Scope, Severity, parse_severity
 from bot.intake import Origin, SignalDraft
-from handlers.http_common import parse_json_body, receipt_body, require, store_unavailable
+from handlers.http_common import documented_body, parse_json_body, receipt_body, require, store_unavailable
 
 log = structlog.get_logger("vigie.http.intake")
 router = APIRouter()
@@ -52,7 +52,7 @@ class SignalIn(BaseModel):
         return parse_severity(value) if isinstance(value, str) else value
 
 
-@router.post("/api/v1/signals")
+@router.post("/api/v1/signals", openapi_extra=documented_body(SignalIn))
 async def post_signal(request: Request) -> JSONResponse:
     vigie = request.app.state.vigie
     started = time.perf_counter()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.domain import Scope
 from bot.inbound import Answer, Reply
 from escalation.oncall import UnknownRoster, oncall_view, roster_ics
-from handlers.http_common import HttpError, instant_in_range, parse_json_body, require
+from handlers.http_common import HttpError, documented_body, instant_in_range, parse_json_body, require
 
 router = APIRouter()
 
@@ -50,7 +50,7 @@ async def _act(reference: str, action: Awaitable[Reply]) -> dict[str, Any]:
     return {"reference": reply.reference or reference, "changed": reply.changed, "message": reply.text}
 
 
-@router.post("/api/v1/signals/{reference}/ack")
+@router.post("/api/v1/signals/{reference}/ack", openapi_extra=documented_body(ActorIn))
 async def acknowledge(request: Request, reference: str) -> dict[str, Any]:
     vigie = request.app.state.vigie
     token = require(request, Scope.PAGING_ACT)
@@ -58,7 +58,9 @@ async def acknowledge(request: Request, reference: str) -> dict[str, Any]:
     return await _act(reference, vigie.inbound.respond(body.person, reference, Answer.ACK, "http", token))
 
 
-@router.post("/api/v1/signals/{reference}/escalate")
+@router.post(
+    "/api/v1/signals/{reference}/escalate", openapi_extra=documented_body(EscalateIn, required=False)
+)
 async def escalate(request: Request, reference: str) -> dict[str, Any]:
     vigie = request.app.state.vigie
     token = require(request, Scope.PAGING_ACT)
@@ -67,7 +69,7 @@ async def escalate(request: Request, reference: str) -> dict[str, Any]:
     return await _act(reference, vigie.inbound.respond(person, reference, Answer.ESCALATE, "http", token))
 
 
-@router.post("/api/v1/signals/{reference}/resolve")
+@router.post("/api/v1/signals/{reference}/resolve", openapi_extra=documented_body(ResolveIn))
 async def resolve(request: Request, reference: str) -> dict[str, Any]:
     vigie = request.app.state.vigie
     token = require(request, Scope.PAGING_ACT)

@@ -164,13 +164,12 @@ class SlackAdapter:
         except UnicodeDecodeError:
             raise HttpError(400, "malformed_body", "Requête Slack illisible : UTF-8 attendu.") from None
         headers = request.headers
-        signed = SignatureVerifier(self.signing).is_valid(
-            body=text,
-            timestamp=headers.get("x-slack-request-timestamp", ""),
-            signature=headers.get("x-slack-signature", ""),
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signed = timestamp.isdigit() and SignatureVerifier(self.signing).is_valid(
+            body=text, timestamp=timestamp, signature=headers.get("x-slack-signature", "")
         )
         if not signed:
-            return
+            return  # bolt answers 401
         unreadable = HttpError(400, "malformed_body", "Requête Slack illisible : JSON ou formulaire attendu.")
         try:
             parsed = parse_body(text, headers.get("content-type"))  # bolt's own parsing

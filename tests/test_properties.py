@@ -6,12 +6,16 @@ so that the generated input reaches the parsing behind the signature check.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,12 +35,12 @@ from tests.realdesk import (
     providers,
     real_desk,
 )
-from tests.support import AUTH, pg_available, throwaway_database
+from tests.support import AUTH, TOKEN, pg_available, throwaway_database
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FUZZ = settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize=True,  # the same inputs on every run: a failure here is reproducible
@@ -314,3 +318,29 @@ async def test_nul_in_a_path_or_query_is_a_400_on_postgresql(desk: RealDesk) -> 
         answer = await desk.http.get(url, headers=AUTH)
         assert answer.status_code == 400, (url, answer.text)
         assert answer.json()["message"] == "Adresse invalide : caractère de contrôle interdit."
+
+
+async def test_schemathesis_finds_no_server_error(desk: RealDesk, tmp_path: Path) -> None:
+    """Schemathesis against /openapi.json of the real process: every documented operation,
+    examples, coverage and fuzzing phases, with the full-scope token."""
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        f"{desk.url}/openapi.json",
+        "--checks=not_a_server_error",
+        "--phases=examples,coverage,fuzzing",
+        "--max-examples=50",
+        "--generation-deterministic",
+        "--workers=1",
+        "--no-color",
+        "--warnings=off",
+        f"--header=Authorization: Bearer {TOKEN}",
+        f"--report-dir={tmp_path}",
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 600)
+    report = out.decode()
+    assert proc.returncode == 0, report[-6000:]
+    assert "No issues found" in report, report[-3000:]

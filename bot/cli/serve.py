@@ -77,6 +77,12 @@ def serve(
     typer.echo(f"  Alertmanager : {base}/api/v1/alertmanager")
     typer.echo(f"  messages envoyés (outbox) : {base}/api/v1/outbox")
     typer.echo(f"  santé : {base}/healthz   métriques : {base}/metrics")
+    feeds = (
+        "activés"
+        if settings.feed_secret and settings.feed_secret.get_secret_value().strip()
+        else ("désactivés (VIGIE_FEED_SECRET absente)")
+    )
+    typer.echo(f"  calendriers personnels (vigie feeds) : {feeds}")
     if demo and os.environ.get("VIGIE_DEMO_TOKEN") == DEMO_TOKEN:
         typer.echo(f"  jeton de démonstration : {DEMO_TOKEN}")
     raise typer.Exit(run_async(lambda: _serve(settings, cfg)))
