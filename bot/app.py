@@ -12,9 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import migrate
 from bot.channel_health import ChannelHealth
-from bot.channels import Adapter, Channel, ChannelAdapter
+from bot.channels import Adapter, Channel, ChannelAdapter, RoomChannel
 from bot.clock import Clock, SystemClock
 from bot.config import VigieConfig
+from bot.crisis.cell import CrisisCell
+from bot.crisis.rooms import RoomKeeper
 from bot.db import Database
 from bot.desk_commands import DeskCommands
 from bot.directory import sync_directory
@@ -52,12 +54,14 @@ class Vigie:
     dispatcher: OutboxDispatcher
     calendar: CalendarService
     commands: DeskCommands
+    cell: CrisisCell
     inbound: Inbound
     metrics: Metrics
     tokens: list[ApiToken]
     health: ChannelHealth
     supervisor: AdapterSupervisor
     feeds: FeedSigner | None  # None: VIGIE_FEED_SECRET unset, no calendar feeds
+    rooms: RoomKeeper  # creates the crisis rooms on the platforms that have rooms
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -75,7 +79,8 @@ class Vigie:
     async def settle(self, rounds: int = 50) -> None:
         """Run timers and deliveries until nothing is due (tests and one-shot CLI commands)."""
         for _ in range(rounds):
-            if not (await self.engine.run_due() + await self.dispatcher.run_once()):
+            done = await self.engine.run_due() + await self.rooms.run_once()
+            if not (done + await self.dispatcher.run_once()):
                 return
 
     async def start(self, *, background: bool = True) -> None:
@@ -90,6 +95,7 @@ class Vigie:
                 asyncio.create_task(self.engine.run_forever(after_round=self.dispatcher.poke), name="engine")
             )
             self._tasks.append(asyncio.create_task(self.calendar.run_forever(), name="calendar"))
+            self._tasks.append(asyncio.create_task(self.rooms.run_forever(), name="crisis-rooms"))
         log.info("vigie_started", database=self.db.dialect, desk=self.config.desk.name)
 
     async def stop(self, grace: float = 6.0) -> None:
@@ -146,7 +152,8 @@ def build(
     intake = IntakeService(db, clock, config.desk, hooks=[engine.start_runs])
     actions = SignalActions(db, ctx)
     commands = DeskCommands(config, db, intake, actions, ctx)
-    inbound = Inbound(config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke)
+    cell = CrisisCell(config, db, ctx, actions)
+    inbound = Inbound(config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke, cell)
 
     async def channel_notice(channel: str, back: bool, since: datetime, error: str | None) -> None:
         await tell_officers(db, ctx, channel, back=back, since=since, now=clock.now(), error=error)
@@ -168,6 +175,7 @@ def build(
         engine=engine,
         actions=actions,
         commands=commands,
+        cell=cell,
         inbound=inbound,
         dispatcher=dispatcher,
         calendar=CalendarService(CalendarJobs(db, ctx), Leadership(db), poke=dispatcher.poke),
@@ -176,7 +184,9 @@ def build(
         health=health,
         supervisor=supervisor,
         feeds=feed_signer(settings),
+        rooms=RoomKeeper(cell, {}, dispatcher.poke),
     )
+    inbound.also_wake(vigie.rooms.poke)
     channels = config.channels
     if not adapters:
         return vigie
@@ -206,4 +216,7 @@ def build(
         from handlers.email_in import AlertMailbox
 
         vigie.plug(AlertMailbox(vigie, channels.mailbox))
+    for adapter in vigie.adapters:
+        if isinstance(adapter, RoomChannel):
+            vigie.rooms.rooms[adapter.name] = adapter
     return vigie

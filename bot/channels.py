@@ -135,6 +135,7 @@ class PostedRef:
     message_id: str
 
 
+@runtime_checkable
 class RoomChannel(Protocol):
     """Everything the crisis flows call on a platform that has rooms. Slack channels, Telegram
     forum topics (in a pre-configured supergroup: bots cannot create groups) and Matrix/Tchap

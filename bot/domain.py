@@ -126,6 +126,18 @@ class Scope(StrEnum):
     METRICS = "metrics"  # /metrics and /docs when they are behind a token
 
 
+# The seven functions of a crisis cell (seed 001 §1.3), in the order of the seed.
+CELL_FUNCTIONS: tuple[Function, ...] = (
+    Function.DECISION,
+    Function.PILOTAGE,
+    Function.ORGANISATION_MEDICALE,
+    Function.ORGANISATION_PARAMEDICALE,
+    Function.COMMUNICATION,
+    Function.SUPPORT,
+    Function.SECRETARIAT,
+)
+
+
 FUNCTION_LABELS_FR = {
     Function.DECISION: "décision",
     Function.PILOTAGE: "pilotage",

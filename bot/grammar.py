@@ -16,6 +16,16 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "relay": ("relais", "takeover", "relay"),
     "close": ("clore", "close", "resolve"),
     "help": ("aide", "help", "start"),
+    # The crisis cell (bot/crisis/commands.py).
+    "crisis": ("crise", "crisis"),
+    "role": ("role", "fonction", "function"),
+    "roles": ("roles", "fonctions", "functions"),
+    "join": ("rejoindre", "rejoins", "join"),
+    "decision": ("decision", "decide"),
+    "action": ("action",),
+    "demande": ("demande", "request", "ask"),
+    "info": ("info", "information", "note"),
+    "done": ("fait", "done"),
 }
 _ALIASES = {alias: name for name, aliases in COMMANDS.items() for alias in aliases}
 

@@ -16,13 +16,19 @@ from enum import StrEnum
 from typing import Any
 
 from bot.config import VigieConfig
+from bot.crisis import store as crisis_store
+from bot.crisis.cell import CellError, CellReply, CrisisCell
+from bot.crisis.commands import CRISIS_COMMANDS, TYPED_COMMANDS, CrisisCommands, Speaker
+from bot.crisis.models import EntryKind
+from bot.crisis.store import EntryDraft
 from bot.desk_commands import DeskCommands
-from bot.domain import ChannelKind
+from bot.domain import ChannelKind, OriginChannel
 from bot.grammar import is_ack_reply, parse_command
 from bot.intake import IntakeService, Origin, Receipt, SignalDraft
 from bot.outbox import send_reply
 from bot.permissions import function_refusal, token_refusal
 from bot.settings import ApiToken
+from bot.texts import t
 from escalation.actions import ActionError, SignalActions, signal_for_code
 from escalation.context import PagingContext
 from escalation.delivery import OutboxDispatcher
@@ -33,6 +39,7 @@ class Answer(StrEnum):
 
     ACK = "ack"
     ESCALATE = "escalate"
+    JOIN = "join"  # a member called to a crisis cell joins it (the reference is the crisis's)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class Reply:
     changed: bool = False
     reference: str | None = None
     code: str | None = None  # why it was refused (not_found, already_taken…), for HTTP statuses
+    room: bool = False  # said in a crisis room: everyone there should read the answer
 
 
 # Where each channel keeps a person's address in the directory.
@@ -54,6 +62,19 @@ _ADDRESS_OF = {
     ChannelKind.VOICE: lambda c: c.phone,
     ChannelKind.EMAIL: lambda c: c.email,
 }
+
+
+@dataclass(frozen=True)
+class RoomMessage:
+    """A message of a room, as an adapter hands it in."""
+
+    platform: str  # slack, telegram
+    room_id: str  # Slack channel id; "<chat_id>:<message_thread_id>" on Telegram
+    key: str  # the platform's message id: one message, one entry
+    text: str
+    person_id: str | None  # None: someone outside the directory
+    author_label: str  # their platform identity, shown when they are not in the directory
+    attachments: tuple[dict[str, str], ...] = ()
 
 
 class Inbound:
@@ -67,9 +88,13 @@ class Inbound:
         dispatcher: OutboxDispatcher,
         wake_engine: Callable[[], None],
         wake_delivery: Callable[[], None],
+        cell: CrisisCell,
     ) -> None:
         self.config, self.ctx = config, ctx
         self._intake, self._actions, self._commands = intake, actions, commands
+        self._cell = cell
+        self._hooks: list[Callable[[], None]] = []
+        self._crisis_commands = CrisisCommands(config, cell, self.person_for)
         self._dispatcher = dispatcher
         self._wake_engine, self._wake_delivery = wake_engine, wake_delivery
         self._directory: dict[tuple[ChannelKind, str], str] = {}
@@ -79,10 +104,16 @@ class Inbound:
                 if address is not None:
                     self._directory[(kind, _key(kind, address))] = person.id
 
+    def also_wake(self, hook: Callable[[], None]) -> None:
+        """Another worker to wake when something is committed (the crisis rooms)."""
+        self._hooks.append(hook)
+
     def _wake(self) -> None:
         """Something was committed: step the ladders and deliver now, not at the next poll."""
         self._wake_engine()
         self._wake_delivery()
+        for hook in self._hooks:
+            hook()
 
     def person_for(self, channel: ChannelKind | str, address: str | int | None) -> str | None:
         """The directory person behind a platform address (Telegram user id, Slack member id,
@@ -118,6 +149,10 @@ class Inbound:
         with, when someone acts in that person's name."""
         if refused := self._refusal(person_id, token):
             return replace(refused, reference=reference)
+        if response is Answer.JOIN:
+            if person_id is None:
+                return Reply(t("action.who", self.config.desk.language), ok=False, code="unknown_person")
+            return self._from_cell(await self._cell.join(person_id, reference, channel))
         try:
             if response is Answer.ACK:
                 if person_id is None:
@@ -155,12 +190,120 @@ class Inbound:
         self._wake()
         return Reply(result.message, changed=result.changed, reference=result.reference)
 
+    def _from_cell(self, reply: CellReply) -> Reply:
+        if reply.changed:
+            self._wake()
+        return Reply(
+            reply.text, ok=reply.ok, changed=reply.changed, reference=reply.reference, code=reply.code
+        )
+
+    async def crisis_command(self, name: str, args: str, who: Speaker) -> Reply:
+        """A crisis-cell command (``/crise``, ``/role``, ``/decision``…), from chat, the CLI or HTTP."""
+        if name == "crisis" and (refusal := function_refusal(self.config, who.person_id, "crise")):
+            return Reply(refusal, ok=False, code="forbidden")
+        return self._from_cell(await self._crisis_commands.run(name, args, who))
+
+    async def room_message(self, message: RoomMessage) -> Reply | None:
+        """A message posted in a room: in a crisis room, it becomes one main-courante entry
+        (a typed command: an entry of that type), and a command in it runs; None elsewhere."""
+        room = (message.platform, message.room_id)
+        async with self._intake.db.read_session() as session:
+            crisis = await crisis_store.crisis_of_room(session, *room)
+        if crisis is None:
+            return None
+        parsed = parse_command(message.text)
+        person = message.person_id
+        if person is not None and parsed is not None and parsed.name in TYPED_COMMANDS:
+            return await self.crisis_command(
+                parsed.name, parsed.args, Speaker(person, message.platform, room, message.key)
+            )
+        try:
+            await self._cell.log(
+                crisis.reference,
+                EntryDraft(
+                    text=message.text,
+                    origin=message.platform,
+                    author_label=self.ctx.name(person) if person else message.author_label,
+                    author_id=person,
+                    external=person is None,
+                    attachments=list(message.attachments),
+                    platform_key=message.key,
+                ),
+            )
+        except CellError as exc:
+            return Reply(exc.message, ok=False, code=exc.code)
+        if parsed is None:
+            return Reply("", changed=True)  # logged; nothing to answer
+        if person is None:
+            return Reply(t("crisis.external", self.config.desk.language), ok=False, code="forbidden")
+        if parsed.name in CRISIS_COMMANDS:
+            return await self.crisis_command(
+                parsed.name, parsed.args, Speaker(person, message.platform, room)
+            )
+        return await self.handle_message(
+            person, message.text, Origin(OriginChannel(message.platform), message.room_id, person)
+        )
+
+    async def _is_crisis_room(self, room: tuple[str, str]) -> bool:
+        async with self._intake.db.read_session() as session:
+            return await crisis_store.crisis_of_room(session, *room) is not None
+
+    async def room_change(self, message: RoomMessage, original_key: str, deleted: bool = False) -> bool:
+        """An edit (a correction entry with the new text) or a deletion (an entry that says so and
+        keeps what was deleted) of a message of a crisis room; False when nothing was logged."""
+        async with self._intake.db.read_session() as session:
+            crisis = await crisis_store.crisis_of_room(session, message.platform, message.room_id)
+            original = await crisis_store.entry_by_key(session, original_key)
+        if crisis is None:
+            return False
+        lang = self.config.desk.language
+        platform = message.platform.capitalize()
+        # The original may not be logged yet (events race, or it predates the crisis): the
+        # change is logged all the same, with what the platform says of it.
+        if deleted:
+            said = original.text if original is not None else message.text
+            key = "crisis.entry.deleted" if original is not None else "crisis.entry.deleted_unknown"
+            text = t(key, lang, platform=platform, number=original.number if original else "?", text=said)
+        else:
+            key = "crisis.entry.corrects" if original is not None else "crisis.entry.corrects_unknown"
+            text = t(
+                key, lang, platform=platform, number=original.number if original else "?", text=message.text
+            )
+        person = message.person_id
+        try:
+            _, new = await self._cell.log(
+                crisis.reference,
+                EntryDraft(
+                    text=text,
+                    origin=message.platform,
+                    author_label=self.ctx.name(person) if person else message.author_label,
+                    author_id=person,
+                    external=person is None,
+                    kind=EntryKind.CORRECTION,
+                    refers_to=original.number if original is not None else None,
+                    platform_key=message.key,
+                ),
+            )
+        except CellError:
+            return False
+        return new
+
     async def handle_message(
-        self, person_id: str, text: str, origin: Origin, replying_to: str | None = None
+        self,
+        person_id: str,
+        text: str,
+        origin: Origin,
+        replying_to: str | None = None,
+        room: tuple[str, str] | None = None,
     ) -> Reply:
         """A chat message from a known person: a command, « ok » in answer to a page (the
-        reference it answers), or else a new signal — the single entry point."""
+        reference it answers), or else a new signal — the single entry point. ``room``: the
+        (platform, room id) it was typed in, for the crisis commands."""
         parsed = parse_command(text)
+        if parsed is not None and parsed.name in CRISIS_COMMANDS:
+            speaker = Speaker(person_id, origin.channel.value, room)
+            answer = await self.crisis_command(parsed.name, parsed.args, speaker)
+            return replace(answer, room=room is not None and await self._is_crisis_room(room))
         if parsed is not None and parsed.name == "close":
             try:
                 reference, note = self._commands.close_arguments(parsed.args)

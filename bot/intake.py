@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
@@ -96,7 +96,9 @@ def format_reference(prefix: str, year: int, seq: int) -> str:
     return f"{prefix}-{year}-{seq:06d}"
 
 
-async def allocate_sequence(session: AsyncSession, year: int, count: int = 1) -> int:
+async def allocate_sequence(
+    session: AsyncSession, year: int, count: int = 1, counter: type[SQLModel] = ReferenceCounter
+) -> int:
     """Reserve ``count`` numbers of the year in the caller's transaction; returns the last.
 
     One upsert statement: the counter row stays locked until commit, so numbers are
@@ -105,7 +107,7 @@ async def allocate_sequence(session: AsyncSession, year: int, count: int = 1) ->
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = table_of(ReferenceCounter)
+    table = table_of(counter)  # a table (year, last): signal numbers, crisis numbers
     stmt = (
         insert(table)
         .values(year=year, last=count)

@@ -13,6 +13,7 @@ from bot.texts import t
 _ACTIONS = {
     "clore": {"fr": "clore un signal", "en": "closing a signal"},
     "relais": {"fr": "prendre le relais de l'astreinte", "en": "taking over the on-call duty"},
+    "crise": {"fr": "ouvrir une cellule de crise", "en": "opening a crisis cell"},
 }
 
 

@@ -51,6 +51,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Signal clos par {name} à {time} — {reference} « {title} »",
         "en": "Closed by {name} at {time} — {reference} “{title}”",
     },
+    "notice.crisis": {
+        "fr": (
+            "Passé en cellule de crise par {name} à {time} — {reference} « {title} » : "
+            "l'astreinte s'arrête, la cellule prend la suite."
+        ),
+        "en": (
+            "Taken into a crisis cell by {name} at {time} — {reference} “{title}”: paging stops, "
+            "the cell takes over."
+        ),
+    },
     "notice.exhausted": {
         "fr": "{prefix}ALERTE SANS RÉPONSE — {reference} « {title} » : personne n'a pris en charge "
         "après {steps} étape(s) et {passes} passage(s) de l'échelle. Le signal reste ouvert et non acquitté.",
@@ -104,6 +114,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Escalade immédiate demandée par {name}",
         "en": "Immediate escalation requested by {name}",
     },
+    "event.crisis": {
+        "fr": "Passé en crise {crisis} par {name}",
+        "en": "Taken into crisis {crisis} by {name}",
+    },
     "event.resolved": {"fr": "Signal clos par {name}{note}", "en": "Signal closed by {name}{note}"},
     "event.delivered": {
         "fr": "Message remis à {name} par {channel}",
@@ -143,6 +157,176 @@ TEXTS: dict[str, dict[str, str]] = {
     "cmd.unknown": {
         "fr": "Commande inconnue « /{spelled} ». Tapez /aide pour la liste des commandes.",
         "en": "Unknown command “/{spelled}”. Type /help for the list of commands.",
+    },
+    "action.who": {"fr": "Précisez qui.", "en": "Say who."},
+    "crisis.title_needed": {
+        "fr": "Donnez un titre à la crise : /crise <titre>, ou /crise <réf. du signal> [plan ORSAN] [titre].",
+        "en": "Give the crisis a title: /crisis <title>, or /crisis <signal ref> [ORSAN plan] [title].",
+    },
+    "crisis.no_signal": {"fr": "aucun signal", "en": "no signal"},
+    "crisis.entry.opened": {
+        "fr": "Crise ouverte par {name} : « {title} »{plan} ; signaux : {signals}.",
+        "en": "Crisis opened by {name}: “{title}”{plan}; signals: {signals}.",
+    },
+    "crisis.entry.functions": {"fr": "Fonctions : {list}.", "en": "Functions: {list}."},
+    "crisis.entry.called": {"fr": "Membres appelés : {names}.", "en": "Members called: {names}."},
+    "crisis.entry.joined": {
+        "fr": "{name} rejoint la cellule ({via}).",
+        "en": "{name} joins the cell ({via}).",
+    },
+    "crisis.entry.armed": {
+        "fr": "Cellule armée à {time} : décision et pilotage ont rejoint.",
+        "en": "Cell armed at {time}: decision and pilotage have joined.",
+    },
+    "crisis.entry.assigned": {
+        "fr": "Fonction {function} : {name} (par {by}).",
+        "en": "Function {function}: {name} (by {by}).",
+    },
+    "crisis.entry.freed": {
+        "fr": "Fonction {function} libérée par {name}.",
+        "en": "Function {function} freed by {name}.",
+    },
+    "crisis.entry.corrects": {
+        "fr": "Correction de l'entrée n° {number} : {text}",
+        "en": "Correction of entry no. {number}: {text}",
+    },
+    "crisis.entry.deleted": {
+        "fr": "Message supprimé dans {platform} (entrée n° {number}) ; il disait : {text}",
+        "en": "Message deleted in {platform} (entry no. {number}); it said: {text}",
+    },
+    "crisis.entry.corrects_unknown": {
+        "fr": "Message modifié dans {platform} : {text}",
+        "en": "Message edited in {platform}: {text}",
+    },
+    "crisis.entry.deleted_unknown": {
+        "fr": "Message supprimé dans {platform} ; il disait : {text}",
+        "en": "Message deleted in {platform}; it said: {text}",
+    },
+    "crisis.entry.done": {"fr": "Action n° {number} faite{note}", "en": "Action no. {number} done{note}"},
+    "crisis.opened": {
+        "fr": (
+            "Crise {reference} ouverte : « {title} ». {called} membre(s) appelé(s). Fonctions : {functions}."
+        ),
+        "en": "Crisis {reference} opened: “{title}”. {called} member(s) called. Functions: {functions}.",
+    },
+    "crisis.functions_none": {"fr": "aucune attribuée (/role)", "en": "none assigned (/role)"},
+    "crisis.call": {
+        "fr": (
+            "{banner}CELLULE DE CRISE {reference} — « {title} », ouverte par {opener}.{role} "
+            "Rejoignez la cellule : bouton « Je rejoins », ou /rejoindre {reference}."
+        ),
+        "en": (
+            "{banner}CRISIS CELL {reference} — “{title}”, opened by {opener}.{role} Join the "
+            "cell: “I'm joining” button, or /join {reference}."
+        ),
+    },
+    "crisis.call.role": {"fr": " Votre fonction : {functions}.", "en": " Your function: {functions}."},
+    "crisis.action.join": {"fr": "Je rejoins", "en": "I'm joining"},
+    "crisis.armed": {
+        "fr": "Cellule de crise {reference} armée à {time} — « {title} ».",
+        "en": "Crisis cell {reference} armed at {time} — “{title}”.",
+    },
+    "crisis.joined": {
+        "fr": "Vous avez rejoint la cellule {reference} « {title} ».",
+        "en": "You have joined the cell {reference} “{title}”.",
+    },
+    "crisis.already_joined": {
+        "fr": "Vous avez déjà rejoint {reference}.",
+        "en": "You have already joined {reference}.",
+    },
+    "crisis.assign_refused": {
+        "fr": (
+            "Refusé : seuls la décision, le pilotage ou la personne qui a ouvert la crise "
+            "attribuent les fonctions ({name} n'est rien de cela)."
+        ),
+        "en": (
+            "Refused: only decision, pilotage or the person who opened the crisis assign "
+            "functions ({name} is none of them)."
+        ),
+    },
+    "crisis.function_vacant": {
+        "fr": "La fonction {function} est déjà vacante.",
+        "en": "Function {function} is already vacant.",
+    },
+    "crisis.already_holds": {
+        "fr": "{name} tient déjà la fonction {function}.",
+        "en": "{name} already holds {function}.",
+    },
+    "crisis.roles.head": {
+        "fr": "Fonctions de {reference} « {title} » :",
+        "en": "Functions of {reference} “{title}”:",
+    },
+    "crisis.roles.vacant": {"fr": "— vacante —", "en": "— vacant —"},
+    "crisis.roles.not_joined": {"fr": " (pas encore rejoint)", "en": " (not joined yet)"},
+    "crisis.no_such_action": {
+        "fr": "Aucune action n° {number} dans cette crise.",
+        "en": "No action no. {number} in this crisis.",
+    },
+    "crisis.logged": {
+        "fr": "Entrée n° {number} ({kind}) enregistrée.",
+        "en": "Entry no. {number} ({kind}) logged.",
+    },
+    "crisis.which": {
+        "fr": (
+            "Précisez la crise : tapez la commande dans son salon, ou ajoutez sa référence "
+            "({prefix}-2026-0001)."
+        ),
+        "en": "Say which crisis: type the command in its room, or add its reference ({prefix}-2026-0001).",
+    },
+    "crisis.not_found": {"fr": "Aucune crise {reference}.", "en": "No crisis {reference}."},
+    "crisis.closed": {"fr": "La crise {reference} est close.", "en": "Crisis {reference} is closed."},
+    "crisis.usage.role": {
+        "fr": "/role <fonction> <personne>, ou /role <fonction> - pour la libérer (fonctions : {functions}).",
+        "en": "/role <function> <person>, or /role <function> - to free it (functions: {functions}).",
+    },
+    "crisis.unknown_person": {"fr": "Personne inconnue « {who} ».", "en": "Unknown person “{who}”."},
+    "crisis.text_needed": {"fr": "Ajoutez le texte : {usage}", "en": "Add the text: {usage}"},
+    "crisis.not_member": {
+        "fr": (
+            "Vous n'êtes pas membre de la cellule {reference} : rejoignez-la d'abord (/rejoindre "
+            "{reference})."
+        ),
+        "en": "You are not a member of the cell {reference}: join it first (/join {reference}).",
+    },
+    "crisis.external": {
+        "fr": (
+            "Message enregistré dans la main courante ; les commandes sont réservées aux "
+            "personnes de l'annuaire."
+        ),
+        "en": "Message logged; commands are for people of the directory.",
+    },
+    "crisis.brief": {
+        "fr": (
+            "{banner}CELLULE DE CRISE {reference} — « {title} »\nOuverte le {opened} par "
+            "{opener}.{plan}\nSignaux : {signals}\nFonctions : {functions}\nChaque message de ce "
+            "salon est enregistré dans la main courante. Commandes : /decision, /action, "
+            "/demande, /info, /fait, /role, /roles."
+        ),
+        "en": (
+            "{banner}CRISIS CELL {reference} — “{title}”\nOpened on {opened} by "
+            "{opener}.{plan}\nSignals: {signals}\nFunctions: {functions}\nEvery message of this "
+            "room is logged in the main courante. Commands: /decision, /action, /request, /info, "
+            "/done, /role, /roles."
+        ),
+    },
+    "crisis.entry.room": {"fr": "Salon {platform} créé : {name}.", "en": "{platform} room created: {name}."},
+    "crisis.entry.room_failed": {
+        "fr": "{count} membre(s) n'ont pas pu y être invités.",
+        "en": "{count} member(s) could not be invited.",
+    },
+    "crisis.room_unreachable": {
+        "fr": (
+            "Le salon {platform} de la crise {reference} n'a pas pu être créé ({error}) ; Vigie réessaie "
+            "et continue d'enregistrer la main courante par les autres voies (SMS, mél, CLI, API)."
+        ),
+        "en": (
+            "The {platform} room of crisis {reference} could not be created ({error}); Vigie retries "
+            "and keeps logging the main courante by the other ways (SMS, mail, CLI, API)."
+        ),
+    },
+    "crisis.topic": {
+        "fr": "{reference} · {title} · {functions}",
+        "en": "{reference} · {title} · {functions}",
     },
     "access.function": {
         "fr": "Refusé : {action} est réservé aux fonctions {allowed} ({name} : {mine}).",

@@ -256,6 +256,35 @@ class SignalActions:
         closed = t("action.closed", self.ctx.lang, reference=signal.reference, name=name)
         return ActionResult(signal.reference, closed)
 
+    async def take_into_crisis(
+        self, session: AsyncSession, reference: str, crisis_reference: str, person_id: str
+    ) -> SignalRow:
+        """In the caller's transaction: the signal becomes part of a crisis (status ``crise``);
+        its ladder stops and the people paged are told (the crisis cell calls its own members)."""
+        now = self.ctx.clock.now()
+        name = self.ctx.name(person_id)
+        signal, run = await self._load(session, reference)
+        assert signal.id is not None
+        if signal.status == SignalStatus.CLOS.value:
+            raise ActionError("closed", t("action.already_closed", self.ctx.lang, reference=signal.reference))
+        signal.status = SignalStatus.CRISE.value
+        session.add(signal)
+        if run is not None and run.state == RunState.ACTIVE:
+            run.state, run.ended_at, run.updated_at = RunState.RESOLVED.value, now, now
+            session.add(run)
+        await self._cancel_pending_pages(session, signal.id)
+        add_event(
+            session,
+            signal.id,
+            "crisis",
+            t("event.crisis", self.ctx.lang, name=name, crisis=crisis_reference),
+            now,
+            actor=person_id,
+            data={"crisis": crisis_reference},
+        )
+        await self._tell_paged(session, signal, run, "crisis", name, skip=person_id)
+        return signal
+
 
 async def signal_for_code(
     db: Database, ctx: PagingContext, code: int, person_id: str | None

@@ -23,11 +23,19 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels import DeliveryOutcome, DeliveryResult, MessageDetails, PageAction, ProviderUnreachable
+from bot.channels import (
+    DeliveryOutcome,
+    DeliveryResult,
+    MessageDetails,
+    PageAction,
+    PostedRef,
+    ProviderUnreachable,
+    RoomRef,
+)
 from bot.config import SlackConfig
 from bot.domain import OriginChannel
 from bot.grammar import COMMANDS
-from bot.inbound import Answer
+from bot.inbound import Answer, RoomMessage
 from bot.intake import Origin
 from bot.models import OutboxMessageRow
 from bot.outbox import find_by_provider_id
@@ -114,7 +122,7 @@ class SlackAdapter:
         self._client = AsyncWebClient(token=self.token, base_url=self.cfg.base_url)
         app = AsyncApp(client=self._client, signing_secret=self.signing, process_before_response=False)
         app.command(SLASH_COMMANDS)(self._on_command)
-        app.action(re.compile(r"^(ack|escalate)$"))(self._on_button)
+        app.action(re.compile(r"^(ack|escalate|join)$"))(self._on_button)
         app.event("message")(self._on_message)
         return app
 
@@ -187,6 +195,13 @@ class SlackAdapter:
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
         details = MessageDetails.of(message)
         try:
+            if message.kind == "room_post":  # into a crisis channel, not a DM
+                posted = await self.client.chat_postMessage(
+                    channel=str(message.recipient_address), text=message.text
+                )
+                return DeliveryResult(
+                    DeliveryOutcome.DELIVERED, provider_id=f"{posted['channel']}:{posted['ts']}"
+                )
             for page in details.page_refs:
                 channel, _, ts = page.provider_id.partition(":")
                 text = f"{page.text}\n\n✅ {message.text}"
@@ -232,10 +247,16 @@ class SlackAdapter:
         if person is None:
             await respond(UNKNOWN_USER)
             return
-        origin = self._origin(command["user_id"], command.get("channel_id"), person)
+        channel = command.get("channel_id")
+        origin = self._origin(command["user_id"], channel, person)
         text = f"{command['command']} {command.get('text', '')}"
-        reply = await self.core.inbound.handle_message(person, text, origin)
-        await respond(reply.text)
+        # A slash command is seen by nobody else: in a crisis channel, the answer is for all.
+        room = ("slack", str(channel)) if channel and not str(channel).startswith("D") else None
+        reply = await self.core.inbound.handle_message(person, text, origin, room=room)
+        if reply.room:
+            await respond(text=reply.text, response_type="in_channel")
+        else:
+            await respond(reply.text)
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
@@ -243,12 +264,17 @@ class SlackAdapter:
         if person is None:
             await respond(text=UNKNOWN_USER, replace_original=False, response_type="ephemeral")
             return
-        response = Answer(action["action_id"])  # the listener only matches ack|escalate
+        response = Answer(action["action_id"])  # the listener only matches ack|escalate|join
         reply = await self.core.inbound.respond(person, action.get("value", ""), response, "slack")
         await respond(text=reply.text, replace_original=False, response_type="ephemeral")
 
     async def _on_message(self, event: dict[str, Any], say: Any) -> None:
-        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+        if event.get("bot_id"):
+            return  # Vigie's own posts are already in the main courante
+        if event.get("channel_type") != "im":
+            await self._room_event(event, say)
+            return
+        if event.get("subtype"):
             return  # only people writing to the bot directly
         person = self._person(event.get("user"))
         if person is None:
@@ -264,6 +290,105 @@ class SlackAdapter:
         answered = MessageDetails.of(page).reference if page is not None else None
         reply = await self.core.inbound.handle_message(person, event.get("text") or "", origin, answered)
         await say(text=reply.text, thread_ts=thread or event.get("ts"))
+
+    async def _room_event(self, event: dict[str, Any], say: Any) -> None:
+        """A message in a channel: into the main courante when it is a crisis channel. Slack
+        retries an event it thinks lost, and each instance may get it: the message's ts is the
+        entry's key, so it gives one entry."""
+        channel = str(event.get("channel") or "")
+        subtype = event.get("subtype")
+        inbound = self.core.inbound
+        if subtype == "message_changed":
+            edited = event.get("message") or {}
+            if edited.get("bot_id"):
+                return
+            stamp = (edited.get("edited") or {}).get("ts") or event.get("ts")
+            await inbound.room_change(
+                self._room_message(channel, f"{edited.get('ts')}:edit:{stamp}", edited),
+                f"slack:{channel}:{edited.get('ts')}",
+            )
+            return
+        if subtype == "message_deleted":
+            gone = event.get("previous_message") or {}
+            if gone.get("bot_id"):
+                return
+            deleted = str(event.get("deleted_ts") or gone.get("ts") or "")
+            await inbound.room_change(
+                self._room_message(channel, f"{deleted}:deleted", gone),
+                f"slack:{channel}:{deleted}",
+                deleted=True,
+            )
+            return
+        if subtype not in (None, "file_share", "thread_broadcast", "me_message"):
+            return  # joins, topic changes…: Vigie logs its own account of those
+        reply = await inbound.room_message(self._room_message(channel, str(event.get("ts")), event))
+        if reply is not None and reply.text:
+            await say(text=reply.text, thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    def _room_message(self, channel: str, ts: str, event: dict[str, Any]) -> RoomMessage:
+        user = str(event.get("user") or "")
+        files: list[Any] = event["files"] if isinstance(event.get("files"), list) else []
+        return RoomMessage(
+            platform="slack",
+            room_id=channel,
+            key=f"slack:{channel}:{ts}",
+            text=str(event.get("text") or ""),
+            person_id=self.core.inbound.person_for("slack", user) if user else None,
+            author_label=f"Slack {user or '?'}",
+            attachments=tuple(
+                {"name": str(f.get("name", "?")), "type": str(f.get("filetype") or f.get("mimetype") or "")}
+                for f in files
+                if isinstance(f, dict)
+            ),
+        )
+
+    # --- crisis rooms (bot.channels.RoomChannel) -------------------------------------
+
+    async def create_room(self, name: str, *, topic: str, private: bool) -> RoomRef:
+        for attempt in range(1, 20):
+            candidate = name if attempt == 1 else f"{name[: 80 - len(str(attempt)) - 1]}-{attempt}"
+            try:
+                made = await self.client.conversations_create(name=candidate, is_private=private)
+            except SlackApiError as exc:
+                if exc.response.get("error") == "name_taken":
+                    continue
+                raise
+            channel = made["channel"]["id"]
+            await self.client.conversations_setTopic(channel=channel, topic=topic)
+            return RoomRef("slack", channel, candidate)
+        raise RuntimeError(f"Slack : aucun nom libre pour {name}")
+
+    async def invite(self, room: RoomRef, addresses: list[str]) -> list[str]:
+        failed: list[str] = []
+        for user in addresses:  # one by one: one unknown member must not block the others
+            try:
+                await self.client.conversations_invite(channel=room.room_id, users=user)
+            except SlackApiError as exc:
+                if exc.response.get("error") != "already_in_channel":
+                    failed.append(user)
+        return failed
+
+    async def post(self, room: RoomRef, text: str) -> PostedRef:
+        posted = await self.client.chat_postMessage(channel=room.room_id, text=text)
+        return PostedRef(room, str(posted["ts"]))
+
+    async def edit(self, posted: PostedRef, text: str) -> None:
+        await self.client.chat_update(channel=posted.room.room_id, ts=posted.message_id, text=text)
+
+    async def set_topic(self, room: RoomRef, topic: str) -> None:
+        await self.client.conversations_setTopic(channel=room.room_id, topic=topic)
+
+    async def pin(self, posted: PostedRef) -> None:
+        await self.client.pins_add(channel=posted.room.room_id, timestamp=posted.message_id)
+
+    async def react(self, posted: PostedRef, emoji: str) -> None:
+        await self.client.reactions_add(channel=posted.room.room_id, timestamp=posted.message_id, name=emoji)
+
+    async def set_power(self, room: RoomRef, address: str, level: str) -> None:
+        return None  # channel managers are set by workspace admins, not by bots
+
+    async def archive(self, room: RoomRef) -> None:
+        await self.client.conversations_archive(channel=room.room_id)
 
 
 # The types Slack gives the fields bolt reads before any listener: a signed body of another

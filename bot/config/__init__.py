@@ -33,6 +33,15 @@ from bot.config.channels import (
 from bot.config.channels import (
     TwilioConfig as TwilioConfig,
 )
+from bot.config.crisis import (
+    ORSAN_PLANS as ORSAN_PLANS,
+)
+from bot.config.crisis import (
+    CellConfig as CellConfig,
+)
+from bot.config.crisis import (
+    CrisisConfig as CrisisConfig,
+)
 from bot.config.delivery import (
     DeliveryConfig as DeliveryConfig,
 )

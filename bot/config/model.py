@@ -11,6 +11,7 @@ from pydantic import (
 
 from bot.config.access import ApiTokenConfig
 from bot.config.channels import ChannelsConfig
+from bot.config.crisis import CrisisConfig
 from bot.config.delivery import DeliveryConfig
 from bot.config.desk import DeskConfig
 from bot.config.directory import Person
@@ -22,13 +23,14 @@ from bot.config.rosters import Roster
 from bot.config.types import LEVELS, StrictModel
 from bot.domain import ChannelKind, Function
 
-Guarded = Literal["relais", "clore"]  # the desk commands a permission rule can restrict
+Guarded = Literal["relais", "clore", "crise"]  # the desk commands a permission rule can restrict
 
 
 def _default_permissions() -> dict[Guarded, list[Function]]:
     return {
         "relais": [Function.REFERENT, Function.CADRE, Function.RESPONSABLE],
         "clore": [Function.CADRE, Function.RESPONSABLE, Function.PILOTAGE, Function.DECISION],
+        "crise": [Function.CADRE, Function.RESPONSABLE, Function.DECISION, Function.PILOTAGE],
     }
 
 
@@ -46,6 +48,7 @@ class VigieConfig(StrictModel):
     http: HttpConfig = Field(default_factory=HttpConfig)
     # Chat commands that change the desk, and the functions allowed to run them.
     permissions: dict[Guarded, list[Function]] = Field(default_factory=_default_permissions)
+    crisis: CrisisConfig = Field(default_factory=CrisisConfig)
     # Who may use the HTTP API, to do what, for whom (secrets in the environment).
     api_tokens: list[ApiTokenConfig] = Field(default_factory=list)
 
@@ -67,10 +70,11 @@ class VigieConfig(StrictModel):
         return next((p for p in self.people if p.id == person_id), None)
 
     def allowed_functions(self, command: str) -> list[Function]:
-        if command not in ("relais", "clore"):
+        guarded: dict[str, Guarded] = {"relais": "relais", "clore": "clore", "crise": "crise"}
+        key = guarded.get(command)
+        if key is None:
             return []
-        key: Guarded = "relais" if command == "relais" else "clore"
-        return self.permissions.get(key, _default_permissions().get(key, []))
+        return self.permissions.get(key, _default_permissions()[key])
 
     def roster(self, roster_id: str) -> Roster | None:
         return next((r for r in self.rosters if r.id == roster_id), None)

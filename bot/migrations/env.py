@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import bot.crisis.models
 import bot.models  # noqa: F401  (registers the tables on the metadata)
 
 connection = context.config.attributes.get("connection")

@@ -43,6 +43,7 @@ class FakeSlack:
     def __post_init__(self) -> None:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
+        self.pins: list[tuple[str, str]] = []
         self._ts = itertools.count(1)
         self.url = ""  # set once served, for response_url
         # Socket Mode: the app-level token, envelopes to push, acknowledgements received.
@@ -133,12 +134,15 @@ class FakeSlack:
         finally:
             pusher.cancel()
 
-    def _slash_payload(self, user_id: str, command: str, text: str) -> dict[str, str]:
-        """A slash command as Slack sends it, over HTTP (form fields) or Socket Mode (payload)."""
+    def _slash_payload(
+        self, user_id: str, command: str, text: str, channel: str | None = None
+    ) -> dict[str, str]:
+        """A slash command as Slack sends it, over HTTP (form fields) or Socket Mode (payload);
+        typed in a DM with the app unless ``channel`` is given."""
         return {
             "token": "legacy",
             "team_id": TEAM,
-            "channel_id": "D" + user_id[1:],
+            "channel_id": channel or "D" + user_id[1:],
             "user_id": user_id,
             "user_name": self.users.get(user_id, {}).get("name", "x"),
             "command": command,
@@ -247,6 +251,20 @@ class FakeSlack:
         }
         return {"ok": True, "channel": channel}
 
+    def _m_pins_add(self, p: dict[str, Any]) -> dict[str, Any]:
+        key = (str(p.get("channel")), str(p.get("timestamp")))
+        if key not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        self.pins.append(key)
+        return {"ok": True}
+
+    def _m_conversations_archive(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(p.get("channel")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        channel["is_archived"] = True
+        return {"ok": True}
+
     def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(p["channel"]), str(p["ts"])
         thread = [
@@ -305,9 +323,15 @@ class FakeSlack:
             )
 
     async def slash(
-        self, url: str, user_id: str, command: str, text: str = "", headers: dict[str, str] | None = None
+        self,
+        url: str,
+        user_id: str,
+        command: str,
+        text: str = "",
+        headers: dict[str, str] | None = None,
+        channel: str | None = None,
     ) -> httpx.Response:
-        form = self._slash_payload(user_id, command, text)
+        form = self._slash_payload(user_id, command, text, channel)
         return await self._post(
             url, urllib.parse.urlencode(form), "application/x-www-form-urlencoded", headers
         )
@@ -375,6 +399,89 @@ class FakeSlack:
     ) -> httpx.Response:
         envelope = self._dm_envelope(user_id, text, thread_ts)
         return await self._post(url, json.dumps(envelope), "application/json", None)
+
+    def in_channel(self, channel: str) -> list[dict[str, Any]]:
+        """What Vigie posted in a channel, oldest first."""
+        return [m for (c, _), m in sorted(self.messages.items()) if c == channel]
+
+    def channel_named(self, prefix: str) -> dict[str, Any] | None:
+        return next((c for c in self.channels.values() if c["name"].startswith(prefix)), None)
+
+    def _channel_envelope(self, event: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "AVIGIE",
+            "type": "event_callback",
+            "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        }
+
+    async def channel_message(
+        self,
+        url: str,
+        user_id: str,
+        channel: str,
+        text: str,
+        *,
+        files: list[dict[str, Any]] | None = None,
+        retries: int = 0,
+    ) -> tuple[str, list[httpx.Response]]:
+        """A person writes in a channel; Slack delivers the event, then ``retries`` more times
+        (``X-Slack-Retry-Num``), as it does when it thinks a delivery was lost."""
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        event: dict[str, Any] = {
+            "type": "message",
+            "channel_type": "channel",
+            "channel": channel,
+            "user": user_id,
+            "text": text,
+            "ts": ts,
+        }
+        if files:
+            event["subtype"] = "file_share"
+            event["files"] = files
+        self.messages[(channel, ts)] = dict(event)
+        body = json.dumps(self._channel_envelope(event))
+        answers = []
+        for attempt in range(retries + 1):
+            extra = (
+                {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_timeout"} if attempt else {}
+            )
+            answers.append(await self._post(url, body, "application/json", {**self.sign(body), **extra}))
+        return ts, answers
+
+    async def channel_edit(self, url: str, user_id: str, channel: str, ts: str, text: str) -> httpx.Response:
+        before = dict(self.messages[(channel, ts)])
+        edited = {**before, "text": text, "edited": {"user": user_id, "ts": f"{time.time():.6f}"}}
+        self.messages[(channel, ts)] = edited
+        event = {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel_type": "channel",
+            "channel": channel,
+            "hidden": True,
+            "ts": f"{time.time():.6f}",
+            "message": edited,
+            "previous_message": before,
+        }
+        return await self._post(url, json.dumps(self._channel_envelope(event)), "application/json", None)
+
+    async def channel_delete(self, url: str, channel: str, ts: str) -> httpx.Response:
+        before = self.messages.pop((channel, ts))
+        event = {
+            "type": "message",
+            "subtype": "message_deleted",
+            "channel_type": "channel",
+            "channel": channel,
+            "hidden": True,
+            "ts": f"{time.time():.6f}",
+            "deleted_ts": ts,
+            "previous_message": before,
+        }
+        return await self._post(url, json.dumps(self._channel_envelope(event)), "application/json", None)
 
     # --- the same through Socket Mode -----------------------------------------------------
 

@@ -1,0 +1,172 @@
+"""Creating the crisis rooms on each platform: a worker that takes the rooms waiting to be made,
+creates each (Slack channel, Telegram forum topic), invites the members, posts and pins the
+brief, and logs it; retried with growing delays while the platform cannot be reached, the duty
+officers told at the first failure. Posts that come later (joins, functions) go through the outbox.
+
+A room is claimed with a lease (its next attempt pushed back) before any network call, so that
+no transaction waits on a platform and two instances never create the same room at once; a
+crash between the creation and its record makes a second room with a suffixed name, which the
+log shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import structlog
+from sqlmodel import col, select
+
+from bot.channels import RoomChannel, RoomRef
+from bot.crisis import store
+from bot.crisis.cell import CrisisCell
+from bot.crisis.models import CrisisRoomRow, CrisisRow
+from bot.domain import ChannelKind, Function
+from bot.texts import t
+from escalation.paging import notify
+
+log = structlog.get_logger("vigie.crisis.rooms")
+
+LEASE = timedelta(minutes=2)
+RETRY_MAX = timedelta(minutes=10)
+
+
+class RoomKeeper:
+    def __init__(self, cell: CrisisCell, rooms: dict[str, RoomChannel], poke_delivery: object) -> None:
+        self.cell, self.rooms = cell, rooms
+        self.db, self.ctx = cell.db, cell.ctx
+        self._poke_delivery = poke_delivery
+        self._wake = asyncio.Event()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self, interval: float = 5.0) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # a store outage: try again at the next round
+                log.exception("room_keeper_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
+
+    async def run_once(self) -> int:
+        now = self.ctx.clock.now()
+        async with self.db.transaction() as session:
+            stmt = (
+                select(CrisisRoomRow)
+                .where(col(CrisisRoomRow.room_id).is_(None), col(CrisisRoomRow.next_attempt_at) <= now)
+                .where(col(CrisisRoomRow.platform).in_(list(self.rooms)))
+                .order_by(col(CrisisRoomRow.id))
+                .limit(10)
+            )
+            if self.db.is_postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            claimed = list((await session.exec(stmt)).all())
+            for row in claimed:
+                row.attempts += 1
+                row.next_attempt_at = now + LEASE
+                session.add(row)
+        for row in claimed:
+            await self._create(row)
+        return len(claimed)
+
+    async def _create(self, row: CrisisRoomRow) -> None:
+        adapter = self.rooms[row.platform]
+        lang = self.cell.lang
+        async with self.db.read_session() as session:
+            crisis = await session.get(CrisisRow, row.crisis_id)
+            if crisis is None:
+                return
+            members = await store.members(session, row.crisis_id)
+            held = await store.functions(session, row.crisis_id)
+            signals = await store.signals_of(session, row.crisis_id)
+        functions = " ; ".join(
+            f"{self.cell.label(Function(f.function))} : {self.ctx.name(f.person_id)}" for f in held
+        )
+        topic = t(
+            "crisis.topic", lang, reference=crisis.reference, title=crisis.title, functions=functions or "—"
+        )
+        try:
+            room = await adapter.create_room(
+                row.name, topic=topic[:250], private=self.cell.config.crisis.slack.private
+            )
+        except Exception as exc:  # unreachable, refused: retried; the officers hear of it once
+            await self._failed(row, crisis.reference, f"{type(exc).__name__}: {exc}")
+            return
+        addresses = []
+        for member in members:
+            person = self.cell.config.person(member.person_id)
+            address = person.address(ChannelKind(row.platform)) if person else None
+            if address:
+                addresses.append(str(address))
+        brief = t(
+            "crisis.brief",
+            lang,
+            banner=t("exercise.banner", lang) if crisis.is_exercise else "",
+            reference=crisis.reference,
+            title=crisis.title,
+            opened=self.ctx.local(crisis.opened_at, "%d/%m/%Y %H:%M"),
+            opener=self.ctx.name(crisis.opened_by),
+            plan=f" Plan ORSAN : {crisis.plan}." if crisis.plan else "",
+            signals=", ".join(f"{s.reference} « {s.title} »" for s in signals) or t("crisis.no_signal", lang),
+            functions=functions or t("crisis.functions_none", lang),
+        )
+        failed: list[str] = []
+        try:
+            failed = await adapter.invite(room, addresses)
+            posted = await adapter.post(room, brief)
+            await adapter.pin(posted)
+        except Exception as exc:  # the room exists: record it; invitations and brief are logged as missing
+            log.warning("crisis_room_setup_incomplete", platform=row.platform, error=str(exc))
+            failed = failed or addresses
+        await self._created(row, room, failed)
+
+    async def _created(self, row: CrisisRoomRow, room: RoomRef, failed: list[str]) -> None:
+        now = self.ctx.clock.now()
+        async with self.db.transaction() as session:
+            crisis = await store.lock_crisis_by_id(session, self.db, row.crisis_id)
+            fresh = await session.get(CrisisRoomRow, row.id)
+            if crisis is None or fresh is None:
+                return
+            fresh.room_id, fresh.name, fresh.created_at, fresh.error = room.room_id, room.name, now, None
+            session.add(fresh)
+            text = t("crisis.entry.room", self.cell.lang, platform=row.platform.capitalize(), name=room.name)
+            if failed:
+                text += " " + t("crisis.entry.room_failed", self.cell.lang, count=len(failed))
+            await self.cell.system_entry(session, crisis, text, now, announce=False)
+        log.info("crisis_room_created", platform=row.platform, room=room.room_id)
+
+    async def _failed(self, row: CrisisRoomRow, reference: str, error: str) -> None:
+        now = self.ctx.clock.now()
+        delay = min(RETRY_MAX, timedelta(seconds=15 * 2 ** min(row.attempts - 1, 8)))
+        async with self.db.transaction() as session:
+            fresh = await session.get(CrisisRoomRow, row.id)
+            if fresh is None:
+                return
+            fresh.next_attempt_at, fresh.error = now + delay, error[:500]
+            session.add(fresh)
+            if fresh.attempts == 1:
+                text = t(
+                    "crisis.room_unreachable",
+                    self.cell.lang,
+                    platform=row.platform.capitalize(),
+                    reference=reference,
+                    error=error[:200],
+                )
+                for officer in self.cell.config.officers():
+                    notify(
+                        session,
+                        self.ctx,
+                        officer,
+                        text,
+                        kind="crisis_room_failed",
+                        signal_id=None,
+                        key=f"crisis:{reference}:room:{row.platform}",
+                        now=now,
+                    )
+        log.warning("crisis_room_failed", platform=row.platform, attempts=row.attempts, error=error)
+        if callable(self._poke_delivery):
+            self._poke_delivery()
