@@ -10,6 +10,7 @@ adapter holds a business rule or forgets to deliver what it caused (GoAlert's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -197,8 +198,16 @@ class Inbound:
             reply.text, ok=reply.ok, changed=reply.changed, reference=reply.reference, code=reply.code
         )
 
-    async def crisis_command(self, name: str, args: str, who: Speaker) -> Reply:
+    def token_refusal(self, token: ApiToken | None, person_id: str | None) -> str | None:
+        """Why this API token may not act for that person (None: it may, or no token)."""
+        return token_refusal(self.config, token, person_id)
+
+    async def crisis_command(
+        self, name: str, args: str, who: Speaker, token: ApiToken | None = None
+    ) -> Reply:
         """A crisis-cell command (``/crise``, ``/role``, ``/decision``…), from chat, the CLI or HTTP."""
+        if refused := self._refusal(who.person_id, token):
+            return refused
         if name == "crisis" and (refusal := function_refusal(self.config, who.person_id, "crise")):
             return Reply(refusal, ok=False, code="forbidden")
         return self._from_cell(await self._crisis_commands.run(name, args, who))
@@ -243,6 +252,59 @@ class Inbound:
         return await self.handle_message(
             person, message.text, Origin(OriginChannel(message.platform), message.room_id, person)
         )
+
+    async def main_courante_message(
+        self,
+        person_id: str,
+        text: str,
+        channel: str,
+        key: str | None = None,
+        attachments: tuple[dict[str, str], ...] = (),
+    ) -> Reply | None:
+        """An SMS or a mail from a member of an open crisis that starts with its reference (or
+        « MC » when they are in one crisis only): a main-courante entry, echoed in the rooms;
+        « <réf> OK » joins the cell. None: not for a crisis (the caller goes on as before)."""
+        prefix = self.config.crisis.reference_prefix
+        stripped = text.strip()
+        named = crisis_store.parse_crisis_reference(stripped[:40], prefix)
+        head = stripped.split(maxsplit=1)[0].upper() if stripped else ""
+        if named is None and head not in ("MC", "MC:"):
+            return None
+        async with self._intake.db.read_session() as session:
+            theirs = await crisis_store.open_crises_of(session, person_id)
+        refs = {c.reference for c in theirs}
+        reference = (
+            named if named in refs else (theirs[0].reference if named is None and len(theirs) == 1 else None)
+        )
+        if reference is None:
+            return None
+        body = re.sub(rf"^\s*(?:{re.escape(reference)}|MC)\s*:?\s*", "", stripped, count=1, flags=re.I)
+        if is_ack_reply(body) or body.lower() in ("rejoins", "je rejoins", "rejoindre"):
+            return self._from_cell(await self._cell.join(person_id, reference, channel))
+        if not body:
+            return Reply(
+                t("crisis.text_needed", self.config.desk.language, usage=f"{reference} <texte>"), ok=False
+            )
+        try:
+            entry, new = await self._cell.log(
+                reference,
+                EntryDraft(
+                    text=body,
+                    origin=channel,
+                    author_label=self.ctx.name(person_id),
+                    author_id=person_id,
+                    attachments=list(attachments),
+                    platform_key=key,
+                ),
+            )
+            if new:
+                await self._cell.echo(reference, f"{channel.upper()} — {self.ctx.name(person_id)} : {body}")
+        except CellError as exc:
+            return Reply(exc.message, ok=False, code=exc.code)
+        self._wake()
+        lang = self.config.desk.language
+        said = t("crisis.logged_in", lang, number=entry.number, reference=reference)
+        return Reply(said, changed=True, reference=reference)
 
     async def _is_crisis_room(self, room: tuple[str, str]) -> bool:
         async with self._intake.db.read_session() as session:

@@ -213,11 +213,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "crisis.call": {
         "fr": (
             "{banner}CELLULE DE CRISE {reference} — « {title} », ouverte par {opener}.{role} "
-            "Rejoignez la cellule : bouton « Je rejoins », ou /rejoindre {reference}."
+            "Rejoignez la cellule : bouton « Je rejoins », /rejoindre {reference}, ou par SMS "
+            "« {reference} OK »."
         ),
         "en": (
             "{banner}CRISIS CELL {reference} — “{title}”, opened by {opener}.{role} Join the "
-            "cell: “I'm joining” button, or /join {reference}."
+            "cell: “I'm joining” button, /join {reference}, or by SMS “{reference} OK”."
         ),
     },
     "crisis.call.role": {"fr": " Votre fonction : {functions}.", "en": " Your function: {functions}."},
@@ -261,6 +262,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "crisis.no_such_action": {
         "fr": "Aucune action n° {number} dans cette crise.",
         "en": "No action no. {number} in this crisis.",
+    },
+    "crisis.logged_in": {
+        "fr": "entrée n° {number} enregistrée dans la main courante de {reference}.",
+        "en": "entry no. {number} logged in the main courante of {reference}.",
     },
     "crisis.logged": {
         "fr": "Entrée n° {number} ({kind}) enregistrée.",

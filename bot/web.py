@@ -19,7 +19,7 @@ from bot.validation import french_errors
 
 def create_app(vigie: Vigie) -> FastAPI:
     """The ASGI app. It does not start or stop the service: ``bot.service`` does, around it."""
-    from handlers import alertmanager, http_feeds, http_intake, http_ops, http_paging, http_query
+    from handlers import alertmanager, http_crisis, http_feeds, http_intake, http_ops, http_paging, http_query
     from handlers.http_common import HttpError, authenticate, unsafe_address
 
     docs = vigie.config.http.docs
@@ -89,7 +89,7 @@ def create_app(vigie: Vigie) -> FastAPI:
         message = "Invalid request." if lang == "en" else "Requête invalide."
         return HttpError(422, "invalid_request", message, fields=fields).response()
 
-    for module in (http_intake, alertmanager, http_paging, http_query, http_ops, http_feeds):
+    for module in (http_intake, alertmanager, http_paging, http_query, http_ops, http_feeds, http_crisis):
         app.include_router(module.router)
     for adapter in vigie.adapters:
         for path, endpoint, methods in adapter.routes():

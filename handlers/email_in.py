@@ -143,6 +143,19 @@ class AlertMailbox:
             person_id=person,
             reply_channel="email" if "@" in sender else None,
         )
+        if person is not None:
+            # « CRISE-2026-0003 … » or « MC … » in the subject, from a member: its main courante.
+            logged = await self.core.inbound.main_courante_message(
+                person,
+                f"{subject}\n{text}".strip(),
+                "email",
+                attachments=tuple(
+                    {"name": str(a.get("filename", "?")), "type": str(a.get("content_type", ""))}
+                    for a in attachments
+                ),
+            )
+            if logged is not None and logged.ok and logged.reference:
+                return logged.reference
         mentioned = find_reference(subject)
         if mentioned:
             added = await self.core.inbound.add_to_signal(

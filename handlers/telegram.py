@@ -8,13 +8,14 @@ since PTB only checks it in its own web server.
 from __future__ import annotations
 
 import hmac
+import html
 import warnings
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.error import (
     BadRequest,
     Forbidden,
@@ -34,10 +35,18 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels import DeliveryOutcome, DeliveryResult, MessageDetails, ProviderUnreachable, SentPage
+from bot.channels import (
+    DeliveryOutcome,
+    DeliveryResult,
+    MessageDetails,
+    PostedRef,
+    ProviderUnreachable,
+    RoomRef,
+    SentPage,
+)
 from bot.config import TelegramConfig
 from bot.domain import OriginChannel
-from bot.inbound import Answer
+from bot.inbound import Answer, RoomMessage
 from bot.intake import Origin
 from bot.models import OutboxMessageRow
 from bot.settings import env_secret as secret
@@ -96,7 +105,16 @@ class TelegramAdapter:
             builder = builder.updater(None)
         app = builder.build()
         app.add_handler(CallbackQueryHandler(self._on_button))
-        app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, self._on_message))
+        if self.cfg.crisis_chat_id is not None:
+            # The crisis supergroup: every message of its topics goes to the main courante.
+            group = filters.Chat(self.cfg.crisis_chat_id)
+            app.add_handler(MessageHandler(group & filters.UpdateType.EDITED_MESSAGE, self._on_room_edit))
+            app.add_handler(MessageHandler(group & filters.UpdateType.MESSAGE, self._on_room_message))
+        app.add_handler(
+            MessageHandler(
+                filters.ChatType.PRIVATE & filters.TEXT & filters.UpdateType.MESSAGE, self._on_message
+            )
+        )
         app.add_error_handler(self._on_error)
         return app
 
@@ -178,6 +196,8 @@ class TelegramAdapter:
     # --- outgoing -------------------------------------------------------------------
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
+        if message.kind == "room_post":  # into a crisis topic: "<chat id>:<thread id>"
+            return await self._deliver_in_room(message)
         chat_id = int(message.recipient_address or 0)
         details = MessageDetails.of(message)
         try:
@@ -201,6 +221,81 @@ class TelegramAdapter:
         except TelegramError as exc:
             return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Telegram : {exc}")
         return DeliveryResult(DeliveryOutcome.DELIVERED, provider_id=f"{chat_id}:{sent.message_id}")
+
+    async def _deliver_in_room(self, message: OutboxMessageRow) -> DeliveryResult:
+        chat, _, thread = str(message.recipient_address).partition(":")
+        try:
+            sent = await self.app.bot.send_message(
+                chat_id=int(chat), text=message.text, message_thread_id=int(thread) if thread else None
+            )
+        except RetryAfter as exc:
+            return DeliveryResult(
+                DeliveryOutcome.TRANSIENT, error=f"Telegram 429 : {exc}", retry_after=_seconds(exc)
+            )
+        except (Forbidden, BadRequest) as exc:  # removed from the group, topic gone: retried, officers told
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Telegram : {exc.message}")
+        except TelegramError as exc:
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Telegram injoignable : {exc}")
+        return DeliveryResult(DeliveryOutcome.DELIVERED, provider_id=f"{chat}:{sent.message_id}")
+
+    # --- crisis rooms (bot.channels.RoomChannel): topics of the crisis supergroup --------
+
+    def _group(self) -> int:
+        if self.cfg.crisis_chat_id is None:
+            raise RuntimeError("Telegram : channels.telegram.crisis_chat_id n'est pas configuré")
+        return self.cfg.crisis_chat_id
+
+    async def create_room(self, name: str, *, topic: str, private: bool) -> RoomRef:
+        # Telegram bots cannot create groups: a topic in the configured forum supergroup. Topics
+        # have no description: the topic line goes into the pinned brief.
+        made = await self.app.bot.create_forum_topic(chat_id=self._group(), name=name[:128])
+        return RoomRef("telegram", f"{self._group()}:{made.message_thread_id}", made.name)
+
+    async def invite(self, room: RoomRef, addresses: list[str]) -> list[str]:
+        # One cannot invite into a topic: members of the supergroup are mentioned, so notified.
+        mentions = []
+        for address in addresses:
+            person = self.core.inbound.person_for("telegram", address)
+            name = html.escape(self.core.inbound.name(person) if person else address)
+            mentions.append(f'<a href="tg://user?id={int(address)}">{name}</a>')
+        if mentions:
+            chat, _, thread = room.room_id.partition(":")
+            await self.app.bot.send_message(
+                chat_id=int(chat),
+                message_thread_id=int(thread),
+                text="Cellule de crise : " + ", ".join(mentions),
+                parse_mode="HTML",
+            )
+        return []
+
+    async def post(self, room: RoomRef, text: str) -> PostedRef:
+        chat, _, thread = room.room_id.partition(":")
+        sent = await self.app.bot.send_message(chat_id=int(chat), message_thread_id=int(thread), text=text)
+        return PostedRef(room, str(sent.message_id))
+
+    async def edit(self, posted: PostedRef, text: str) -> None:
+        chat, _, _ = posted.room.room_id.partition(":")
+        await self.app.bot.edit_message_text(chat_id=int(chat), message_id=int(posted.message_id), text=text)
+
+    async def set_topic(self, room: RoomRef, topic: str) -> None:
+        return None  # no topic line on Telegram: it is in the pinned brief
+
+    async def pin(self, posted: PostedRef) -> None:
+        chat, _, _ = posted.room.room_id.partition(":")
+        await self.app.bot.pin_chat_message(chat_id=int(chat), message_id=int(posted.message_id))
+
+    async def react(self, posted: PostedRef, emoji: str) -> None:
+        chat, _, _ = posted.room.room_id.partition(":")
+        await self.app.bot.set_message_reaction(
+            chat_id=int(chat), message_id=int(posted.message_id), reaction=emoji
+        )
+
+    async def set_power(self, room: RoomRef, address: str, level: str) -> None:
+        return None  # rights are the supergroup's, given by its administrators
+
+    async def archive(self, room: RoomRef) -> None:
+        chat, _, thread = room.room_id.partition(":")
+        await self.app.bot.close_forum_topic(chat_id=int(chat), message_thread_id=int(thread))
 
     def _buttons(self, details: MessageDetails) -> InlineKeyboardMarkup | None:
         if not details.reference or not details.actions:
@@ -257,6 +352,57 @@ class TelegramAdapter:
         answered = find_reference(replied.text or "") if replied is not None else None
         reply = await self.core.inbound.handle_message(person, message.text or "", origin, answered)
         await message.reply_text(reply.text, reply_parameters=ReplyParameters(message_id=message.message_id))
+
+    def _room_message(self, message: Message, key: str) -> RoomMessage | None:
+        if not message.message_thread_id or message.chat is None:
+            return None  # the supergroup's general topic is not a crisis room
+        user = message.from_user
+        person = self.core.inbound.person_for("telegram", user.id) if user else None
+        label = f"Telegram {user.username or user.full_name} ({user.id})" if user else "Telegram ?"
+        files = [
+            {
+                "name": getattr(item, "file_name", None) or kind,
+                "type": getattr(item, "mime_type", None) or kind,
+            }
+            for kind, item in (
+                ("document", message.document),
+                ("photo", message.photo[-1] if message.photo else None),
+            )
+            if item is not None
+        ]
+        return RoomMessage(
+            platform="telegram",
+            room_id=f"{message.chat.id}:{message.message_thread_id}",
+            key=key,
+            text=message.text or message.caption or "",
+            person_id=person,
+            author_label=label,
+            attachments=tuple(files),
+        )
+
+    async def _on_room_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or (message.from_user is not None and message.from_user.is_bot):
+            return
+        room = self._room_message(message, f"telegram:{message.chat.id}:{message.message_id}")
+        if room is None:
+            return
+        # Telegram may deliver an update twice: the message id is the entry's key.
+        reply = await self.core.inbound.room_message(room)
+        if reply is not None and reply.text:
+            await message.reply_text(
+                reply.text, reply_parameters=ReplyParameters(message_id=message.message_id)
+            )
+
+    async def _on_room_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.edited_message
+        if message is None or (message.from_user is not None and message.from_user.is_bot):
+            return
+        stamp = int(message.edit_date.timestamp()) if message.edit_date else 0
+        original = f"telegram:{message.chat.id}:{message.message_id}"
+        room = self._room_message(message, f"{original}:edit:{stamp}")
+        if room is not None:
+            await self.core.inbound.room_change(room, original)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram_handler_failed", error=repr(context.error))

@@ -86,6 +86,15 @@ class TwilioSmsChannel:
         inbound = self.core.inbound
         sender, body = form.get("From", ""), form.get("Body", "").strip()
         person = inbound.person_for("sms", sender)
+        if person is not None:
+            # « CRISE-2026-0003 … » or « MC … » from a member: into that crisis's main courante.
+            sid = form.get("MessageSid") or None
+            logged = await inbound.main_courante_message(
+                person, body, "sms", key=f"sms:{sid}" if sid else None
+            )
+            if logged is not None:
+                await inbound.send_reply("sms", sender, f"Vigie : {logged.text}", person)
+                return Response(EMPTY_TWIML, media_type="text/xml")
         match = REPLY.match(body)
         if match is None:
             # Not a reply code: a new signal from whoever wrote, known or not.

@@ -20,6 +20,7 @@ from bot.crisis.models import EntryRow
 from bot.crisis.store import entries, get_crisis
 from tests.devices import NIGHT, DutyDesk
 from tests.fakes.slack import BOT_USER, FakeSlack
+from tests.fakes.telegram import FakeTelegram
 from tests.phones import SlackDM
 from tests.support import AsgiServer, eventually, make_config, running_vigie
 from tests.test_escalation import LADDER, ROSTER
@@ -174,6 +175,7 @@ async def test_a_crisis_opened_from_slack_gets_its_channel_its_cell_and_its_main
         gone_ts, _ = await slack.channel_message(url, ALICE, channel_id, "Message envoyé par erreur")
         await logged(desk, crisis, 13)
         await slack.channel_delete(url, channel_id, gone_ts)
+        await logged(desk, crisis, 14)
         await slack.channel_message(
             url,
             STRANGER,
@@ -314,3 +316,125 @@ async def test_only_the_allowed_functions_open_a_crisis(db_url: str, monkeypatch
             "responsable PFR, décision, pilotage (Alice Martin : référent d'astreinte)."
         )
         assert slack.channels == {}
+
+
+TG_TOKEN = "7000000002:AAcrisis-token"
+FORUM = -1001234567890
+ALICE_TG = 1001
+
+
+@asynccontextmanager
+async def two_platform_desk(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[DutyDesk, FakeSlack, FakeTelegram, str]]:
+    """Alice on Telegram (the crisis supergroup's topics), the others on Slack."""
+    tg = FakeTelegram(TG_TOKEN)
+    tg.user(ALICE_TG, "Alice")
+    tg.forum(FORUM, "Cellules de crise ARS")
+    slack = FakeSlack(SLACK_TOKEN, SIGNING)
+    for user_id, name in ((CHLOE, "chloe"), (DAVID, "david")):
+        slack.user(user_id, name)
+    monkeypatch.setenv("VIGIE_TELEGRAM_TOKEN", TG_TOKEN)
+    monkeypatch.setenv("VIGIE_SLACK_BOT_TOKEN", SLACK_TOKEN)
+    monkeypatch.setenv("VIGIE_SLACK_SIGNING_SECRET", SIGNING)
+    people = [
+        {
+            "id": "alice",
+            "name": "Alice Martin",
+            "functions": ["referent"],
+            "contacts": {"telegram_id": ALICE_TG},
+            "notify": ["telegram"],
+        },
+        _person("bruno", "Bruno Petit", ["referent"], BRUNO),
+        _person("chloe", "Chloé Bernard", ["cadre", "decision"], CHLOE),
+        _person("david", "David Roux", ["responsable"], DAVID),
+    ]
+    async with AsgiServer(tg.app) as tg_api, AsgiServer(slack.app) as slack_api:
+        slack.url = slack_api.url
+        channels: dict[str, Any] = {
+            "console": {"enabled": True},
+            "telegram": {
+                "enabled": True,
+                "base_url": f"{tg_api.url}/bot",
+                "poll_timeout": "1s",
+                "crisis_chat_id": FORUM,
+            },
+            "slack": {"enabled": True, "base_url": f"{slack_api.url}/api/"},
+        }
+        config = make_config(
+            people=people,
+            rosters=[ROSTER],
+            ladders=[LADDER],
+            duty_officers=["david"],
+            channels=channels,
+            crisis=CRISIS,
+        )
+        async with running_vigie(db_url, config=config, clock=ManualClock(NIGHT), background=False) as server:
+            async with server.client() as client:
+                desk = DutyDesk(server, client, server.vigie.clock)  # type: ignore[arg-type]
+                desk.tg, desk.slack_fake = tg, slack
+                yield desk, slack, tg, f"{server.url}/slack/events"
+                desk.devices.assert_all_read()
+
+
+async def test_with_slack_and_telegram_the_crisis_has_both_rooms_and_logs_each_message_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with two_platform_desk(db_url, monkeypatch) as (desk, slack, tg, url):
+        alice, chloe = desk.telegram(ALICE_TG), desk.slack(CHLOE)
+        reply = await desk.vigie.inbound.crisis_command(
+            "crisis", "Cyberattaque du CH Nord", Speaker("david", "cli")
+        )
+        crisis = str(reply.reference)
+        await alice.expect("CELLULE DE CRISE", "Votre fonction : pilotage")
+        await chloe.expect("CELLULE DE CRISE", "Votre fonction : décision")
+        thread = tg.topic_named(FORUM, "crise-2026-11-24-cyberattaque-du-ch-nord")
+        channel = slack.channel_named("crise-2026-11-24-cyberattaque-du-ch-nord")
+        assert thread is not None and channel is not None
+        topic = tg.in_topic(FORUM, thread)
+        assert topic[0]["text"].startswith("Cellule de crise : ")  # Alice mentioned, so notified
+        mention = next(c.params for c in tg.calls if c.method == "sendMessage" and c.params.get("parse_mode"))
+        assert mention["parse_mode"] == "HTML" and f"tg://user?id={ALICE_TG}" in mention["text"]
+        assert "CELLULE DE CRISE CRISE-2026-0001 — « Cyberattaque du CH Nord »" in topic[1]["text"]
+        assert (FORUM, topic[1]["message_id"]) in tg.pinned
+
+        await alice.press("Je rejoins")
+        await desk._settle_chat()
+        # Vigie's notice reaches both rooms.
+        assert tg.in_topic(FORUM, thread)[-1]["text"] == "Alice Martin rejoint la cellule (telegram)."
+        assert slack.in_channel(channel["id"])[-1]["text"] == "Alice Martin rejoint la cellule (telegram)."
+
+        said = await tg.post_in_topic(
+            ALICE_TG, FORUM, thread, "Messagerie du CH coupée, on passe au téléphone"
+        )
+        await tg.deliver_again(said)  # Telegram redelivers: still one entry
+        await logged(desk, crisis, 7)
+        await tg.edit_in_topic(said, "Messagerie du CH coupée, on passe au téléphone et aux SMS")
+        await tg.post_in_topic(ALICE_TG, FORUM, thread, "/decision Bascule en mode dégradé papier")
+        await logged(desk, crisis, 9)
+        await slack.channel_message(url, CHLOE, channel["id"], "L'ANSSI est prévenue")
+        await logged(desk, crisis, 10)
+        log = await main_courante(desk, crisis)
+        mine = [(e.origin, e.kind, e.author_label, e.refers_to, e.text) for e in log if e.origin != "system"]
+        assert mine == [
+            (
+                "telegram",
+                "information",
+                "Alice Martin",
+                None,
+                "Messagerie du CH coupée, on passe au téléphone",
+            ),
+            (
+                "telegram",
+                "correction",
+                "Alice Martin",
+                7,
+                "Correction de l'entrée n° 7 : Messagerie du CH coupée, on passe au téléphone et aux SMS",
+            ),
+            ("telegram", "decision", "Alice Martin", None, "Bascule en mode dégradé papier"),
+            ("slack", "information", "Chloé Bernard", None, "L'ANSSI est prévenue"),
+        ]
+        await desk._settle_chat()
+        assert tg.in_topic(FORUM, thread)[-1]["text"].startswith("Entrée n° 9 (décision) enregistrée.")
+        _, verdict = await desk.vigie.cell.verify(crisis)
+        assert verdict.ok and verdict.count == 10

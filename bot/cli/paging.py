@@ -18,7 +18,8 @@ def _act(config: Path | None, demo: bool, action: Callable[[Any], Awaitable[Repl
     settings, cfg = configured(config, demo)
     reply = run_async(lambda: with_vigie(settings, cfg, action))
     if not reply.ok:
-        typer.echo(f"Refusé : {reply.text}", err=True)
+        said = reply.text if reply.text.startswith(("Refusé", "Refused")) else f"Refusé : {reply.text}"
+        typer.echo(said, err=True)
         raise typer.Exit(1)
     typer.echo(reply.text)
 

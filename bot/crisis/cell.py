@@ -475,6 +475,26 @@ class CrisisCell:
             crisis = await self._locked(session, reference)
             return await store.append(session, crisis, draft, now)
 
+    async def echo(self, reference: str, text: str) -> None:
+        """Post in the crisis's rooms what reached the main courante another way (SMS, mail)."""
+        now = self.ctx.clock.now()
+        async with self.db.transaction() as session:
+            crisis = await self._crisis(session, reference)
+            assert crisis.id is not None
+            for room in await store.rooms(session, crisis.id):
+                if room.room_id is not None:
+                    enqueue(
+                        session,
+                        OutgoingMessage(
+                            channel=room.platform,
+                            kind="room_post",
+                            text=text,
+                            recipient_address=room.room_id,
+                            data={"reference": crisis.reference, "room": True},
+                        ),
+                        now=now,
+                    )
+
     async def done(self, reference: str, number: int, draft: EntryDraft) -> CellReply:
         """``/fait n°``: an action is done (a new entry that refers to it)."""
         now = self.ctx.clock.now()

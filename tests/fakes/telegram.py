@@ -63,6 +63,10 @@ class FakeTelegram:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._new = asyncio.Condition()
         self.bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "Vigie", "username": "vigie_pfr_bot"}
+        # Forum supergroups: chat id -> title; their topics: (chat id, thread id) -> name.
+        self.groups: dict[int, str] = {}
+        self.topics: dict[tuple[int, int], dict[str, Any]] = {}
+        self.pinned: list[tuple[int, int]] = []
         self.app = Starlette(routes=[Route("/bot{token}/{method}", self._handle, methods=["GET", "POST"])])
 
     # --- the API --------------------------------------------------------------------
@@ -151,6 +155,8 @@ class FakeTelegram:
         }
 
     def _chat(self, chat_id: int) -> dict[str, Any]:
+        if chat_id in self.groups:
+            return {"id": chat_id, "type": "supergroup", "title": self.groups[chat_id], "is_forum": True}
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         user = self.users.get(chat_id)
@@ -182,6 +188,11 @@ class FakeTelegram:
         reply = p.get("reply_parameters") or {}
         if reply.get("message_id") and (int(p["chat_id"]), reply["message_id"]) in self.messages:
             extra["reply_to_message"] = dict(self.messages[(int(p["chat_id"]), reply["message_id"])])
+        if p.get("message_thread_id"):
+            thread = int(p["message_thread_id"])
+            if (int(p["chat_id"]), thread) not in self.topics:
+                raise ApiError(400, "Bad Request: message thread not found")
+            extra.update(message_thread_id=thread, is_topic_message=True)
         return self._store(int(p["chat_id"]), str(p["text"]), self.bot_user, **extra)
 
     def _own(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +226,22 @@ class FakeTelegram:
         return True
 
     async def _m_createForumTopic(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"message_thread_id": 100 + len(self.calls), "name": p["name"], "icon_color": 7322096}
+        chat = int(p["chat_id"])
+        if chat not in self.groups:
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        thread = 100 + len(self.topics)
+        topic = {"message_thread_id": thread, "name": str(p["name"])[:128], "icon_color": 7322096}
+        self.topics[(chat, thread)] = {**topic, "closed": False}
+        return topic
+
+    async def _m_closeForumTopic(self, p: dict[str, Any]) -> bool:
+        self.topics[(int(p["chat_id"]), int(p["message_thread_id"]))]["closed"] = True
+        return True
+
+    async def _m_pinChatMessage(self, p: dict[str, Any]) -> bool:
+        self._own(p)
+        self.pinned.append((int(p["chat_id"]), int(p["message_id"])))
+        return True
 
     # --- acting as Telegram users ---------------------------------------------------------
 
@@ -266,6 +292,40 @@ class FakeTelegram:
             "data": data,
         }
         await self._push({"update_id": next(self._update_ids), "callback_query": query})
+
+    def forum(self, chat_id: int, title: str) -> None:
+        """A forum supergroup the bot administers (it may create topics and pin)."""
+        self.groups[chat_id] = title
+
+    def topic_named(self, chat_id: int, prefix: str) -> int | None:
+        return next(
+            (t for (c, t), v in self.topics.items() if c == chat_id and v["name"].startswith(prefix)), None
+        )
+
+    def in_topic(self, chat_id: int, thread: int) -> list[dict[str, Any]]:
+        return [
+            m
+            for (c, _), m in sorted(self.messages.items())
+            if c == chat_id and m.get("message_thread_id") == thread
+        ]
+
+    async def post_in_topic(self, user_id: int, chat_id: int, thread: int, text: str) -> dict[str, Any]:
+        """A member writes in a forum topic (the bot, an administrator, receives every message)."""
+        extra: dict[str, Any] = {"message_thread_id": thread, "is_topic_message": True}
+        if text.startswith("/"):
+            extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        message = self._store(chat_id, text, self.users[user_id], **extra)
+        await self._push({"update_id": next(self._update_ids), "message": message})
+        return message
+
+    async def edit_in_topic(self, message: dict[str, Any], text: str) -> None:
+        edited = {**message, "text": text, "edit_date": int(time.time())}
+        self.messages[(message["chat"]["id"], message["message_id"])] = edited
+        await self._push({"update_id": next(self._update_ids), "edited_message": edited})
+
+    async def deliver_again(self, message: dict[str, Any]) -> None:
+        """The same update twice (Telegram redelivers when it did not get its answer)."""
+        await self._push({"update_id": next(self._update_ids), "message": message})
 
     def chat(self, chat_id: int) -> list[dict[str, Any]]:
         """What the chat shows now, oldest first (edits applied)."""
