@@ -329,6 +329,20 @@ TEXTS: dict[str, dict[str, str]] = {
             "and keeps logging the main courante by the other ways (SMS, mail, CLI, API)."
         ),
     },
+    "crisis.vacant": {
+        "fr": (
+            "{reference} « {title} » : fonction(s) {functions} toujours vacante(s) (crise ouverte "
+            "à {since}). Attribuez-la : /role {first} <personne>."
+        ),
+        "en": (
+            "{reference} “{title}”: function(s) {functions} still vacant (crisis opened at {since}). "
+            "Assign it: /role {first} <person>."
+        ),
+    },
+    "crisis.entry.vacant": {
+        "fr": "Rappel envoyé : fonction(s) {functions} vacante(s).",
+        "en": "Reminder sent: function(s) {functions} vacant.",
+    },
     "crisis.topic": {
         "fr": "{reference} · {title} · {functions}",
         "en": "{reference} · {title} · {functions}",

@@ -37,6 +37,11 @@ ALICE = {"tg": 1001, "slack": "U0ALICE01", "phone": "+33611111111", "email": "al
 BRUNO = {"tg": 1002, "slack": "U0BRUNO01", "phone": "+33622222222", "email": "bruno@ars-exemple.fr"}
 DAVID = {"tg": 1004, "email": "david@ars-exemple.fr"}
 KINDS = ("telegram", "slack", "sms", "voice", "email")
+FORUM = -1009876543210  # the crisis supergroup
+CRISIS = {
+    "cells": {"restreinte": {"functions": {"decision": ["david"], "pilotage": ["alice"]}}},
+    "inform": ["bruno"],
+}
 
 
 def secrets_env(slack_socket: bool = False) -> dict[str, str]:
@@ -84,6 +89,7 @@ class Providers:
 
     def __init__(self) -> None:
         self.telegram = FakeTelegram(TG_TOKEN)
+        self.telegram.forum(FORUM, "Cellules de crise")
         for user_id, name in ((ALICE["tg"], "Alice"), (BRUNO["tg"], "Bruno"), (DAVID["tg"], "David")):
             self.telegram.user(int(user_id), name)
         self.slack = FakeSlack(SLACK_TOKEN, SLACK_SIGNING)
@@ -146,6 +152,7 @@ def desk_config(
     telegram_mode: str = "polling",
     slack_socket: bool = False,
     alice_notify: list[Any] | None = None,
+    crisis: bool = False,
 ) -> Path:
     """Every channel on; one ladder per channel kind (Alice and Bruno paged together on it),
     chosen by the signal's ``source``; ``source: alice`` pages Alice on her own preferences;
@@ -178,6 +185,7 @@ def desk_config(
                 "base_url": f"{fakes.url('telegram')}/bot",
                 "mode": telegram_mode,
                 "poll_timeout": "1s",
+                **({"crisis_chat_id": FORUM} if crisis else {}),
             },
             "slack": {"enabled": True, "base_url": f"{fakes.url('slack')}/api/", "socket_mode": slack_socket},
             "twilio": {"enabled": True, "base_url": fakes.url("twilio"), "sms_from": DESK_NUMBER},
@@ -191,6 +199,7 @@ def desk_config(
             "mailbox": {"enabled": True, "host": "127.0.0.1", "port": mailbox_port, "addresses": [ALERTE]},
             "reconnect_max": "2s",
         },
+        **({"crisis": CRISIS} if crisis else {}),
     )
 
 
@@ -333,6 +342,7 @@ async def real_desk(
     slack_socket: bool = False,
     name: str = "vigie",
     log_level: str = "INFO",
+    crisis: bool = False,
 ) -> AsyncIterator[RealDesk]:
     port, mailbox_port = free_port(), free_port()
     config = desk_config(
@@ -342,6 +352,7 @@ async def real_desk(
         mailbox_port=mailbox_port,
         telegram_mode=telegram_mode,
         slack_socket=slack_socket,
+        crisis=crisis,
     )
     env = {**secrets_env(slack_socket), "VIGIE_LOG_LEVEL": log_level}
     process = ServeProcess(db_url, config, tmp_path / f"{name}.log", env=env, port=port)

@@ -438,3 +438,41 @@ async def test_with_slack_and_telegram_the_crisis_has_both_rooms_and_logs_each_m
         assert tg.in_topic(FORUM, thread)[-1]["text"].startswith("Entrée n° 9 (décision) enregistrée.")
         _, verdict = await desk.vigie.cell.verify(crisis)
         assert verdict.ok and verdict.count == 10
+
+
+async def test_a_vacant_decision_or_pilotage_is_recalled_until_assigned(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tests.test_crisis.CRISIS", {"vacant_reminder": "10m"})
+    async with crisis_desk(db_url, monkeypatch) as (desk, slack, url):
+        david, chloe, alice = desk.slack(DAVID), desk.slack(CHLOE), desk.slack(ALICE)
+        answer = await slack.slash(url, DAVID, "/crise", "Canicule, EHPAD sans climatisation")
+        assert answer.status_code == 200
+        await desk._settle_chat()
+        assert "Fonctions : aucune attribuée (/role)" in slack.responses[-1]["text"]
+        channel = slack.channel_named("crise-2026-11-24-canicule")
+        assert channel is not None
+        await desk.advance(minutes=9)
+        await david.expect_nothing()
+        await desk.advance(minutes=1)
+        await david.expect(
+            "CRISE-2026-0001 « Canicule, EHPAD sans climatisation » : fonction(s) décision et pilotage "
+            "toujours vacante(s) (crise ouverte à 03:12). Attribuez-la : /role décision <personne>."
+        )
+        await desk.advance(minutes=10)
+        await david.expect("fonction(s) décision et pilotage toujours vacante(s)")
+        await slack.slash(url, DAVID, "/role", "décision chloe", channel=channel["id"])
+        await desk._settle_chat()
+        await chloe.expect("CELLULE DE CRISE CRISE-2026-0001", "Votre fonction : décision")
+        await desk.advance(minutes=10)
+        await david.expect("fonction(s) pilotage toujours vacante(s)")
+        await slack.slash(url, DAVID, "/role", "pilotage Alice Martin", channel=channel["id"])
+        await desk._settle_chat()
+        await alice.expect("Votre fonction : pilotage")
+        await desk.advance(minutes=30)
+        await david.expect_nothing()
+        roles = await desk.vigie.cell.roles_text("CRISE-2026-0001")
+        assert "décision                   Chloé Bernard (pas encore rejoint)" in roles
+        log = [e.text for e in await main_courante(desk, "CRISE-2026-0001")]
+        assert "Fonction décision : Chloé Bernard (par David Roux)." in log
+        assert log.count("Rappel envoyé : fonction(s) décision et pilotage vacante(s).") == 2

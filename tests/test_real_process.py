@@ -10,10 +10,13 @@ was unreachable. These tests run the process itself, so that class of defect sho
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import time
 from collections import Counter
 from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -355,3 +358,83 @@ async def test_sigterm_mid_delivery_sends_nothing_twice_and_loses_nothing(tmp_pa
 
 async def _equal(value: Awaitable[object], expected: object) -> bool:
     return await value == expected
+
+
+async def test_a_crisis_cell_through_the_real_process(tmp_path: Path) -> None:
+    """Opened over HTTP; its Slack channel and Telegram topic made by the running service; fed
+    from the channel, the topic, an SMS and a mail; exported over HTTP; verified by the CLI."""
+    from pypdf import PdfReader
+
+    from tests.realdesk import DAVID, FORUM
+    from tests.test_cli import run_cli
+
+    url = sqlite_url(tmp_path)
+    async with providers() as fakes, real_desk(url, tmp_path, fakes, crisis=True) as desk:
+        opened = await desk.http.post(
+            "/api/v1/crises",
+            headers=AUTH,
+            json={"person": "david", "title": "Intoxication au CO, école Jules Ferry"},
+        )
+        assert opened.status_code == 201, opened.text
+        crisis = opened.json()["reference"]
+        assert crisis == "CRISE-2026-0001"
+        channel = await eventually(lambda: fakes.slack.channel_named("crise-"), 20)
+        thread = await eventually(lambda: fakes.telegram.topic_named(FORUM, "crise-"), 20)
+        assert channel["name"].endswith("-intoxication-au-co-ecole-jules-ferry")
+        # Alice, pilotage, is called on her first channel (Telegram) and joins with the button.
+        call = await eventually(
+            lambda: next((m for m in fakes.telegram.from_bot(int(ALICE["tg"])) if crisis in m["text"]), None),
+            20,
+        )
+        assert ("Je rejoins", f"join:{crisis}") in FakeTelegram.buttons(call)
+        await fakes.telegram.press(int(ALICE["tg"]), call, f"join:{crisis}")
+
+        async def crisis_state() -> dict[str, Any]:
+            return dict((await desk.http.get(f"/api/v1/crises/{crisis}", headers=AUTH)).json())
+
+        async def armed() -> bool:
+            return bool((await crisis_state())["armed_at"])
+
+        # David is décision and opened it: armed as soon as Alice is in.
+        await eventually(armed, 20)
+        await fakes.slack.channel_message(
+            f"{desk.url}/slack/events", str(ALICE["slack"]), channel["id"], "Trois classes évacuées"
+        )
+        await fakes.telegram.post_in_topic(int(ALICE["tg"]), FORUM, thread, "/decision Fermeture de l'école")
+        await desk.sms_from(ALICE, f"{crisis} Deux enfants transférés au CH Sud")
+        await desk.mail_alerte(DAVID, "MC point avec la mairie", "La mairie ouvre un gymnase.")
+
+        async def origins() -> set[str] | None:
+            found = {e["origin"] for e in (await crisis_state())["entries"]}
+            return found if {"slack", "telegram", "sms", "email"} <= found else None
+
+        await eventually(origins, 20)
+        entries = (await crisis_state())["entries"]
+        texts = {e["origin"]: e["text"] for e in entries if e["origin"] != "system"}
+        assert texts == {
+            "slack": "Trois classes évacuées",
+            "telegram": "Fermeture de l'école",
+            "sms": "Deux enfants transférés au CH Sud",
+            "email": "point avec la mairie\nLa mairie ouvre un gymnase.",
+        }
+        await desk.sms_to(ALICE, f"enregistrée dans la main courante de {crisis}")
+        # What came by SMS and mail is echoed in the rooms.
+        await eventually(
+            lambda: any(
+                "SMS — Alice Martin : Deux enfants" in m["text"]
+                for m in fakes.slack.in_channel(channel["id"])
+            ),
+            20,
+        )
+        pdf = await desk.http.get(f"/api/v1/crises/{crisis}/export.pdf", headers=AUTH)
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+        assert "Deux enfants transférés au CH Sud" in text and "Fermeture de l'école" in text
+        head = entries[-1]["hash"]
+    config = tmp_path / "vigie.yaml"
+    verified = await run_cli(["verify", crisis, "--config", str(config)], url)
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.strip().endswith(f"Empreinte de tête : {head}")
+    exported = await run_cli(["export", crisis, "--format", "json", "-o", "-", "--config", str(config)], url)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["verification"]["head"] == head

@@ -137,6 +137,40 @@ def cross_check(data: dict[str, Any], lang: str = "fr") -> list[tuple[tuple[int 
                     ),
                 )
             )
+    crisis = _section(data.get("crisis"))
+    for composition, cell in _section(crisis.get("cells")).items():
+        cell = _section(cell)
+        where: tuple[int | str, ...] = ("crisis", "cells", composition)
+        roster_ref = cell.get("roster")
+        if isinstance(roster_ref, str) and roster_ref not in roster_ids:
+            found.append(
+                (
+                    (*where, "roster"),
+                    say(f"tableau d'astreinte inconnu « {roster_ref} »", f"unknown roster “{roster_ref}”"),
+                )
+            )
+        for function, targets in _section(cell.get("functions")).items():
+            for j, target in enumerate(targets if isinstance(targets, list) else []):
+                spot: tuple[int | str, ...] = (*where, "functions", function, j)
+                if target in LEVELS:
+                    if not isinstance(roster_ref, str):
+                        found.append(
+                            (
+                                spot,
+                                say(
+                                    f"« {target} » est un niveau : donnez un roster à cette composition",
+                                    f"“{target}” is a level: give this composition a roster",
+                                ),
+                            )
+                        )
+                else:
+                    person(spot, target)
+        extra = cell.get("members")
+        for j, pid in enumerate(extra if isinstance(extra, list) else []):
+            person((*where, "members", j), pid)
+    inform = crisis.get("inform")
+    for j, pid in enumerate(inform if isinstance(inform, list) else []):
+        person(("crisis", "inform", j), pid)
     for i, token in _items(data.get("api_tokens")):
         act_as = token.get("act_as")
         for j, pid in enumerate(act_as if isinstance(act_as, list) else []):

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import VigieConfig
@@ -147,6 +148,7 @@ class CrisisCell:
                 is_exercise=exercise or any(s.is_exercise for s in signals),
                 opened_at=now,
                 opened_by=opener,
+                vacancy_check_at=now + cfg.vacant_reminder,
             )
             session.add(crisis)
             await session.flush()
@@ -407,6 +409,9 @@ class CrisisCell:
                 for row in holding:
                     row.until = now
                     session.add(row)
+                if function in (Function.DECISION, Function.PILOTAGE):
+                    crisis.vacancy_check_at = now + self.config.crisis.vacant_reminder
+                    session.add(crisis)
                 text = t(
                     "crisis.entry.freed", self.lang, function=self.label(function), name=self.ctx.name(by)
                 )
@@ -466,6 +471,56 @@ class CrisisCell:
                 f"  {self.label(function):<26} {', '.join(names) or t('crisis.roles.vacant', self.lang)}"
             )
         return "\n".join(lines)
+
+    async def remind_vacancies(self) -> int:
+        """Décision or pilotage still vacant: remind the opener and the duty officers, again
+        every ``crisis.vacant_reminder``, until both are held. Durable (a due time in the crisis
+        row) and claimed, so that a restart loses no reminder and two instances send one."""
+        now = self.ctx.clock.now()
+        sent = 0
+        async with self.db.transaction() as session:
+            stmt = (
+                select(CrisisRow)
+                .where(CrisisRow.state == CrisisState.OPEN.value, col(CrisisRow.vacancy_check_at) <= now)
+                .order_by(col(CrisisRow.id))
+                .limit(20)
+            )
+            if self.db.is_postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            for crisis in (await session.exec(stmt)).all():
+                assert crisis.id is not None
+                held = {f.function for f in await store.functions(session, crisis.id)}
+                vacant = [f for f in (Function.DECISION, Function.PILOTAGE) if f.value not in held]
+                if not vacant:
+                    crisis.vacancy_check_at = None
+                    session.add(crisis)
+                    continue
+                names = " et ".join(self.label(f) for f in vacant)
+                text = t(
+                    "crisis.vacant",
+                    self.lang,
+                    reference=crisis.reference,
+                    title=crisis.title,
+                    functions=names,
+                    since=self.ctx.local(crisis.opened_at),
+                    first=self.label(vacant[0]),
+                )
+                for person_id in dict.fromkeys([crisis.opened_by, *self.config.officers()]):
+                    notify(
+                        session,
+                        self.ctx,
+                        person_id,
+                        text,
+                        kind="crisis_vacant",
+                        signal_id=None,
+                        key=f"crisis:{crisis.reference}:vacant:{now.isoformat()}",
+                        now=now,
+                    )
+                await self._system(session, crisis, t("crisis.entry.vacant", self.lang, functions=names), now)
+                crisis.vacancy_check_at = now + self.config.crisis.vacant_reminder
+                session.add(crisis)
+                sent += 1
+        return sent
 
     # --- the main courante ------------------------------------------------------------
 

@@ -72,6 +72,8 @@ class CrisisRow(SQLModel, table=True):
     opened_by: str = Field(max_length=64)
     armed_at: datetime | None = _ts(nullable=True)
     closed_at: datetime | None = _ts(nullable=True)
+    # When to look again whether décision or pilotage is vacant (None: both held).
+    vacancy_check_at: datetime | None = _ts(nullable=True, index=True)
 
 
 class CrisisSignalRow(SQLModel, table=True):

@@ -2,6 +2,7 @@
 creates each (Slack channel, Telegram forum topic), invites the members, posts and pins the
 brief, and logs it; retried with growing delays while the platform cannot be reached, the duty
 officers told at the first failure. Posts that come later (joins, functions) go through the outbox.
+The same worker sends the reminders of a vacant décision or pilotage (``CrisisCell.remind_vacancies``).
 
 A room is claimed with a lease (its next attempt pushed back) before any network call, so that
 no transaction waits on a platform and two instances never create the same room at once; a
@@ -71,7 +72,7 @@ class RoomKeeper:
                 session.add(row)
         for row in claimed:
             await self._create(row)
-        return len(claimed)
+        return len(claimed) + await self.cell.remind_vacancies()
 
     async def _create(self, row: CrisisRoomRow) -> None:
         adapter = self.rooms[row.platform]

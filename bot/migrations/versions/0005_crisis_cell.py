@@ -43,11 +43,13 @@ def upgrade() -> None:
         sa.Column("opened_by", sa.String(length=64), nullable=False),
         sa.Column("armed_at", TS(), nullable=True),
         sa.Column("closed_at", TS(), nullable=True),
+        sa.Column("vacancy_check_at", TS(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("reference"),
     )
     with op.batch_alter_table("crises", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_crises_state"), ["state"], unique=False)
+        batch_op.create_index(batch_op.f("ix_crises_vacancy_check_at"), ["vacancy_check_at"], unique=False)
     op.create_table(
         "crisis_signals",
         sa.Column("crisis_id", sa.Integer(), nullable=False),
