@@ -226,19 +226,24 @@ class Inbound:
             return await self.crisis_command(
                 parsed.name, parsed.args, Speaker(person, message.platform, room, message.key)
             )
+        author = self.ctx.name(person) if person else message.author_label
         try:
-            await self._cell.log(
+            _, new = await self._cell.log(
                 crisis.reference,
                 EntryDraft(
                     text=message.text,
                     origin=message.platform,
-                    author_label=self.ctx.name(person) if person else message.author_label,
+                    author_label=author,
                     author_id=person,
                     external=person is None,
                     attachments=list(message.attachments),
                     platform_key=message.key,
                 ),
             )
+            if new and self.config.crisis.relay_rooms and parsed is None:
+                said = f"{author} ({message.platform.capitalize()}) : {message.text}"
+                await self._cell.echo(crisis.reference, said, skip=message.platform)
+                self._wake()
         except CellError as exc:
             return Reply(exc.message, ok=False, code=exc.code)
         if parsed is None:

@@ -195,6 +195,11 @@ class SlackAdapter:
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
         details = MessageDetails.of(message)
         try:
+            if message.kind == "room_topic":  # the crisis channel's topic line
+                await self.client.conversations_setTopic(
+                    channel=str(message.recipient_address), topic=message.text
+                )
+                return DeliveryResult(DeliveryOutcome.DELIVERED)
             if message.kind == "room_post":  # into a crisis channel, not a DM
                 posted = await self.client.chat_postMessage(
                     channel=str(message.recipient_address), text=message.text

@@ -196,6 +196,8 @@ class TelegramAdapter:
     # --- outgoing -------------------------------------------------------------------
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
+        if message.kind == "room_topic":
+            return DeliveryResult(DeliveryOutcome.DELIVERED)  # no topic line on Telegram: see the brief
         if message.kind == "room_post":  # into a crisis topic: "<chat id>:<thread id>"
             return await self._deliver_in_room(message)
         chat_id = int(message.recipient_address or 0)

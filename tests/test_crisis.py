@@ -168,10 +168,12 @@ async def test_a_crisis_opened_from_slack_gets_its_channel_its_cell_and_its_main
         await slack.slash(
             url, DAVID, "/action", "Prélèvements d'eau chaude @bruno échéance 16h30", channel=channel_id
         )
+        await logged(desk, crisis, 10)
         edited_ts, _ = await slack.channel_message(url, DAVID, channel_id, "Réunion à 9h")
         await logged(desk, crisis, 11)  # people edit what they have seen posted
         edit = await slack.channel_edit(url, DAVID, channel_id, edited_ts, "Réunion à 10h")
         assert edit.status_code == 200, edit.text
+        await logged(desk, crisis, 12)
         gone_ts, _ = await slack.channel_message(url, ALICE, channel_id, "Message envoyé par erreur")
         await logged(desk, crisis, 13)
         await slack.channel_delete(url, channel_id, gone_ts)
@@ -325,7 +327,7 @@ ALICE_TG = 1001
 
 @asynccontextmanager
 async def two_platform_desk(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
+    db_url: str, monkeypatch: pytest.MonkeyPatch, crisis: dict[str, Any] | None = None
 ) -> AsyncIterator[tuple[DutyDesk, FakeSlack, FakeTelegram, str]]:
     """Alice on Telegram (the crisis supergroup's topics), the others on Slack."""
     tg = FakeTelegram(TG_TOKEN)
@@ -367,7 +369,7 @@ async def two_platform_desk(
             ladders=[LADDER],
             duty_officers=["david"],
             channels=channels,
-            crisis=CRISIS,
+            crisis=crisis or CRISIS,
         )
         async with running_vigie(db_url, config=config, clock=ManualClock(NIGHT), background=False) as server:
             async with server.client() as client:
@@ -410,6 +412,7 @@ async def test_with_slack_and_telegram_the_crisis_has_both_rooms_and_logs_each_m
         await tg.deliver_again(said)  # Telegram redelivers: still one entry
         await logged(desk, crisis, 7)
         await tg.edit_in_topic(said, "Messagerie du CH coupée, on passe au téléphone et aux SMS")
+        await logged(desk, crisis, 8)
         await tg.post_in_topic(ALICE_TG, FORUM, thread, "/decision Bascule en mode dégradé papier")
         await logged(desk, crisis, 9)
         await slack.channel_message(url, CHLOE, channel["id"], "L'ANSSI est prévenue")
@@ -464,6 +467,9 @@ async def test_a_vacant_decision_or_pilotage_is_recalled_until_assigned(
         await slack.slash(url, DAVID, "/role", "décision chloe", channel=channel["id"])
         await desk._settle_chat()
         await chloe.expect("CELLULE DE CRISE CRISE-2026-0001", "Votre fonction : décision")
+        # The channel's topic shows who holds what.
+        topic = slack.channels[channel["id"]]["topic"]["value"]
+        assert topic == "CRISE-2026-0001 · Canicule, EHPAD sans climatisation · décision : Chloé Bernard"
         await desk.advance(minutes=10)
         await david.expect("fonction(s) pilotage toujours vacante(s)")
         await slack.slash(url, DAVID, "/role", "pilotage Alice Martin", channel=channel["id"])
@@ -476,3 +482,51 @@ async def test_a_vacant_decision_or_pilotage_is_recalled_until_assigned(
         log = [e.text for e in await main_courante(desk, "CRISE-2026-0001")]
         assert "Fonction décision : Chloé Bernard (par David Roux)." in log
         assert log.count("Rappel envoyé : fonction(s) décision et pilotage vacante(s).") == 2
+
+
+async def test_rooms_can_relay_each_other_with_the_authors_name(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with two_platform_desk(db_url, monkeypatch, {**CRISIS, "relay_rooms": True}) as (
+        desk,
+        slack,
+        tg,
+        url,
+    ):
+        alice, chloe = desk.telegram(ALICE_TG), desk.slack(CHLOE)
+        reply = await desk.vigie.inbound.crisis_command(
+            "crisis", "Rupture de vaccins", Speaker("david", "cli")
+        )
+        crisis = str(reply.reference)
+        await alice.expect("CELLULE DE CRISE")
+        await chloe.expect("CELLULE DE CRISE")
+        thread = tg.topic_named(FORUM, "crise-")
+        channel = slack.channel_named("crise-")
+        assert thread is not None and channel is not None
+        before = len(await main_courante(desk, crisis))  # opening, functions, calls, the two rooms
+        await slack.channel_message(url, CHLOE, channel["id"], "Stock restant : 40 doses")
+        await logged(desk, crisis, before + 1)
+        await tg.post_in_topic(ALICE_TG, FORUM, thread, "Commande passée au grossiste")
+        await logged(desk, crisis, before + 2)
+
+        async def relayed() -> bool:
+            await desk.vigie.settle()
+            in_telegram = tg.in_topic(FORUM, thread)[-1]["text"]
+            in_slack = slack.in_channel(channel["id"])[-1]["text"]
+            return in_telegram == "Chloé Bernard (Slack) : Stock restant : 40 doses" and (
+                in_slack == "Alice Martin (Telegram) : Commande passée au grossiste"
+            )
+
+        try:
+            await eventually(relayed, 3)
+        finally:
+            print(
+                "OUTBOX",
+                [
+                    (m["channel"], m["kind"], m["state"], m["text"][:30], m.get("error"))
+                    for m in await desk.messages()
+                ],
+            )
+        log = [e.text for e in await main_courante(desk, crisis)]
+        assert log.count("Stock restant : 40 doses") == 1  # relayed, not logged twice
+        assert not any("(Slack) :" in text or "(Telegram) :" in text for text in log)

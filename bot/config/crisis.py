@@ -54,6 +54,9 @@ class CrisisConfig(StrictModel):
     # Remind the opener and the duty officers while décision or pilotage is vacant, this often.
     vacant_reminder: Duration = timedelta(minutes=15)
     slack: SlackRooms = Field(default_factory=SlackRooms)
+    # With a Slack channel and a Telegram topic: post each room's messages in the other, with
+    # the author's name (each is still logged once).
+    relay_rooms: bool = False
 
     @field_validator("phases")
     @classmethod

@@ -308,22 +308,7 @@ class CrisisCell:
             now,
         )
         if announce:
-            assert crisis.id is not None
-            for room in await store.rooms(session, crisis.id):
-                if room.room_id is None:
-                    continue  # its brief, when it is made, says where things stand
-                enqueue(
-                    session,
-                    OutgoingMessage(
-                        channel=room.platform,
-                        kind="room_post",
-                        text=text,
-                        recipient_address=room.room_id,
-                        idempotency_key=f"room:{room.id}:entry:{entry.number}",
-                        data={"reference": crisis.reference, "room": True},
-                    ),
-                    now=now,
-                )
+            await self.post_in_rooms(session, crisis, text, now, key=f"room:entry:{entry.number}")
         return entry
 
     async def _check_armed(self, session: AsyncSession, crisis: CrisisRow, now: datetime) -> None:
@@ -449,7 +434,12 @@ class CrisisCell:
                     by=self.ctx.name(by),
                 )
             await session.flush()
-            await self._system(session, crisis, text, now)
+            entry = await self._system(session, crisis, text, now)
+            # The room's topic shows who holds what.
+            topic = await self.topic(session, crisis)
+            await self.post_in_rooms(
+                session, crisis, topic, now, kind="room_topic", key=f"topic:{entry.number}"
+            )
             await self._check_armed(session, crisis, now)
         return CellReply(text, changed=True, reference=crisis.reference)
 
@@ -530,25 +520,56 @@ class CrisisCell:
             crisis = await self._locked(session, reference)
             return await store.append(session, crisis, draft, now)
 
-    async def echo(self, reference: str, text: str) -> None:
-        """Post in the crisis's rooms what reached the main courante another way (SMS, mail)."""
+    async def echo(self, reference: str, text: str, *, skip: str | None = None) -> None:
+        """Post in the crisis's rooms (but ``skip``'s platform) what reached the main courante
+        another way: an SMS, a mail, a message of the other room."""
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
             crisis = await self._crisis(session, reference)
-            assert crisis.id is not None
-            for room in await store.rooms(session, crisis.id):
-                if room.room_id is not None:
-                    enqueue(
-                        session,
-                        OutgoingMessage(
-                            channel=room.platform,
-                            kind="room_post",
-                            text=text,
-                            recipient_address=room.room_id,
-                            data={"reference": crisis.reference, "room": True},
-                        ),
-                        now=now,
-                    )
+            await self.post_in_rooms(session, crisis, text, now, skip=skip)
+
+    async def post_in_rooms(
+        self,
+        session: AsyncSession,
+        crisis: CrisisRow,
+        text: str,
+        now: datetime,
+        *,
+        kind: str = "room_post",
+        key: str | None = None,
+        skip: str | None = None,
+    ) -> None:
+        """Through the outbox (retried while a room is unreachable, paced by the platform's rate
+        limit); a room not made yet gets the state of things in its brief instead."""
+        assert crisis.id is not None
+        for room in await store.rooms(session, crisis.id):
+            if room.room_id is None or room.platform == skip:
+                continue
+            enqueue(
+                session,
+                OutgoingMessage(
+                    channel=room.platform,
+                    kind=kind,
+                    text=text,
+                    recipient_address=room.room_id,
+                    idempotency_key=f"{key}:{room.id}" if key else None,
+                    data={"reference": crisis.reference, "room": True},
+                ),
+                now=now,
+            )
+
+    async def topic(self, session: AsyncSession, crisis: CrisisRow) -> str:
+        assert crisis.id is not None
+        held = await store.functions(session, crisis.id)
+        functions = " ; ".join(f"{self.label(f.function)} : {self.ctx.name(f.person_id)}" for f in held)
+        line = t(
+            "crisis.topic",
+            self.lang,
+            reference=crisis.reference,
+            title=crisis.title,
+            functions=functions or "—",
+        )
+        return line[:250]
 
     async def done(self, reference: str, number: int, draft: EntryDraft) -> CellReply:
         """``/fait n°``: an action is done (a new entry that refers to it)."""

@@ -402,7 +402,7 @@ class FakeSlack:
 
     def in_channel(self, channel: str) -> list[dict[str, Any]]:
         """What Vigie posted in a channel, oldest first."""
-        return [m for (c, _), m in sorted(self.messages.items()) if c == channel]
+        return [m for (c, _), m in sorted(self.messages.items()) if c == channel and m.get("bot_id")]
 
     def channel_named(self, prefix: str) -> dict[str, Any] | None:
         return next((c for c in self.channels.values() if c["name"].startswith(prefix)), None)

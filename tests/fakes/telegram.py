@@ -303,10 +303,11 @@ class FakeTelegram:
         )
 
     def in_topic(self, chat_id: int, thread: int) -> list[dict[str, Any]]:
+        """What the bot posted in a forum topic, oldest first."""
         return [
             m
             for (c, _), m in sorted(self.messages.items())
-            if c == chat_id and m.get("message_thread_id") == thread
+            if c == chat_id and m.get("message_thread_id") == thread and m["from"]["id"] == BOT_ID
         ]
 
     async def post_in_topic(self, user_id: int, chat_id: int, thread: int, text: str) -> dict[str, Any]:
