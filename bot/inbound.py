@@ -95,6 +95,7 @@ class Inbound:
         self._intake, self._actions, self._commands = intake, actions, commands
         self._cell = cell
         self._hooks: list[Callable[[], None]] = []
+        self._rooms: dict[tuple[str, str], str] = {}
         self._crisis_commands = CrisisCommands(config, cell, self.person_for)
         self._dispatcher = dispatcher
         self._wake_engine, self._wake_delivery = wake_engine, wake_delivery
@@ -216,9 +217,8 @@ class Inbound:
         """A message posted in a room: in a crisis room, it becomes one main-courante entry
         (a typed command: an entry of that type), and a command in it runs; None elsewhere."""
         room = (message.platform, message.room_id)
-        async with self._intake.db.read_session() as session:
-            crisis = await crisis_store.crisis_of_room(session, *room)
-        if crisis is None:
+        reference = await self._crisis_of_room(room)
+        if reference is None:
             return None
         parsed = parse_command(message.text)
         person = message.person_id
@@ -229,7 +229,7 @@ class Inbound:
         author = self.ctx.name(person) if person else message.author_label
         try:
             _, new = await self._cell.log(
-                crisis.reference,
+                reference,
                 EntryDraft(
                     text=message.text,
                     origin=message.platform,
@@ -242,7 +242,7 @@ class Inbound:
             )
             if new and self.config.crisis.relay_rooms and parsed is None:
                 said = f"{author} ({message.platform.capitalize()}) : {message.text}"
-                await self._cell.echo(crisis.reference, said, skip=message.platform)
+                await self._cell.echo(reference, said, skip=message.platform)
                 self._wake()
         except CellError as exc:
             return Reply(exc.message, ok=False, code=exc.code)
@@ -311,9 +311,19 @@ class Inbound:
         said = t("crisis.logged_in", lang, number=entry.number, reference=reference)
         return Reply(said, changed=True, reference=reference)
 
-    async def _is_crisis_room(self, room: tuple[str, str]) -> bool:
+    async def _crisis_of_room(self, room: tuple[str, str]) -> str | None:
+        """The crisis a room belongs to (remembered: a room never changes crisis)."""
+        if room in self._rooms:
+            return self._rooms[room]
         async with self._intake.db.read_session() as session:
-            return await crisis_store.crisis_of_room(session, *room) is not None
+            crisis = await crisis_store.crisis_of_room(session, *room)
+        if crisis is None:
+            return None
+        self._rooms[room] = crisis.reference
+        return crisis.reference
+
+    async def _is_crisis_room(self, room: tuple[str, str]) -> bool:
+        return await self._crisis_of_room(room) is not None
 
     async def room_change(self, message: RoomMessage, original_key: str, deleted: bool = False) -> bool:
         """An edit (a correction entry with the new text) or a deletion (an entry that says so and

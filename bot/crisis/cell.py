@@ -30,6 +30,7 @@ from bot.crisis.models import (
     EntryRow,
 )
 from bot.crisis.store import EntryDraft
+from bot.crisis.writer import CrisisUnavailable, EntryWriter
 from bot.db import Database
 from bot.domain import CELL_FUNCTIONS, FUNCTION_LABELS_FR, Function
 from bot.models import SignalRow
@@ -95,6 +96,7 @@ def room_name(reference: str, title: str, opened: datetime) -> str:
 class CrisisCell:
     def __init__(self, config: VigieConfig, db: Database, ctx: PagingContext, actions: SignalActions) -> None:
         self.config, self.db, self.ctx, self.actions = config, db, ctx, actions
+        self._writer = EntryWriter(db, ctx.clock.now)
 
     @property
     def lang(self) -> str:
@@ -515,10 +517,12 @@ class CrisisCell:
     # --- the main courante ------------------------------------------------------------
 
     async def log(self, reference: str, draft: EntryDraft) -> tuple[EntryRow, bool]:
-        now = self.ctx.clock.now()
-        async with self.db.transaction() as session:
-            crisis = await self._locked(session, reference)
-            return await store.append(session, crisis, draft, now)
+        """One entry (group-committed with the others arriving at the same time)."""
+        try:
+            return await self._writer.append(reference, draft)
+        except CrisisUnavailable as exc:
+            key = "crisis.not_found" if exc.code == "not_found" else "crisis.closed"
+            raise CellError(exc.code, t(key, self.lang, reference=exc.reference)) from None
 
     async def echo(self, reference: str, text: str, *, skip: str | None = None) -> None:
         """Post in the crisis's rooms (but ``skip``'s platform) what reached the main courante
@@ -593,7 +597,7 @@ class CrisisCell:
         async with self.db.read_session() as session:
             crisis = await self._crisis(session, reference)
             assert crisis.id is not None
-            return crisis, verify(crisis.reference, await store.entries(session, crisis.id))
+            return crisis, verify(crisis.reference, await store.entry_rows(session, crisis.id))
 
     # --- which crisis -----------------------------------------------------------------
 

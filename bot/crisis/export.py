@@ -80,7 +80,7 @@ async def load_record(
     if crisis is None:
         return None
     assert crisis.id is not None
-    entries = await store.entries(session, crisis.id)
+    entries = await store.entry_rows(session, crisis.id)
     return CrisisRecord(
         crisis=crisis,
         signals=await store.signals_of(session, crisis.id),
@@ -215,6 +215,11 @@ def to_pdf(record: CrisisRecord, now: datetime) -> bytes:
     def p(text: str, style: Any = small) -> Paragraph:
         return Paragraph(escape(_latin(text)).replace("\n", "<br/>"), style)
 
+    def cell(text: str, fits: int) -> Any:
+        """A plain string when it fits on one line (drawn directly: a hundred thousand rows stay
+        fast), a wrapping paragraph otherwise."""
+        return _latin(text) if len(text) <= fits and "\n" not in text else p(text)
+
     c = record.crisis
     v = record.verdict
     grid = TableStyle(
@@ -222,6 +227,9 @@ def to_pdf(record: CrisisRecord, now: datetime) -> bytes:
             ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("FONTNAME", (0, 0), (-1, -1), "Helvetica"),
+            ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+            ("LEADING", (0, 0), (-1, -1), 9),
         ]
     )
     story: list[Any] = [
@@ -302,7 +310,7 @@ def to_pdf(record: CrisisRecord, now: datetime) -> bytes:
             text = e.text + (f"\n({' ; '.join(details)})" if details else "")
             author = e.author_label + (" (hors annuaire)" if e.external else "")
             rows.append(
-                [p(str(e.number)), p(record.local(e.at)), p(author), p(e.origin), p(_kind(e)), p(text)]
+                [str(e.number), record.local(e.at), cell(author, 26), e.origin, _kind(e), cell(text, 100)]
             )
         story.append(LongTable(rows, colWidths=widths, style=grid, repeatRows=1))
 

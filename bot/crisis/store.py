@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,7 +30,7 @@ from bot.crisis.models import (
 )
 from bot.db import Database
 from bot.intake import allocate_sequence
-from bot.models import SignalRow
+from bot.models import SignalRow, table_of
 from bot.validation import printable
 
 
@@ -84,13 +85,21 @@ async def append(
     session: AsyncSession, crisis: CrisisRow, draft: EntryDraft, now: datetime
 ) -> tuple[EntryRow, bool]:
     """Append an entry to a crisis the caller holds locked; (the entry, whether it is new)."""
+    [result] = await append_many(session, crisis, [draft], now)
+    return result
+
+
+async def append_many(
+    session: AsyncSession, crisis: CrisisRow, drafts: list[EntryDraft], now: datetime
+) -> list[tuple[EntryRow, bool]]:
+    """Append entries in order to a crisis the caller holds locked: one query for the chain's
+    head, one for the platform keys already logged, one flush."""
     assert crisis.id is not None
-    if draft.platform_key is not None:
-        existing = (
-            await session.exec(select(EntryRow).where(EntryRow.platform_key == draft.platform_key))
-        ).first()
-        if existing is not None:
-            return existing, False
+    keys = [d.platform_key for d in drafts if d.platform_key is not None]
+    known: dict[str, EntryRow] = {}
+    if keys:
+        rows = await session.exec(select(EntryRow).where(col(EntryRow.platform_key).in_(keys)))
+        known = {str(e.platform_key): e for e in rows.all()}
     last = (
         await session.exec(
             select(EntryRow)
@@ -99,30 +108,40 @@ async def append(
             .limit(1)
         )
     ).first()
-    prev = last.hash if last is not None else GENESIS
-    entry = EntryRow(
-        crisis_id=crisis.id,
-        number=(last.number + 1) if last is not None else 1,
-        at=now,
-        author_id=draft.author_id,
-        author_label=printable(draft.author_label)[:200],
-        external=draft.external,
-        origin=draft.origin,
-        kind=draft.kind.value,
-        text=printable(draft.text),
-        attachments=printable(draft.attachments),
-        recipient=draft.recipient,
-        owner=draft.owner,
-        due_at=draft.due_at,
-        refers_to=draft.refers_to,
-        platform_key=draft.platform_key,
-        prev_hash=prev,
-        hash="",
-    )
-    entry.hash = entry_hash(crisis.reference, entry, prev)
-    session.add(entry)
+    number, prev = (last.number, last.hash) if last is not None else (0, GENESIS)
+    results: list[tuple[EntryRow, bool]] = []
+    for draft in drafts:
+        if draft.platform_key is not None and draft.platform_key in known:
+            results.append((known[draft.platform_key], False))  # a retried event, or twice in one batch
+            continue
+        number += 1
+        entry = EntryRow(
+            crisis_id=crisis.id,
+            number=number,
+            at=now,
+            author_id=draft.author_id,
+            author_label=printable(draft.author_label)[:200],
+            external=draft.external,
+            origin=draft.origin,
+            kind=draft.kind.value,
+            text=printable(draft.text),
+            attachments=printable(draft.attachments),
+            recipient=draft.recipient,
+            owner=draft.owner,
+            due_at=draft.due_at,
+            refers_to=draft.refers_to,
+            platform_key=draft.platform_key,
+            prev_hash=prev,
+            hash="",
+        )
+        entry.hash = entry_hash(crisis.reference, entry, prev)
+        prev = entry.hash
+        session.add(entry)
+        if draft.platform_key is not None:
+            known[draft.platform_key] = entry
+        results.append((entry, True))
     await session.flush()
-    return entry, True
+    return results
 
 
 async def get_crisis(session: AsyncSession, reference: str) -> CrisisRow | None:
@@ -141,6 +160,17 @@ async def entries(session: AsyncSession, crisis_id: int, after: int = 0) -> list
             )
         ).all()
     )
+
+
+async def entry_rows(session: AsyncSession, crisis_id: int) -> list[EntryRow]:
+    """Every entry of a crisis, for verifying and exporting: plain rows rather than tracked
+    objects (a hundred thousand of them load in a fraction of the time). They read like
+    ``EntryRow`` (same attribute names) and must not be modified."""
+    table = table_of(EntryRow)
+    result = await session.execute(
+        sa.select(table).where(table.c.crisis_id == crisis_id).order_by(table.c.number)
+    )
+    return cast(list[EntryRow], list(result.all()))
 
 
 async def entry(session: AsyncSession, crisis_id: int, number: int) -> EntryRow | None:
