@@ -4,7 +4,9 @@ the armed time, and every message of the channel in the main courante."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -530,3 +532,105 @@ async def test_rooms_can_relay_each_other_with_the_authors_name(
         log = [e.text for e in await main_courante(desk, crisis)]
         assert log.count("Stock restant : 40 doses") == 1  # relayed, not logged twice
         assert not any("(Slack) :" in text or "(Telegram) :" in text for text in log)
+
+
+async def test_a_room_that_cannot_be_made_is_retried_and_the_officers_told(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with crisis_desk(db_url, monkeypatch) as (desk, slack, _):
+        david, alice, chloe = desk.slack(DAVID), desk.slack(ALICE), desk.slack(CHLOE)
+        slack.server_errors["conversations.create"] = 2  # Slack answers 500 twice
+        reply = await desk.vigie.inbound.crisis_command(
+            "crisis", "Tempête, coupures de courant", Speaker("david", "cli")
+        )
+        crisis = str(reply.reference)
+        await alice.expect("CELLULE DE CRISE")
+        await chloe.expect("CELLULE DE CRISE")
+        await david.expect(
+            "Le salon Slack de la crise CRISE-2026-0001 n'a pas pu être créé", "Vigie réessaie"
+        )
+        assert slack.channels == {}
+        # The main courante goes on by the other ways meanwhile (here the API, origin web).
+        added = await desk.client.post(
+            f"/api/v1/crises/{crisis}/entries",
+            headers={"Authorization": "Bearer test-token-secret"},
+            json={
+                "person": "chloe",
+                "text": "Groupes électrogènes demandés",
+                "kind": "demande",
+                "recipient": "ENEDIS",
+            },
+        )
+        assert added.status_code == 201, added.text
+        await desk.advance(seconds=16)  # second attempt: 500 again; the officers are not told twice
+        await david.expect_nothing()
+        assert slack.channels == {}
+        await desk.advance(seconds=31)
+        channel = slack.channel_named("crise-2026-11-24-tempete")
+        assert channel is not None
+        log = await main_courante(desk, crisis)
+        assert [(e.kind, e.origin, e.recipient) for e in log if e.origin == "web"] == [
+            ("demande", "web", "ENEDIS")
+        ]
+        assert log[-1].text.startswith("Salon Slack créé : crise-2026-11-24-tempete")
+
+
+async def test_two_instances_receiving_the_same_events_log_each_once(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slack = FakeSlack(SLACK_TOKEN, SIGNING)
+    for user_id, name in ((ALICE, "alice"), (CHLOE, "chloe"), (DAVID, "david")):
+        slack.user(user_id, name)
+    monkeypatch.setenv("VIGIE_SLACK_BOT_TOKEN", SLACK_TOKEN)
+    monkeypatch.setenv("VIGIE_SLACK_SIGNING_SECRET", SIGNING)
+    async with AsgiServer(slack.app) as slack_api:
+        slack.url = slack_api.url
+        config = make_config(
+            people=PEOPLE,
+            rosters=[ROSTER],
+            ladders=[LADDER],
+            duty_officers=["david"],
+            channels={"slack": {"enabled": True, "base_url": f"{slack_api.url}/api/"}},
+            crisis=CRISIS,
+        )
+        async with running_vigie(pg_url, config=config) as one, running_vigie(pg_url, config=config) as two:
+            reply = await one.vigie.inbound.crisis_command(
+                "crisis", "Épidémie de rougeole", Speaker("david", "cli")
+            )
+            crisis = str(reply.reference)
+            channel = await eventually(lambda: slack.channel_named("crise-"), 10)
+            await eventually(lambda: CHLOE in channel["members"], 10)  # she posts once invited
+            assert len(slack.channels) == 1  # one room, whichever instance made it
+            events = [f"{one.url}/slack/events", f"{two.url}/slack/events"]
+            for n in range(10):
+                # Each message reaches both instances, at once (a retry racing the first delivery).
+                ts = f"1800000000.{n:06d}"
+                envelope = slack._channel_envelope(
+                    {
+                        "type": "message",
+                        "channel_type": "channel",
+                        "channel": channel["id"],
+                        "user": CHLOE,
+                        "text": f"Cas n° {n}",
+                        "ts": ts,
+                    }
+                )
+                body = json.dumps(envelope)
+                answers = await asyncio.gather(
+                    *(slack._post(u, body, "application/json", None) for u in events)
+                )
+                assert [a.status_code for a in answers] == [200, 200]
+
+            async def all_logged() -> list[str] | None:
+                async with one.vigie.db.read_session() as session:
+                    found = await get_crisis(session, crisis)
+                    assert found is not None and found.id is not None
+                    texts = [e.text for e in await entries(session, found.id) if e.text.startswith("Cas n°")]
+                return texts if len(texts) >= 10 else None
+
+            texts = await eventually(all_logged, 15)
+            await asyncio.sleep(0.5)  # any late double would land now
+            assert sorted(texts) == sorted(f"Cas n° {n}" for n in range(10))
+            assert len(await all_logged() or []) == 10
+            _, verdict = await two.vigie.cell.verify(crisis)
+            assert verdict.ok

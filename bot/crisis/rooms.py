@@ -97,6 +97,9 @@ class RoomKeeper:
         except Exception as exc:  # unreachable, refused: retried; the officers hear of it once
             await self._failed(row, crisis.reference, f"{type(exc).__name__}: {exc}")
             return
+        # Recorded before anyone is invited: from the first message posted in it, the room is
+        # known as this crisis's, and nothing said there is lost.
+        await self._record(row, room)
         addresses = []
         for member in members:
             person = self.cell.config.person(member.person_id)
@@ -125,15 +128,21 @@ class RoomKeeper:
             failed = failed or addresses
         await self._created(row, room, failed)
 
+    async def _record(self, row: CrisisRoomRow, room: RoomRef) -> None:
+        now = self.ctx.clock.now()
+        async with self.db.transaction() as session:
+            fresh = await session.get(CrisisRoomRow, row.id)
+            if fresh is None:
+                return
+            fresh.room_id, fresh.name, fresh.created_at, fresh.error = room.room_id, room.name, now, None
+            session.add(fresh)
+
     async def _created(self, row: CrisisRoomRow, room: RoomRef, failed: list[str]) -> None:
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
             crisis = await store.lock_crisis_by_id(session, self.db, row.crisis_id)
-            fresh = await session.get(CrisisRoomRow, row.id)
-            if crisis is None or fresh is None:
+            if crisis is None:
                 return
-            fresh.room_id, fresh.name, fresh.created_at, fresh.error = room.room_id, room.name, now, None
-            session.add(fresh)
             text = t("crisis.entry.room", self.cell.lang, platform=row.platform.capitalize(), name=room.name)
             if failed:
                 text += " " + t("crisis.entry.room_failed", self.cell.lang, count=len(failed))

@@ -167,7 +167,9 @@ async def entry_rows(session: AsyncSession, crisis_id: int) -> list[EntryRow]:
     objects (a hundred thousand of them load in a fraction of the time). They read like
     ``EntryRow`` (same attribute names) and must not be modified."""
     table = table_of(EntryRow)
-    result = await session.execute(
+    # The connection, not the ORM session: rows come back as plain named tuples.
+    connection = await session.connection()
+    result = await connection.execute(
         sa.select(table).where(table.c.crisis_id == crisis_id).order_by(table.c.number)
     )
     return cast(list[EntryRow], list(result.all()))
