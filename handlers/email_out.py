@@ -6,6 +6,7 @@ security scanners fetch links before people do, and a prefetch must never take a
 
 from __future__ import annotations
 
+import email.policy
 import html
 from datetime import timedelta
 from email.message import EmailMessage
@@ -31,7 +32,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger("vigie.email")
 
 LINK_PATH = "/links/{token}"
-ACTIONS_FR = {"ack": "Je prends en charge", "escalate": "Escalader"}
+# Python's email package drops the space between two encoded words when it folds a long
+# non-ASCII header (« Pénurie d'oxygène » arrives as « Pénuried'oxygène »): headers are kept on
+# one line, which RFC 5322 allows up to 998 characters; subjects quote at most 150 of a title.
+_UNFOLDED = email.policy.SMTP.clone(max_line_length=998)
+ACTIONS_FR = {"ack": "Je prends en charge", "escalate": "Escalader", "join": "Je rejoins la cellule de crise"}
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -128,14 +133,14 @@ class EmailChannel:
 
     def render(self, message: OutboxMessageRow) -> EmailMessage:
         details = MessageDetails.of(message)
-        mail = EmailMessage()
+        mail = EmailMessage(policy=_UNFOLDED)
         mail["From"] = str(self.cfg.from_address)
         mail["To"] = message.recipient_address or ""
         mail["Message-ID"] = make_msgid(domain="vigie")
         body = message.text
         if details.is_page and details.reference:
             banner = details.banner(self.core.config.desk.language)
-            mail["Subject"] = f"{banner}[Vigie] {details.reference} — {details.title}"
+            mail["Subject"] = f"{banner}[Vigie] {details.reference} — {details.title[:150]}"
             person = message.recipient_person_id or ""
             ttl = int(self.cfg.link_ttl / timedelta(hours=1))
             body += (
@@ -143,6 +148,11 @@ class EmailChannel:
                 f"\nEscalader : {self.link('escalate', details.reference, person)}"
                 f"\n(liens personnels, valables {ttl} h)"
             )
+        elif message.kind == "crisis_call" and details.reference:
+            banner = details.banner(self.core.config.desk.language)
+            mail["Subject"] = f"{banner}[Vigie] Cellule de crise {details.reference} — {details.title[:150]}"
+            person = message.recipient_person_id or ""
+            body += f"\n\nRejoindre la cellule : {self.link('join', details.reference, person)}"
         else:
             mail["Subject"] = message.subject or "Vigie"
         mail.set_content(body)
@@ -150,8 +160,12 @@ class EmailChannel:
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
         try:
+            mail = self.render(message)
+            # Flattened here: aiosmtplib would flatten with its own policy, folding the headers.
             await aiosmtplib.send(
-                self.render(message),
+                mail.as_bytes(policy=_UNFOLDED),
+                sender=str(mail["From"]),
+                recipients=[str(mail["To"])],
                 hostname=self.cfg.smtp_host,
                 port=self.cfg.smtp_port,
                 start_tls=self.cfg.security == "starttls",

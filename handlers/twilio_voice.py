@@ -24,6 +24,7 @@ VOICE_PATH = "/twilio/voice/{message_id}"
 CALL_STATUS_PATH = "/twilio/call-status"
 FR = "fr-FR"
 MENU = "Appuyez sur 1 pour prendre en charge, sur 2 pour escalader, sur 9 pour réécouter."
+CRISIS_MENU = "Appuyez sur 1 pour rejoindre la cellule de crise, sur 9 pour réécouter."
 
 
 def spoken(message: OutboxMessageRow, lang: str = "fr") -> str:
@@ -89,7 +90,8 @@ class TwilioVoiceChannel:
             method="POST",
             timeout=10,
         )
-        gather.say(f"{intro} {MENU}".strip(), language=FR)
+        menu = CRISIS_MENU if message.kind == "crisis_call" else MENU
+        gather.say(f"{intro} {menu}".strip(), language=FR)
         response.append(gather)
         response.say("Aucune touche reçue. L'alerte reste en attente. Au revoir.", language=FR)
         return response
@@ -123,6 +125,14 @@ class TwilioVoiceChannel:
         response = VoiceResponse()
         if digits == "9":
             return twiml(self._menu(message, spoken(message, self.core.config.desk.language)))
+        if message.kind == "crisis_call":
+            if digits != "1":
+                return twiml(self._menu(message, "Touche non reconnue."))
+            joined = await self.core.inbound.respond(person, reference, Answer.JOIN, "voice")
+            response.say(
+                joined.text if not joined.ok else "C'est noté : vous rejoignez la cellule.", language=FR
+            )
+            return twiml(response)
         if digits not in ("1", "2"):
             return twiml(self._menu(message, "Touche non reconnue."))
         choice = Answer.ACK if digits == "1" else Answer.ESCALATE

@@ -37,7 +37,7 @@ PEOPLE: list[dict[str, Any]] = [
 
 @asynccontextmanager
 async def mail_desk(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, **delivery: Any
+    db_url: str, monkeypatch: pytest.MonkeyPatch, crisis: dict[str, Any] | None = None, **delivery: Any
 ) -> AsyncIterator[tuple[DutyDesk, FakeSmtp, int]]:
     monkeypatch.setenv("VIGIE_LINK_SECRET", "link-secret-for-tests")
     monkeypatch.delenv("VIGIE_SMTP_USERNAME", raising=False)
@@ -51,6 +51,7 @@ async def mail_desk(
             ladders=[LADDER],
             duty_officers=["david"],
             delivery=delivery or {},
+            crisis=crisis or {},
             channels={
                 "console": {"enabled": True},
                 "email": {
@@ -241,3 +242,28 @@ async def test_mailbox_answers_451_when_the_store_is_down_and_accepts_the_retry(
         await send_mail(mailbox, mail)  # the retry
         [signal] = (await desk.client.get("/api/v1/signals", headers=AUTH)).json()["signals"]
         assert signal["title"] == "Afflux de victimes"
+
+
+async def test_a_member_called_by_mail_joins_the_crisis_cell_with_the_link(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.crisis.commands import Speaker
+
+    cell = {"cells": {"restreinte": {"functions": {"pilotage": ["alice"]}}}}
+    async with mail_desk(db_url, monkeypatch, crisis=cell) as (desk, smtp, _):
+        reply = await desk.vigie.inbound.crisis_command(
+            "crisis", "Pénurie d'oxygène", Speaker("david", "cli")
+        )
+        await desk.vigie.settle()
+        [call] = await asyncio.to_thread(lambda: smtp.to("alice@ars-exemple.fr"))
+        assert str(call["Subject"]) == f"[Vigie] Cellule de crise {reply.reference} — Pénurie d'oxygène"
+        assert "Votre fonction : pilotage" in call.get_content()
+        url = re.search(r"Rejoindre la cellule : (\S+)", call.get_content()).group(1)  # type: ignore[union-attr]
+        async with httpx.AsyncClient() as client:
+            shown = await client.get(url)
+            assert "Je rejoins la cellule de crise" in shown.text
+            joined = await client.post(url)
+        assert joined.status_code == 200
+        assert f"Vous avez rejoint la cellule {reply.reference}" in joined.text
+        roles = await desk.vigie.cell.roles_text(str(reply.reference))
+        assert "pilotage                   Alice Martin\n" in roles + "\n"  # joined: no « pas encore »
