@@ -179,22 +179,34 @@ class OutboxDispatcher:
         self, session: AsyncSession, rows: list[OutboxMessageRow], now: datetime
     ) -> list[OutboxMessageRow]:
         """Rows to send now; the others are delayed or merged into one that is sent."""
-        limits = self.settings.rate_limits
+        limits, room_limits = self.settings.rate_limits, self.settings.room_rate_limits
         ready: list[OutboxMessageRow] = []
-        groups: dict[tuple[str, str | None], list[OutboxMessageRow]] = {}
+        # (channel, address, is a room post): a room's posts count per group, whatever its topic.
+        groups: dict[tuple[str, str | None, bool], list[OutboxMessageRow]] = {}
         for row in rows:
-            if row.channel in limits:
-                groups.setdefault((row.channel, row.recipient_address), []).append(row)
+            if row.kind == "room_post" and row.channel in room_limits:
+                chat = str(row.recipient_address or "").partition(":")[0]
+                groups.setdefault((row.channel, chat, True), []).append(row)
+            elif row.channel in limits:
+                groups.setdefault((row.channel, row.recipient_address, False), []).append(row)
             else:
                 ready.append(row)
-        for (channel, address), group in groups.items():
-            limit = limits[ChannelKind(channel)]
+        for (channel, address, is_room), group in groups.items():
+            limit = (room_limits if is_room else limits)[ChannelKind(channel)]
             window_start = now - limit.per
+            where = (
+                [
+                    col(OutboxMessageRow.recipient_address).startswith(f"{address}:"),
+                    OutboxMessageRow.kind == "room_post",
+                ]
+                if is_room
+                else [OutboxMessageRow.recipient_address == address]
+            )
             recent = (
                 await session.exec(
                     select(func.count(), func.min(OutboxMessageRow.sent_at)).where(
                         OutboxMessageRow.channel == channel,
-                        OutboxMessageRow.recipient_address == address,
+                        *where,
                         col(OutboxMessageRow.sent_at) > window_start,
                     )
                 )

@@ -634,3 +634,34 @@ async def test_two_instances_receiving_the_same_events_log_each_once(
             assert len(await all_logged() or []) == 10
             _, verdict = await two.vigie.cell.verify(crisis)
             assert verdict.ok
+
+
+async def test_posts_into_a_busy_telegram_group_are_paced_and_merged_never_dropped(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with two_platform_desk(db_url, monkeypatch, {**CRISIS, "relay_rooms": True}) as (
+        desk,
+        slack,
+        tg,
+        url,
+    ):
+        alice, chloe = desk.telegram(ALICE_TG), desk.slack(CHLOE)
+        reply = await desk.vigie.inbound.crisis_command(
+            "crisis", "Afflux de victimes", Speaker("david", "cli")
+        )
+        crisis = str(reply.reference)
+        await alice.expect("CELLULE DE CRISE")
+        await chloe.expect("CELLULE DE CRISE")
+        thread = tg.topic_named(FORUM, "crise-")
+        channel = slack.channel_named("crise-")
+        assert thread is not None and channel is not None
+        before = len(await main_courante(desk, crisis))
+        shown_before = len(tg.in_topic(FORUM, thread))
+        for n in range(30):  # a burst in Slack, relayed to the Telegram group (20 a minute)
+            await slack.channel_message(url, CHLOE, channel["id"], f"Victime n° {n} orientée")
+        await logged(desk, crisis, before + 30)
+        await desk._settle_chat()
+        relayed = tg.in_topic(FORUM, thread)[shown_before:]
+        assert len(relayed) <= 20
+        text = "\n".join(m["text"] for m in relayed)
+        assert all(f"Victime n° {n} orientée" in text for n in range(30))  # merged, none dropped

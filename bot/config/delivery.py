@@ -25,6 +25,12 @@ def _default_rate_limits() -> dict[ChannelKind, RateLimit]:
     return {ChannelKind.TELEGRAM: RateLimit(count=1, per=timedelta(seconds=1), merge=False)}
 
 
+def _default_room_rate_limits() -> dict[ChannelKind, RateLimit]:
+    # Telegram allows about 20 messages a minute in one group (all its topics together): posts
+    # beyond wait, merged into one (never dropped).
+    return {ChannelKind.TELEGRAM: RateLimit(count=20, per=timedelta(minutes=1), merge=True)}
+
+
 class DeliveryConfig(StrictModel):
     # A page not delivered within this time fails over to the person's next channel.
     timeout: Duration = timedelta(minutes=2)
@@ -33,3 +39,5 @@ class DeliveryConfig(StrictModel):
     max_attempts: int = Field(default=6, ge=1, le=50)
     # Per contact and channel, e.g. sms: {count: 1, per: 1m}. Never drops: delays or merges.
     rate_limits: dict[ChannelKind, RateLimit] = Field(default_factory=_default_rate_limits)
+    # Posts into crisis rooms, per group ("<chat>:<topic>" rooms of one chat count together).
+    room_rate_limits: dict[ChannelKind, RateLimit] = Field(default_factory=_default_room_rate_limits)
