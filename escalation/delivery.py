@@ -218,6 +218,9 @@ class OutboxDispatcher:
                     session.add(row)
                 continue
             room = limit.count - count
+            if len(group) <= room:
+                ready.extend(group)  # room for all of them
+                continue
             if not limit.merge:
                 ready.extend(group[:room])
                 for row in group[room:]:
@@ -425,6 +428,9 @@ class OutboxDispatcher:
                 handled = await self.run_once()
             except UNAVAILABLE_ERRORS:
                 log.warning("delivery_store_unavailable")
+                handled = 0
+            except Exception:  # a bug in one round must not stop every delivery for good
+                log.exception("delivery_round_failed")
                 handled = 0
             if handled:
                 continue

@@ -285,6 +285,10 @@ class EscalationEngine:
                 log.warning("engine_store_unavailable")
                 handled = 0
                 await asyncio.sleep(poll_seconds)
+            except Exception:  # a bug in one round must not stop every ladder for good
+                log.exception("engine_round_failed")
+                handled = 0
+                await asyncio.sleep(poll_seconds)
             if handled:
                 if after_round is not None:
                     after_round()

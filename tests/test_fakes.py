@@ -19,6 +19,7 @@ TOKEN = "7000000001:AAtest-token"
 async def test_telegram_fake_speaks_the_bot_api() -> None:
     fake = FakeTelegram(TOKEN)
     fake.user(42, "Alice")
+    fake.forum(-100123, "Cellules de crise")
     async with AsgiServer(fake.app) as api:
         bot = Bot(TOKEN, base_url=f"{api.url}/bot")
         async with bot:
