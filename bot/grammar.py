@@ -33,6 +33,14 @@ _ALIASES = {alias: name for name, aliases in COMMANDS.items() for alias in alias
 ACK_WORDS = {"ok", "oui", "je prends", "je la prends", "je le prends", "pris", "prise", "ack", "yes"}
 
 
+# Replies to a crisis call that mean "I join the cell".
+JOIN_WORDS = {"je rejoins", "rejoins", "je rejoins la cellule", "j arrive", "present", "presente"}
+
+
+def is_join_reply(text: str) -> bool:
+    return " ".join(_plain(text).split()) in JOIN_WORDS
+
+
 @dataclass(frozen=True)
 class ParsedCommand:
     name: str  # canonical: signal, ack, escalate, status, oncall, relay, close, help

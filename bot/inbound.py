@@ -24,7 +24,7 @@ from bot.crisis.models import EntryKind
 from bot.crisis.store import EntryDraft
 from bot.desk_commands import DeskCommands
 from bot.domain import ChannelKind, OriginChannel
-from bot.grammar import is_ack_reply, parse_command
+from bot.grammar import is_ack_reply, is_join_reply, parse_command
 from bot.intake import IntakeService, Origin, Receipt, SignalDraft
 from bot.outbox import send_reply
 from bot.permissions import function_refusal, token_refusal
@@ -381,6 +381,8 @@ class Inbound:
             speaker = Speaker(person_id, origin.channel.value, room)
             answer = await self.crisis_command(parsed.name, parsed.args, speaker)
             return replace(answer, room=room is not None and await self._is_crisis_room(room))
+        if parsed is None and is_join_reply(text):  # « je rejoins » in answer to a crisis call
+            return await self.crisis_command("join", "", Speaker(person_id, origin.channel.value, room))
         if parsed is not None and parsed.name == "close":
             try:
                 reference, note = self._commands.close_arguments(parsed.args)

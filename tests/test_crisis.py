@@ -402,8 +402,9 @@ async def test_with_slack_and_telegram_the_crisis_has_both_rooms_and_logs_each_m
         assert "CELLULE DE CRISE CRISE-2026-0001 — « Cyberattaque du CH Nord »" in topic[1]["text"]
         assert (FORUM, topic[1]["message_id"]) in tg.pinned
 
-        await alice.press("Je rejoins")
+        await alice.reply("je rejoins")  # answering the call in words joins too
         await desk._settle_chat()
+        await alice.expect(f"Vous avez rejoint la cellule {crisis}")
         # Vigie's notice reaches both rooms.
         assert tg.in_topic(FORUM, thread)[-1]["text"] == "Alice Martin rejoint la cellule (telegram)."
         assert slack.in_channel(channel["id"])[-1]["text"] == "Alice Martin rejoint la cellule (telegram)."
