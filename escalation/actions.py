@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -60,6 +61,17 @@ class SignalActions:
         if self.db.is_postgres:
             run_stmt = run_stmt.with_for_update()
         return signal, (await session.exec(run_stmt)).first()
+
+    async def _stop_ladder(
+        self, session: AsyncSession, signal: SignalRow, run: LadderRunRow | None, now: datetime
+    ) -> None:
+        """The signal's ladder ends (closed, or taken into a crisis): its pages not sent yet too."""
+        assert signal.id is not None
+        session.add(signal)
+        if run is not None and run.state == RunState.ACTIVE:
+            run.state, run.ended_at, run.updated_at = RunState.RESOLVED.value, now, now
+            session.add(run)
+        await self._cancel_pending_pages(session, signal.id)
 
     async def _cancel_pending_pages(self, session: AsyncSession, signal_id: int) -> None:
         table = table_of(OutboxMessageRow)
@@ -238,11 +250,7 @@ class SignalActions:
                     changed=False,
                 )
             signal.status, signal.closed_at, signal.open_dedup_key = SignalStatus.CLOS.value, now, None
-            session.add(signal)
-            if run is not None and run.state == RunState.ACTIVE:
-                run.state, run.ended_at, run.updated_at = RunState.RESOLVED.value, now, now
-                session.add(run)
-            await self._cancel_pending_pages(session, signal.id)
+            await self._stop_ladder(session, signal, run, now)
             add_event(
                 session,
                 signal.id,
@@ -268,11 +276,7 @@ class SignalActions:
         if signal.status == SignalStatus.CLOS.value:
             raise ActionError("closed", t("action.already_closed", self.ctx.lang, reference=signal.reference))
         signal.status = SignalStatus.CRISE.value
-        session.add(signal)
-        if run is not None and run.state == RunState.ACTIVE:
-            run.state, run.ended_at, run.updated_at = RunState.RESOLVED.value, now, now
-            session.add(run)
-        await self._cancel_pending_pages(session, signal.id)
+        await self._stop_ladder(session, signal, run, now)
         add_event(
             session,
             signal.id,

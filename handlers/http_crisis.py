@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.crisis.commands import Speaker
-from bot.crisis.export import load_record, to_csv, to_json, to_pdf
+from bot.crisis.export import entry_dict, load_record, to_csv, to_json, to_pdf
 from bot.crisis.models import EntryKind
 from bot.crisis.store import (
     EntryDraft,
@@ -129,25 +129,7 @@ async def read_crisis(
             {"platform": r.platform, "room_id": r.room_id, "name": r.name, "error": r.error}
             for r in found["rooms"]
         ],
-        "entries": [
-            {
-                "number": e.number,
-                "at": e.at.isoformat(),
-                "author": e.author_label,
-                "author_id": e.author_id,
-                "external": e.external,
-                "origin": e.origin,
-                "kind": e.kind,
-                "text": e.text,
-                "attachments": e.attachments,
-                "recipient": e.recipient,
-                "owner": e.owner,
-                "due_at": e.due_at.isoformat() if e.due_at else None,
-                "refers_to": e.refers_to,
-                "hash": e.hash,
-            }
-            for e in found["entries"]
-        ],
+        "entries": [entry_dict(e, vigie.engine.ctx.zone) for e in found["entries"]],
     }
 
 

@@ -93,6 +93,30 @@ async def load_record(
     )
 
 
+def entry_dict(e: EntryRow, zone: ZoneInfo) -> dict[str, Any]:
+    """An entry as the JSON export and the HTTP API give it (times in the desk's zone)."""
+
+    def local(when: datetime | None) -> str | None:
+        return when.astimezone(zone).isoformat(timespec="seconds") if when else None
+
+    return {
+        "number": e.number,
+        "at": local(e.at),
+        "author": e.author_label,
+        "author_id": e.author_id,
+        "external": e.external,
+        "origin": e.origin,
+        "kind": e.kind,
+        "text": e.text,
+        "attachments": e.attachments,
+        "recipient": e.recipient,
+        "owner": e.owner,
+        "due_at": local(e.due_at),
+        "refers_to": e.refers_to,
+        "hash": e.hash,
+    }
+
+
 def _kind(entry: EntryRow) -> str:
     return ENTRY_KIND_LABELS_FR.get(EntryKind(entry.kind), entry.kind)
 
@@ -163,25 +187,7 @@ def to_json(record: CrisisRecord) -> bytes:
             "head": record.verdict.head,
             "problem": record.verdict.problem,
         },
-        "entries": [
-            {
-                "number": e.number,
-                "at": record.local(e.at),
-                "author": e.author_label,
-                "author_id": e.author_id,
-                "external": e.external,
-                "origin": e.origin,
-                "kind": e.kind,
-                "text": e.text,
-                "attachments": e.attachments,
-                "recipient": e.recipient,
-                "owner": e.owner,
-                "due_at": record.local(e.due_at) or None,
-                "refers_to": e.refers_to,
-                "hash": e.hash,
-            }
-            for e in record.entries
-        ],
+        "entries": [entry_dict(e, record.zone) for e in record.entries],
     }
     return json.dumps(data, ensure_ascii=False, indent=1).encode()
 
