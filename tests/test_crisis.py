@@ -150,7 +150,9 @@ async def test_a_crisis_opened_from_slack_gets_its_channel_its_cell_and_its_main
 
         # Joins: pilotage then décision; the cell is armed when both are in.
         await alice.press("Je rejoins")
+        await logged(desk, crisis, 5)
         await chloe.press("Je rejoins")
+        await logged(desk, crisis, 7)
         await desk._settle_chat()
         assert [m["text"] for m in slack.in_channel(channel_id)][1:] == [
             "Alice Martin rejoint la cellule (slack).",
@@ -163,10 +165,12 @@ async def test_a_crisis_opened_from_slack_gets_its_channel_its_cell_and_its_main
             url, CHLOE, channel_id, "Trois résidents hospitalisés au CH Sud", retries=2
         )
         assert [a.status_code for a in answers] == [200, 200, 200]
+        await logged(desk, crisis, 8)
         typed = await slack.slash(
             url, CHLOE, "/decision", "Fermeture de l'accueil de jour", channel=channel_id
         )
         assert typed.status_code == 200
+        await logged(desk, crisis, 9)  # bolt runs the command in a task: wait for it, as a person would
         await slack.slash(
             url, DAVID, "/action", "Prélèvements d'eau chaude @bruno échéance 16h30", channel=channel_id
         )
