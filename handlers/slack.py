@@ -9,7 +9,6 @@ Socket Mode is available with ``socket_mode: true`` (an app-level token, no publ
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
@@ -163,23 +162,22 @@ class SlackAdapter:
             return Response("Canal Slack en cours de reconnexion.", status_code=503)
         try:
             request = await bounded(request)  # before bolt hashes it for the signature
-            await self._readable(request)
+            body = await self._readable(request)
         except HttpError as exc:
             return exc.response()
-        fast = await self._channel_event(request)
+        fast = await self._channel_event(request, body)
         if fast is not None:
             return fast
         return await self.handler.handle(request)
 
-    async def _channel_event(self, request: Request) -> Response | None:
+    async def _channel_event(self, request: Request, body: dict[str, Any]) -> Response | None:
         """The main courante's hot path: a signed ``message`` event of a channel is answered at
         once and logged in the background, without bolt's dispatch (which doubled its cost).
         Everything else — commands, buttons, direct messages, URL verification — goes to bolt."""
         raw = await request.body()
         if not raw.lstrip().startswith(b"{"):
             return None  # a slash command or a button: a form, bolt's
-        body = json.loads(raw)  # _readable made sure it parses
-        event = body.get("event") if isinstance(body, dict) and body.get("type") == "event_callback" else None
+        event = body.get("event") if body.get("type") == "event_callback" else None
         if not isinstance(event, dict) or event.get("type") != "message" or event.get("channel_type") == "im":
             return None
         headers = request.headers
@@ -203,11 +201,11 @@ class SlackAdapter:
         except Exception:  # the entry could not be stored: Slack is not told (it was answered)
             log.exception("slack_room_event_failed")
 
-    async def _readable(self, request: Request) -> None:
-        """A body bolt would choke on (``{``, ``payload=garbage``, not UTF-8, not an object, fields
-        of the wrong type) is a 400 when it is signed, rather than an exception inside bolt;
-        unsigned, bolt answers 401. The signature is only computed here for such a body: bolt
-        checks every other one itself."""
+    async def _readable(self, request: Request) -> dict[str, Any]:
+        """The body as bolt reads it. One bolt would choke on (``{``, ``payload=garbage``, not
+        UTF-8, not an object, fields of the wrong type) is a 400 when it is signed, rather than an
+        exception inside bolt, and a 401 when it is not. The signature is only computed here for
+        such a body: bolt checks every other one itself."""
         raw = await request.body()
         try:
             text = raw.decode("utf-8")
@@ -219,7 +217,7 @@ class SlackAdapter:
         except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, dict) and not _misshapen(parsed):
-            return
+            return parsed  # parsed once: the hot path reads it too
         timestamp = headers.get("x-slack-request-timestamp", "")
         signed = timestamp.isdigit() and SignatureVerifier(self.signing).is_valid(
             body=text, timestamp=timestamp, signature=headers.get("x-slack-signature", "")

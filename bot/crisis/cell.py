@@ -35,7 +35,6 @@ from bot.db import Database
 from bot.domain import CELL_FUNCTIONS, FUNCTION_LABELS_FR, Function
 from bot.models import SignalRow
 from bot.outbox import OutgoingMessage, enqueue
-from bot.signals import find_reference
 from bot.texts import t
 from escalation.actions import ActionError, SignalActions
 from escalation.context import PagingContext
@@ -181,7 +180,7 @@ class CrisisCell:
                         assigned_by="config",
                     )
                 )
-            await self._system(
+            await self.system_entry(
                 session,
                 crisis,
                 t(
@@ -195,7 +194,7 @@ class CrisisCell:
                 now,
             )
             if holders:
-                await self._system(
+                await self.system_entry(
                     session,
                     crisis,
                     t("crisis.entry.functions", self.lang, list=self._holders_text(holders)),
@@ -215,7 +214,9 @@ class CrisisCell:
                 self._call(session, crisis, person_id, holders, now)
             if called:
                 names = ", ".join(self.ctx.name(p) for p in called)
-                await self._system(session, crisis, t("crisis.entry.called", self.lang, names=names), now)
+                await self.system_entry(
+                    session, crisis, t("crisis.entry.called", self.lang, names=names), now
+                )
             await self._check_armed(session, crisis, now)
         text = t(
             "crisis.opened",
@@ -295,9 +296,6 @@ class CrisisCell:
             },
         )
 
-    async def _system(self, session: AsyncSession, crisis: CrisisRow, text: str, now: datetime) -> EntryRow:
-        return await self.system_entry(session, crisis, text, now)
-
     async def system_entry(
         self, session: AsyncSession, crisis: CrisisRow, text: str, now: datetime, *, announce: bool = True
     ) -> EntryRow:
@@ -323,7 +321,7 @@ class CrisisCell:
         if {Function.DECISION.value, Function.PILOTAGE.value} <= held:
             crisis.armed_at = now
             session.add(crisis)
-            await self._system(
+            await self.system_entry(
                 session, crisis, t("crisis.entry.armed", self.lang, time=self.ctx.local(now)), now
             )
             text = t(
@@ -366,7 +364,7 @@ class CrisisCell:
             member.joined_at, member.joined_via = now, via
             session.add(member)
             await session.flush()
-            await self._system(
+            await self.system_entry(
                 session,
                 crisis,
                 t("crisis.entry.joined", self.lang, name=self.ctx.name(person_id), via=via),
@@ -436,7 +434,7 @@ class CrisisCell:
                     by=self.ctx.name(by),
                 )
             await session.flush()
-            entry = await self._system(session, crisis, text, now)
+            entry = await self.system_entry(session, crisis, text, now)
             # The room's topic shows who holds what.
             topic = await self.topic(session, crisis)
             await self.post_in_rooms(
@@ -508,7 +506,9 @@ class CrisisCell:
                         key=f"crisis:{crisis.reference}:vacant:{now.isoformat()}",
                         now=now,
                     )
-                await self._system(session, crisis, t("crisis.entry.vacant", self.lang, functions=names), now)
+                await self.system_entry(
+                    session, crisis, t("crisis.entry.vacant", self.lang, functions=names), now
+                )
                 crisis.vacancy_check_at = now + self.config.crisis.vacant_reminder
                 session.add(crisis)
                 sent += 1
@@ -562,10 +562,12 @@ class CrisisCell:
                 now=now,
             )
 
-    async def topic(self, session: AsyncSession, crisis: CrisisRow) -> str:
-        assert crisis.id is not None
-        held = await store.functions(session, crisis.id)
-        functions = " ; ".join(f"{self.label(f.function)} : {self.ctx.name(f.person_id)}" for f in held)
+    def functions_text(self, held: list[CrisisFunctionRow]) -> str:
+        """« décision : Chloé Bernard ; pilotage : Alice Martin » (empty when none is held)."""
+        return " ; ".join(f"{self.label(f.function)} : {self.ctx.name(f.person_id)}" for f in held)
+
+    def topic_line(self, crisis: CrisisRow, functions: str) -> str:
+        """The room's topic: the reference, the title, who holds what."""
         line = t(
             "crisis.topic",
             self.lang,
@@ -574,6 +576,10 @@ class CrisisCell:
             functions=functions or "—",
         )
         return line[:250]
+
+    async def topic(self, session: AsyncSession, crisis: CrisisRow) -> str:
+        assert crisis.id is not None
+        return self.topic_line(crisis, self.functions_text(await store.functions(session, crisis.id)))
 
     async def done(self, reference: str, number: int, draft: EntryDraft) -> CellReply:
         """``/fait n°``: an action is done (a new entry that refers to it)."""
@@ -647,7 +653,3 @@ def parse_due(text: str, now: datetime, zone: object) -> tuple[str, datetime | N
     if due <= local:
         due += timedelta(days=1)
     return (text[: found.start()] + text[found.end() :]).strip(), due
-
-
-def mentioned_signal(text: str) -> str | None:
-    return find_reference(text)

@@ -5,6 +5,7 @@ cell: ``/crise``, ``/role``, ``/roles``, ``/rejoindre``, and the typed entries `
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import ORSAN_PLANS, VigieConfig
@@ -38,7 +39,12 @@ class Speaker:
 
 
 class CrisisCommands:
-    def __init__(self, config: VigieConfig, cell: CrisisCell, person_for: object) -> None:
+    def __init__(
+        self,
+        config: VigieConfig,
+        cell: CrisisCell,
+        person_for: Callable[[ChannelKind | str, str | int | None], str | None],
+    ) -> None:
         self.config, self.cell = config, cell
         self._person_for = person_for  # bot.inbound.Inbound.person_for
 
@@ -88,7 +94,7 @@ class CrisisCommands:
         """A person named by id, full name, first name, Slack mention or @id."""
         mention = _MENTION.fullmatch(who.strip())
         if mention and mention[1]:
-            return self._person_for(ChannelKind.SLACK, mention[1])  # type: ignore[operator]
+            return self._person_for(ChannelKind.SLACK, mention[1])
         key = (mention[2] if mention else who).strip().lower()
         for person in self.config.people:
             if key in (person.id.lower(), person.name.lower()):

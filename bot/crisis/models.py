@@ -9,11 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from bot.models import UTCDateTime
-
-
-def _ts(nullable: bool = False, index: bool = False) -> Any:
-    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+from bot.models import _ts  # the same UTC column as the core's tables
 
 
 class EntryKind(StrEnum):

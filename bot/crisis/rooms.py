@@ -23,7 +23,7 @@ from bot.channels import RoomChannel, RoomRef
 from bot.crisis import store
 from bot.crisis.cell import CrisisCell
 from bot.crisis.models import CrisisRoomRow, CrisisRow
-from bot.domain import ChannelKind, Function
+from bot.domain import ChannelKind
 from bot.texts import t
 from escalation.paging import notify
 
@@ -84,15 +84,12 @@ class RoomKeeper:
             members = await store.members(session, row.crisis_id)
             held = await store.functions(session, row.crisis_id)
             signals = await store.signals_of(session, row.crisis_id)
-        functions = " ; ".join(
-            f"{self.cell.label(Function(f.function))} : {self.ctx.name(f.person_id)}" for f in held
-        )
-        topic = t(
-            "crisis.topic", lang, reference=crisis.reference, title=crisis.title, functions=functions or "—"
-        )
+        functions = self.cell.functions_text(held)
         try:
             room = await adapter.create_room(
-                row.name, topic=topic[:250], private=self.cell.config.crisis.slack.private
+                row.name,
+                topic=self.cell.topic_line(crisis, functions),
+                private=self.cell.config.crisis.slack.private,
             )
         except Exception as exc:  # unreachable, refused: retried; the officers hear of it once
             await self._failed(row, crisis.reference, f"{type(exc).__name__}: {exc}")
