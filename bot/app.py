@@ -16,7 +16,9 @@ from bot.channels import Adapter, Channel, ChannelAdapter, RoomChannel
 from bot.clock import Clock, SystemClock
 from bot.config import VigieConfig
 from bot.crisis.cell import CrisisCell
+from bot.crisis.points import UPWARD_KIND
 from bot.crisis.rooms import RoomKeeper
+from bot.crisis.services import CrisisServices, build_crisis
 from bot.db import Database
 from bot.desk_commands import DeskCommands
 from bot.directory import sync_directory
@@ -55,6 +57,7 @@ class Vigie:
     calendar: CalendarService
     commands: DeskCommands
     cell: CrisisCell
+    crisis: CrisisServices  # the cell, its points, follow-up, closure and RETEX
     inbound: Inbound
     metrics: Metrics
     tokens: list[ApiToken]
@@ -145,6 +148,9 @@ def build(
     engine = EscalationEngine(db, ctx, metrics)
 
     async def on_failure(session: AsyncSession, row: OutboxMessageRow, reason: str, now: datetime) -> None:
+        if row.kind == UPWARD_KIND:  # a point de situation the relay refused
+            await crisis.points.upward_failed(session, row, reason, now)
+            return
         await failover(session, ctx, row, reason, now)
         engine.poke()
 
@@ -153,7 +159,10 @@ def build(
     actions = SignalActions(db, ctx)
     commands = DeskCommands(config, db, intake, actions, ctx)
     cell = CrisisCell(config, db, ctx, actions)
-    inbound = Inbound(config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke, cell)
+    crisis = build_crisis(cell)
+    inbound = Inbound(
+        config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke, crisis
+    )
 
     async def channel_notice(channel: str, back: bool, since: datetime, error: str | None) -> None:
         await tell_officers(db, ctx, channel, back=back, since=since, now=clock.now(), error=error)
@@ -184,7 +193,8 @@ def build(
         health=health,
         supervisor=supervisor,
         feeds=feed_signer(settings),
-        rooms=RoomKeeper(cell, {}, dispatcher.poke),
+        crisis=crisis,
+        rooms=RoomKeeper(cell, {}, dispatcher.poke, crisis.due),
     )
     inbound.also_wake(vigie.rooms.poke)
     channels = config.channels

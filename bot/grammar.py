@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "demande": ("demande", "request", "ask"),
     "info": ("info", "information", "note"),
     "done": ("fait", "done"),
+    # Points de situation, follow-up and debrief (bot/crisis/points.py, retex.py).
+    "phase": ("phase",),
+    "point": ("point", "sitrep"),
+    "actions": ("actions",),
+    "retex": ("retex", "debrief"),
 }
 _ALIASES = {alias: name for name, aliases in COMMANDS.items() for alias in aliases}
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from bot.config import VigieConfig
 from bot.crisis import store as crisis_store
-from bot.crisis.cell import CellError, CellReply, CrisisCell
-from bot.crisis.commands import CRISIS_COMMANDS, TYPED_COMMANDS, CrisisCommands, Speaker
+from bot.crisis.cell import CellError, CellReply
+from bot.crisis.commands import CRISIS_COMMANDS, SELF_LOGGED, CrisisCommands, Speaker, is_closing
 from bot.crisis.models import EntryKind
+from bot.crisis.services import CrisisServices
 from bot.crisis.store import EntryDraft
 from bot.desk_commands import DeskCommands
 from bot.domain import ChannelKind, OriginChannel
@@ -89,14 +90,15 @@ class Inbound:
         dispatcher: OutboxDispatcher,
         wake_engine: Callable[[], None],
         wake_delivery: Callable[[], None],
-        cell: CrisisCell,
+        crisis: CrisisServices,
     ) -> None:
         self.config, self.ctx = config, ctx
         self._intake, self._actions, self._commands = intake, actions, commands
-        self._cell = cell
+        self._cell = crisis.cell
+        self._retex = crisis.retex
         self._hooks: list[Callable[[], None]] = []
         self._rooms: dict[tuple[str, str], str] = {}
-        self._crisis_commands = CrisisCommands(config, cell, self.person_for)
+        self._crisis_commands = CrisisCommands(config, crisis, self.person_for)
         self._dispatcher = dispatcher
         self._wake_engine, self._wake_delivery = wake_engine, wake_delivery
         self._directory: dict[tuple[ChannelKind, str], str] = {}
@@ -209,9 +211,17 @@ class Inbound:
         """A crisis-cell command (``/crise``, ``/role``, ``/decision``…), from chat, the CLI or HTTP."""
         if refused := self._refusal(who.person_id, token):
             return refused
-        if name == "crisis" and (refusal := function_refusal(self.config, who.person_id, "crise")):
+        opening = name == "crisis" and not is_closing(args)  # closing is the cell's lead's
+        if opening and (refusal := function_refusal(self.config, who.person_id, "crise")):
             return Reply(refusal, ok=False, code="forbidden")
         return self._from_cell(await self._crisis_commands.run(name, args, who))
+
+    async def retex_form(self, person_id: str, reference: str, answers: dict[int, str], via: str) -> Reply:
+        """The hot RETEX's e-mail form, answered."""
+        try:
+            return self._from_cell(await self._retex.answer_form(person_id, reference, answers, via))
+        except CellError as exc:
+            return Reply(exc.message, ok=False, code=exc.code)
 
     async def room_message(self, message: RoomMessage) -> Reply | None:
         """A message posted in a room: in a crisis room, it becomes one main-courante entry
@@ -222,7 +232,7 @@ class Inbound:
             return None
         parsed = parse_command(message.text)
         person = message.person_id
-        if person is not None and parsed is not None and parsed.name in TYPED_COMMANDS:
+        if person is not None and parsed is not None and parsed.name in SELF_LOGGED:
             return await self.crisis_command(
                 parsed.name, parsed.args, Speaker(person, message.platform, room, message.key)
             )
@@ -271,6 +281,9 @@ class Inbound:
         « <réf> OK » joins the cell. None: not for a crisis (the caller goes on as before)."""
         prefix = self.config.crisis.reference_prefix
         stripped = text.strip()
+        retex = re.match(r"^(?:RETEX|DEBRIEF)\b[\s:]*(.*)$", stripped, re.I | re.S)
+        if retex is not None:  # « RETEX <réponse> »: the next question of their debrief
+            return self._from_cell(await self._retex.answer(person_id, retex[1], channel))
         named = crisis_store.parse_crisis_reference(stripped[:40], prefix)
         head = stripped.split(maxsplit=1)[0].upper() if stripped else ""
         if named is None and head not in ("MC", "MC:"):
@@ -372,6 +385,7 @@ class Inbound:
         origin: Origin,
         replying_to: str | None = None,
         room: tuple[str, str] | None = None,
+        replied_text: str | None = None,
     ) -> Reply:
         """A chat message from a known person: a command, « ok » in answer to a page (the
         reference it answers), or else a new signal — the single entry point. ``room``: the
@@ -381,6 +395,13 @@ class Inbound:
             speaker = Speaker(person_id, origin.channel.value, room)
             answer = await self.crisis_command(parsed.name, parsed.args, speaker)
             return replace(answer, room=room is not None and await self._is_crisis_room(room))
+        asked = self._retex.question_of(replied_text) if parsed is None else None
+        if asked is not None:  # a reply to a RETEX question is its answer, never a new signal
+            reference, question = asked
+            said = await self._retex.answer(
+                person_id, text, origin.channel.value, reference=reference, question=question
+            )
+            return self._from_cell(said)
         if parsed is None and is_join_reply(text):  # « je rejoins » in answer to a crisis call
             return await self.crisis_command("join", "", Speaker(person_id, origin.channel.value, room))
         if parsed is not None and parsed.name == "close":

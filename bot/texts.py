@@ -203,6 +203,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Message deleted in {platform}; it said: {text}",
     },
     "crisis.entry.done": {"fr": "Action n° {number} faite{note}", "en": "Action no. {number} done{note}"},
+    "crisis.entry.answered": {
+        "fr": "Demande n° {number} satisfaite{note}",
+        "en": "Request no. {number} answered{note}",
+    },
     "crisis.opened": {
         "fr": (
             "Crise {reference} ouverte : « {title} ». {called} membre(s) appelé(s). Fonctions : {functions}."
@@ -260,8 +264,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "crisis.roles.vacant": {"fr": "— vacante —", "en": "— vacant —"},
     "crisis.roles.not_joined": {"fr": " (pas encore rejoint)", "en": " (not joined yet)"},
     "crisis.no_such_action": {
-        "fr": "Aucune action n° {number} dans cette crise.",
-        "en": "No action no. {number} in this crisis.",
+        "fr": "Aucune action ni demande n° {number} dans cette crise.",
+        "en": "No action or request no. {number} in this crisis.",
     },
     "crisis.logged_in": {
         "fr": "entrée n° {number} enregistrée dans la main courante de {reference}.",
@@ -458,6 +462,271 @@ TEXTS: dict[str, dict[str, str]] = {
     "event.internal_error": {
         "fr": "Erreur interne lors de l'échelle, nouvel essai dans {seconds} s : {error}",
         "en": "Internal error in the ladder, retrying in {seconds} s: {error}",
+    },
+    # Points de situation, closure, RETEX (bot/crisis/points.py, closure.py, retex.py).
+    "point.refused": {
+        "fr": "Refusé : {action} est réservé à la décision ou au pilotage de la cellule ({holders}).",
+        "en": "Refused: {action} is for the cell's decision or pilotage ({holders}).",
+    },
+    "point.action.validate": {"fr": "valider le point de situation", "en": "validating the situation report"},
+    "point.action.phase": {"fr": "changer de phase", "en": "changing the phase"},
+    "point.action.close": {"fr": "clore la crise", "en": "closing the crisis"},
+    "point.holders_none": {"fr": "aucune des deux n'est attribuée", "en": "neither is held"},
+    "point.unknown_phase": {
+        "fr": "Phase « {phase} » inconnue. Phases : {phases}.",
+        "en": "Unknown phase “{phase}”. Phases: {phases}.",
+    },
+    "point.same_phase": {
+        "fr": "La crise est déjà en phase {phase}.",
+        "en": "The crisis is already in phase {phase}.",
+    },
+    "point.entry.phase": {
+        "fr": "Phase {phase} (un point toutes les {cadence}), décidée par {name}.{next}",
+        "en": "Phase {phase} (a report every {cadence}), decided by {name}.{next}",
+    },
+    "point.next_is": {"fr": " Prochain point à {time}.", "en": " Next report at {time}."},
+    "point.not_armed": {
+        "fr": (
+            "Pas encore de point de situation : le premier est prévu une cadence après l'armement de "
+            "la cellule."
+        ),
+        "en": "No situation report yet: the first is due one cadence after the cell is armed.",
+    },
+    "point.none_pending": {
+        "fr": "Aucun point de situation en préparation pour {reference}.",
+        "en": "No situation report in preparation for {reference}.",
+    },
+    "point.usage": {
+        "fr": (
+            "Usage : /point (voir le projet) · /point <section> <texte> (sections : {sections}) · "
+            "/point prochain 16:00 · /point valider"
+        ),
+        "en": (
+            "Usage: /point (show the draft) · /point <section> <text> (sections: {sections}) · "
+            "/point prochain 16:00 · /point valider"
+        ),
+    },
+    "point.bad_time": {
+        "fr": "Heure illisible « {value} » : écrivez par exemple 16:00 ou 16h.",
+        "en": "Unreadable time “{value}”: write e.g. 16:00 or 16h.",
+    },
+    "point.entry.rescheduled": {
+        "fr": "Point de situation n° {number} fixé à {time} par {name}.",
+        "en": "Situation report no. {number} set for {time} by {name}.",
+    },
+    "point.entry.announces": {
+        "fr": "Le point n° {number} annoncera le suivant à {time} ({name}).",
+        "en": "Report no. {number} will announce the next one at {time} ({name}).",
+    },
+    "point.entry.amended": {
+        "fr": "Point n° {number}, {section} : {text}",
+        "en": "Report no. {number}, {section}: {text}",
+    },
+    "point.amended": {
+        "fr": (
+            "Point n° {number} : section {section} modifiée (entrée n° {entry}). /point pour relire, "
+            "/point valider pour envoyer."
+        ),
+        "en": (
+            "Report no. {number}: section {section} changed (entry no. {entry}). /point to read it, "
+            "/point valider to send it."
+        ),
+    },
+    "point.prompt": {
+        "fr": (
+            "{mentions}projet du point de situation n° {number} à valider avant {time}. "
+            "Complétez : /point <section> <texte> ; validez : /point valider.\n\n{draft}"
+        ),
+        "en": (
+            "{mentions}draft of situation report no. {number}, to validate before {time}. "
+            "Fill in: /point <section> <text>; validate: /point valider.\n\n{draft}"
+        ),
+    },
+    "point.entry.prompted": {
+        "fr": "Projet du point n° {number} (prévu à {time}) posté pour {names}.",
+        "en": "Draft of report no. {number} (due at {time}) posted for {names}.",
+    },
+    "point.remind.due": {
+        "fr": (
+            "{reference} : le point de situation n° {number} était attendu à {time} et n'est pas "
+            "validé. /point pour le relire, /point valider pour l'envoyer."
+        ),
+        "en": (
+            "{reference}: situation report no. {number} was due at {time} and is not validated. "
+            "/point to read it, /point valider to send it."
+        ),
+    },
+    "point.remind.late": {
+        "fr": (
+            "{reference} : le point de situation n° {number} attendu à {time} n'est toujours pas "
+            "validé ({late} min de retard ; pilotage : {pilotage})."
+        ),
+        "en": (
+            "{reference}: situation report no. {number} due at {time} is still not validated ({late} "
+            "min late; pilotage: {pilotage})."
+        ),
+    },
+    "point.entry.unvalidated": {
+        "fr": "Point n° {number} attendu à {time} : non validé à l'heure ; rappel à {names}.",
+        "en": "Report no. {number} due at {time}: not validated on time; reminder to {names}.",
+    },
+    "point.next_estimate": {
+        "fr": "{cadence} après sa validation (vers {time})",
+        "en": "{cadence} after it is validated (about {time})",
+    },
+    "point.shown": {
+        "fr": "{draft}\n\nÀ valider avant {time} : /point valider (décision ou pilotage).",
+        "en": "{draft}\n\nTo validate before {time}: /point valider (decision or pilotage).",
+    },
+    "point.entry.late": {
+        "fr": "Point n° {number} attendu à {time} : non validé, {late} min de retard ; rappel à {names}.",
+        "en": "Report no. {number} due at {time}: not validated, {late} min late; reminder to {names}.",
+    },
+    "point.validated": {
+        "fr": (
+            "Point de situation n° {number} validé par {name} à {time}{late}. Envoyé à : {upward}. "
+            "Prochain point à {next}."
+        ),
+        "en": (
+            "Situation report no. {number} validated by {name} at {time}{late}. Sent to: {upward}. "
+            "Next report at {next}."
+        ),
+    },
+    "point.validated_final": {
+        "fr": "Point de sortie de crise (n° {number}) validé par {name} à {time}{late}. Envoyé à : {upward}.",
+        "en": "Final situation report (no. {number}) validated by {name} at {time}{late}. Sent to: {upward}.",
+    },
+    "point.late_by": {"fr": ", avec {late} min de retard", "en": ", {late} min late"},
+    "point.upward_none": {"fr": "personne (crisis.upward vide)", "en": "nobody (crisis.upward is empty)"},
+    "point.mail.subject": {
+        "fr": "{banner}[Vigie] {reference} — Point de situation n° {number}{final} — {title}",
+        "en": "{banner}[Vigie] {reference} — Situation report no. {number}{final} — {title}",
+    },
+    "point.mail.final": {"fr": " (sortie de crise)", "en": " (end of crisis)"},
+    "point.mail.seal": {
+        "fr": (
+            "Validé par {name} le {time}.\nEmpreinte de la main courante à l'entrée n° {entry} (ce point) : "
+            "{hash}\nConservez-la : elle permet de vérifier plus tard que rien n'a été réécrit "
+            "(vigie verify {reference} --entry {entry})."
+        ),
+        "en": (
+            "Validated by {name} on {time}.\nMain courante hash at entry no. {entry} (this report): "
+            "{hash}\nKeep it: it lets you check later that nothing was rewritten "
+            "(vigie verify {reference} --entry {entry})."
+        ),
+    },
+    "point.bounced": {
+        "fr": (
+            "{reference} : le point de situation n° {number} n'a pas pu être remis à {address} "
+            "({reason}). Transmettez-le autrement (export : vigie export {reference})."
+        ),
+        "en": (
+            "{reference}: situation report no. {number} could not be delivered to {address} "
+            "({reason}). Pass it on another way (export: vigie export {reference})."
+        ),
+    },
+    "point.entry.bounced": {
+        "fr": "Point n° {number} non remis à {address} : {reason}.",
+        "en": "Report no. {number} not delivered to {address}: {reason}.",
+    },
+    "action.due": {
+        "fr": (
+            "{reference} : l'action n° {number} arrive à échéance ({time}) : {text}. Une fois faite : "
+            "/fait {number}."
+        ),
+        "en": "{reference}: action no. {number} is due ({time}): {text}. Once done: /fait {number}.",
+    },
+    "action.entry.reminded": {
+        "fr": "Action n° {number} à échéance ({time}) : rappel à {name}.",
+        "en": "Action no. {number} due ({time}): reminder to {name}.",
+    },
+    "actions.none": {"fr": "{reference} : aucune action en cours.", "en": "{reference}: no open action."},
+    "actions.head": {"fr": "{reference} — actions en cours :", "en": "{reference} — open actions:"},
+    "closure.already": {
+        "fr": "Clôture de {reference} déjà demandée : validez le point de sortie (/point valider).",
+        "en": "Closing {reference} already asked: validate the final report (/point valider).",
+    },
+    "closure.entry.asked": {
+        "fr": "Clôture demandée par {name}{reason} : point de sortie de crise (n° {number}) à valider.",
+        "en": "Closing asked by {name}{reason}: final situation report (no. {number}) to validate.",
+    },
+    "closure.asked": {
+        "fr": (
+            "Clôture de {reference} demandée. Le projet du point de sortie de crise (n° {number}) est "
+            "posté ; la crise sera close à sa validation (/point valider)."
+        ),
+        "en": (
+            "Closing {reference} asked. The draft of the final report (no. {number}) is posted; the "
+            "crisis closes when it is validated (/point valider)."
+        ),
+    },
+    "closure.room": {
+        "fr": (
+            "Crise {reference} close à {time} par {name}{reason}. Merci à toutes et à tous. Chacun va "
+            "recevoir les questions du RETEX à chaud."
+        ),
+        "en": (
+            "Crisis {reference} closed at {time} by {name}{reason}. Thank you all. Everyone will get "
+            "the hot-debrief questions."
+        ),
+    },
+    "closure.entry.sealed": {
+        "fr": "Main courante close par {name} à {time} après l'entrée n° {count} (empreinte : {hash}).",
+        "en": "Main courante closed by {name} at {time} after entry no. {count} (hash: {hash}).",
+    },
+    "event.crisis_closed": {
+        "fr": "Clos avec la crise {crisis} par {name}",
+        "en": "Closed with crisis {crisis} by {name}",
+    },
+    "retex.question": {
+        "fr": (
+            "{banner}RETEX à chaud {reference} « {title} » — question {index}/{total} :\n{question}\n"
+            "Répondez à ce message, ou /retex <votre réponse> (/retex passer pour passer). Réponses "
+            "reçues jusqu'au {until}."
+        ),
+        "en": (
+            "{banner}Hot debrief {reference} “{title}” — question {index}/{total}:\n{question}\n"
+            "Reply to this message, or /retex <your answer> (/retex passer to skip). Answers taken "
+            "until {until}."
+        ),
+    },
+    "retex.question_sms": {
+        "fr": (
+            "{banner}RETEX {reference} — question {index}/{total} : {question} Répondez « RETEX "
+            "<votre réponse> » (RETEX PASSER pour passer)."
+        ),
+        "en": (
+            "{banner}Debrief {reference} — question {index}/{total}: {question} Answer “RETEX <your "
+            "answer>” (RETEX PASSER to skip)."
+        ),
+    },
+    "retex.thanks": {
+        "fr": "Merci : vos réponses au RETEX de {reference} sont enregistrées.",
+        "en": "Thank you: your debrief answers for {reference} are recorded.",
+    },
+    "retex.recorded": {
+        "fr": "Réponse {index}/{total} enregistrée.",
+        "en": "Answer {index}/{total} recorded.",
+    },
+    "retex.none": {
+        "fr": "Aucun RETEX en cours pour vous.",
+        "en": "No debrief waiting for you.",
+    },
+    "retex.over": {
+        "fr": "Le RETEX à chaud de {reference} est clos depuis le {until} : réponse non enregistrée.",
+        "en": "The hot debrief of {reference} closed on {until}: answer not recorded.",
+    },
+    "retex.cold": {
+        "fr": (
+            "RETEX à froid de {reference} « {title} » (crise close le {closed}) : à organiser. Le "
+            "document pré-rempli (chronologie, réponses à chaud) : vigie retex {reference} --format pdf, "
+            "ou GET /api/v1/crises/{reference}/retex?format=pdf."
+        ),
+        "en": (
+            "Cold debrief of {reference} “{title}” (closed on {closed}): to hold. The pre-filled "
+            "document (timeline, hot answers): vigie retex {reference} --format pdf, or "
+            "GET /api/v1/crises/{reference}/retex?format=pdf."
+        ),
     },
 }
 

@@ -289,6 +289,25 @@ class SignalActions:
         await self._tell_paged(session, signal, run, "crisis", name, skip=person_id)
         return signal
 
+    async def close_with_crisis(
+        self, session: AsyncSession, signal: SignalRow, crisis_reference: str, person_id: str, now: datetime
+    ) -> None:
+        """In the caller's transaction: a signal closes with the crisis it was taken into."""
+        assert signal.id is not None
+        if signal.status == SignalStatus.CLOS.value:
+            return
+        signal.status, signal.closed_at, signal.open_dedup_key = SignalStatus.CLOS.value, now, None
+        session.add(signal)
+        add_event(
+            session,
+            signal.id,
+            "resolved",
+            t("event.crisis_closed", self.ctx.lang, crisis=crisis_reference, name=self.ctx.name(person_id)),
+            now,
+            actor=person_id,
+            data={"crisis": crisis_reference},
+        )
+
 
 async def signal_for_code(
     db: Database, ctx: PagingContext, code: int, person_id: str | None

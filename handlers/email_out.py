@@ -6,6 +6,7 @@ security scanners fetch links before people do, and a prefetch must never take a
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import html
 from datetime import timedelta
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("vigie.email")
 
 LINK_PATH = "/links/{token}"
+RETEX_PATH = "/retex/{token}"
 # Python's email package drops the space between two encoded words when it folds a long
 # non-ASCII header (« Pénurie d'oxygène » arrives as « Pénuried'oxygène »): headers are kept on
 # one line, which RFC 5322 allows up to 998 characters; subjects quote at most 150 of a title.
@@ -84,17 +86,23 @@ class EmailChannel:
             ) from exc
 
     def routes(self) -> list[tuple[str, Any, list[str]]]:
-        return [(LINK_PATH, self.confirm, ["GET"]), (LINK_PATH, self.act, ["POST"])]
+        return [
+            (LINK_PATH, self.confirm, ["GET"]),
+            (LINK_PATH, self.act, ["POST"]),
+            (RETEX_PATH, self.retex_form, ["GET"]),
+            (RETEX_PATH, self.retex_answers, ["POST"]),
+        ]
 
     async def stop(self) -> None:
         pass
 
     # --- links ----------------------------------------------------------------------
 
-    def link(self, action: str, reference: str, person: str) -> str:
-        expires = self.core.clock.now() + self.cfg.link_ttl
+    def link(self, action: str, reference: str, person: str, *, ttl: timedelta | None = None) -> str:
+        expires = self.core.clock.now() + (ttl or self.cfg.link_ttl)
         token = self.signer.dumps({"a": action, "r": reference, "p": person, "x": int(expires.timestamp())})
-        return f"{self.public}{LINK_PATH.format(token=token)}"
+        path = RETEX_PATH if action == "retex" else LINK_PATH
+        return f"{self.public}{path.format(token=token)}"
 
     def _read(self, token: str) -> dict[str, Any] | HTMLResponse:
         try:
@@ -129,6 +137,42 @@ class EmailChannel:
         reply = await self.core.inbound.respond(data["p"], data["r"], Answer(data["a"]), "email")
         return _page(f"Alerte {data['r']}", f"<p>{html.escape(reply.text)}</p>", 200 if reply.ok else 409)
 
+    # --- the hot RETEX's form --------------------------------------------------------
+
+    def _retex_token(self, request: Request) -> dict[str, Any] | HTMLResponse:
+        data = self._read(request.path_params["token"])
+        if not isinstance(data, HTMLResponse) and data.get("a") != "retex":
+            return _page("Lien invalide", "<p>Ce lien n'est pas un lien de RETEX.</p>", 403)
+        return data
+
+    async def retex_form(self, request: Request) -> HTMLResponse:
+        data = self._retex_token(request)
+        if isinstance(data, HTMLResponse):
+            return data
+        fields = "".join(
+            f"<p><label for='q{i}'><b>{i}. {html.escape(q)}</b></label><br>"
+            f"<textarea id='q{i}' name='q{i}' rows='4' cols='70'></textarea></p>"
+            for i, q in enumerate(self.core.config.crisis.retex.questions, start=1)
+        )
+        return _page(
+            f"RETEX à chaud {data['r']}",
+            f"<form method='post'>{fields}<button type='submit' style='font-size:1.3em'>Envoyer mes réponses"
+            "</button></form><p>Laissez vide une question à laquelle vous ne souhaitez pas répondre.</p>",
+        )
+
+    async def retex_answers(self, request: Request) -> HTMLResponse:
+        data = self._retex_token(request)
+        if isinstance(data, HTMLResponse):
+            return data
+        form = await request.form()
+        answers = {
+            int(key[1:]): str(value) for key, value in form.items() if key[:1] == "q" and key[1:].isdigit()
+        }
+        reply = await self.core.inbound.retex_form(data["p"], data["r"], answers, "email")
+        return _page(
+            f"RETEX à chaud {data['r']}", f"<p>{html.escape(reply.text)}</p>", 200 if reply.ok else 409
+        )
+
     # --- sending --------------------------------------------------------------------
 
     def render(self, message: OutboxMessageRow) -> EmailMessage:
@@ -153,9 +197,31 @@ class EmailChannel:
             mail["Subject"] = f"{banner}[Vigie] Cellule de crise {details.reference} — {details.title[:150]}"
             person = message.recipient_person_id or ""
             body += f"\n\nRejoindre la cellule : {self.link('join', details.reference, person)}"
+        elif message.kind == "retex_question" and details.reference:
+            banner = details.banner(self.core.config.desk.language)
+            mail["Subject"] = f"{banner}[Vigie] RETEX à chaud {details.reference} — {details.title[:150]}"
+            person = message.recipient_person_id or ""
+            hot = self.core.config.crisis.retex.hot_deadline
+            questions = "\n".join(
+                f"{i}. {q}" for i, q in enumerate(message.data.get("questions") or [], start=1)
+            )
+            body = (
+                f"{banner}La cellule de crise {details.reference} « {details.title} » est close. "
+                f"Quelques questions pour le retour d'expérience à chaud :\n\n{questions}\n\n"
+                f"Répondre (formulaire personnel, jusqu'au {message.data.get('until')}) : "
+                f"{self.link('retex', details.reference, person, ttl=hot)}"
+            )
         else:
             mail["Subject"] = message.subject or "Vigie"
         mail.set_content(body)
+        for item in (message.data or {}).get("attachments") or []:
+            maintype, _, subtype = str(item.get("content_type", "application/octet-stream")).partition("/")
+            mail.add_attachment(
+                base64.b64decode(item["base64"]),
+                maintype=maintype,
+                subtype=subtype,
+                filename=item["filename"],
+            )
         return mail
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:

@@ -21,6 +21,7 @@ from bot.crisis.store import (
     get_crisis,
     list_crises,
     members,
+    points,
     rooms,
     signals_of,
 )
@@ -183,3 +184,69 @@ async def export_crisis(request: Request, reference: str, fmt: Literal["pdf", "c
     return Response(
         data(), media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+@router.get("/api/v1/crises/{reference}/points")
+async def read_points(request: Request, reference: str) -> dict[str, Any]:
+    """The points de situation: planned, drafted, validated (with their lateness and the head
+    hash they were mailed with)."""
+    vigie = request.app.state.vigie
+    require(request, Scope.READ)
+    async with vigie.db.read_session() as session:
+        crisis = await get_crisis(session, reference)
+        if crisis is None or crisis.id is None:
+            raise HttpError(404, "not_found", f"Aucune crise « {reference} ».")
+        found = await points(session, crisis.id)
+    zone = vigie.engine.ctx.zone
+
+    def at(when: datetime | None) -> str | None:
+        return when.astimezone(zone).isoformat() if when else None
+
+    return {
+        "reference": crisis.reference,
+        "phase": crisis.phase,
+        "points": [
+            {
+                "number": p.number,
+                "final": p.final,
+                "state": p.state,
+                "due_at": at(p.due_at),
+                "validated_at": at(p.validated_at),
+                "validated_by": p.validated_by,
+                "late_minutes": (
+                    max(0, int((p.validated_at - p.due_at).total_seconds() // 60)) if p.validated_at else None
+                ),
+                "entry": p.entry_number,
+                "head_hash": p.head_hash,
+                "text": p.text,
+            }
+            for p in found
+        ],
+    }
+
+
+@router.get("/api/v1/crises/{reference}/retex")
+async def read_retex(
+    request: Request, reference: str, format: Literal["md", "pdf", "json"] = "json"
+) -> Response:
+    """The RETEX document, pre-filled: the event, its timeline, the hot answers by question."""
+    vigie = request.app.state.vigie
+    require(request, Scope.READ)
+    from bot.crisis.cell import CellError
+
+    try:
+        document = await vigie.crisis.retex.document(reference)
+    except CellError as exc:
+        raise _refused(exc.code, exc.message) from None
+    name = f"{document.crisis.reference}-retex.{format}"
+    if format == "md":
+        return Response(document.markdown(), media_type="text/markdown; charset=utf-8")
+    if format == "pdf":
+        return Response(
+            document.pdf(),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    import json
+
+    return Response(json.dumps(document.as_dict(), ensure_ascii=False), media_type="application/json")

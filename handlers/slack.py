@@ -237,9 +237,12 @@ class SlackAdapter:
                 )
                 return DeliveryResult(DeliveryOutcome.DELIVERED)
             if message.kind == "room_post":  # into a crisis channel, not a DM
-                posted = await self.client.chat_postMessage(
-                    channel=str(message.recipient_address), text=message.text
-                )
+                text = message.text
+                for person_id in (message.data or {}).get("mentions") or []:
+                    person = self.core.config.person(person_id)
+                    if person is not None and person.contacts.slack_id:  # the name notifies them
+                        text = text.replace(person.name, f"<@{person.contacts.slack_id}>", 1)
+                posted = await self.client.chat_postMessage(channel=str(message.recipient_address), text=text)
                 return DeliveryResult(
                     DeliveryOutcome.DELIVERED, provider_id=f"{posted['channel']}:{posted['ts']}"
                 )
@@ -329,7 +332,9 @@ class SlackAdapter:
             else None
         )
         answered = MessageDetails.of(page).reference if page is not None else None
-        reply = await self.core.inbound.handle_message(person, event.get("text") or "", origin, answered)
+        reply = await self.core.inbound.handle_message(
+            person, event.get("text") or "", origin, answered, replied_text=page.text if page else None
+        )
         await say(text=reply.text, thread_ts=thread or event.get("ts"))
 
     async def _room_event(self, event: dict[str, Any], say: Any) -> None:

@@ -226,9 +226,13 @@ class TelegramAdapter:
 
     async def _deliver_in_room(self, message: OutboxMessageRow) -> DeliveryResult:
         chat, _, thread = str(message.recipient_address).partition(":")
+        text, mode = self._with_mentions(message.text, list((message.data or {}).get("mentions") or []))
         try:
             sent = await self.app.bot.send_message(
-                chat_id=int(chat), text=message.text, message_thread_id=int(thread) if thread else None
+                chat_id=int(chat),
+                text=text,
+                message_thread_id=int(thread) if thread else None,
+                parse_mode=mode,
             )
         except RetryAfter as exc:
             return DeliveryResult(
@@ -239,6 +243,20 @@ class TelegramAdapter:
         except TelegramError as exc:
             return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"Telegram injoignable : {exc}")
         return DeliveryResult(DeliveryOutcome.DELIVERED, provider_id=f"{chat}:{sent.message_id}")
+
+    def _with_mentions(self, text: str, people: list[str]) -> tuple[str, str | None]:
+        """The names of the people to notify (pilotage, secrétariat…) become Telegram mentions."""
+        if not people:
+            return text, None
+        marked = html.escape(text, quote=False)
+        for person_id in people:
+            person = self.core.config.person(person_id)
+            if person is None or person.contacts.telegram_id is None:
+                continue
+            name = html.escape(person.name, quote=False)
+            link = f'<a href="tg://user?id={int(person.contacts.telegram_id)}">{name}</a>'
+            marked = marked.replace(name, link, 1)
+        return marked, "HTML"
 
     # --- crisis rooms (bot.channels.RoomChannel): topics of the crisis supergroup --------
 
@@ -352,7 +370,9 @@ class TelegramAdapter:
         origin = Origin(OriginChannel.TELEGRAM, address=str(message.chat.id), person_id=person)
         replied = message.reply_to_message
         answered = find_reference(replied.text or "") if replied is not None else None
-        reply = await self.core.inbound.handle_message(person, message.text or "", origin, answered)
+        reply = await self.core.inbound.handle_message(
+            person, message.text or "", origin, answered, replied_text=replied.text if replied else None
+        )
         await message.reply_text(reply.text, reply_parameters=ReplyParameters(message_id=message.message_id))
 
     def _room_message(self, message: Message, key: str) -> RoomMessage | None:

@@ -93,10 +93,10 @@ BASE_CONFIG: dict[str, Any] = {
 
 def config_yaml(**overrides: Any) -> str:
     """The test configuration as a file would hold it (for the CLI and real processes)."""
-    data = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))
+    data = yaml.safe_load(yaml.safe_dump(BASE_CONFIG, sort_keys=False))
     for key, value in overrides.items():
         data[key] = value
-    return yaml.safe_dump(data, allow_unicode=True)
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 
 def make_config(**overrides: Any) -> VigieConfig:

@@ -171,6 +171,17 @@ def cross_check(data: dict[str, Any], lang: str = "fr") -> list[tuple[tuple[int 
     inform = crisis.get("inform")
     for j, pid in enumerate(inform if isinstance(inform, list) else []):
         person(("crisis", "inform", j), pid)
+    email_on = _section(_section(data.get("channels")).get("email")).get("enabled") is True
+    if crisis.get("upward") and not email_on:
+        found.append(
+            (
+                ("crisis", "upward"),
+                say(
+                    "les points de situation partent par e-mail : activez channels.email",
+                    "situation reports go by e-mail: enable channels.email",
+                ),
+            )
+        )
     for i, token in _items(data.get("api_tokens")):
         act_as = token.get("act_as")
         for j, pid in enumerate(act_as if isinstance(act_as, list) else []):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import VigieConfig
 from bot.config.types import LEVELS
-from bot.crisis import store
+from bot.crisis import store, timers
 from bot.crisis.chain import Verdict, verify
 from bot.crisis.models import (
     ENTRY_KIND_LABELS_FR,
@@ -144,7 +144,7 @@ class CrisisCell:
                 seq=seq,
                 title=heading[:500],
                 plan=plan,
-                phase=cfg.phases[0],
+                phase=cfg.first_phase(),
                 composition=chosen,
                 is_exercise=exercise or any(s.is_exercise for s in signals),
                 opened_at=now,
@@ -324,6 +324,9 @@ class CrisisCell:
             await self.system_entry(
                 session, crisis, t("crisis.entry.armed", self.lang, time=self.ctx.local(now)), now
             )
+            if not await store.points(session, crisis.id):  # unless « /point prochain » set it
+                due = timers.first_due(self.config.crisis, crisis, now)
+                await timers.plan_point(session, self.config.crisis, crisis, 1, due, now)
             text = t(
                 "crisis.armed",
                 self.lang,
@@ -443,6 +446,27 @@ class CrisisCell:
             await self._check_armed(session, crisis, now)
         return CellReply(text, changed=True, reference=crisis.reference)
 
+    async def holders(self, session: AsyncSession, crisis: CrisisRow, *functions: Function) -> list[str]:
+        """Who holds these functions now, in that order of functions, each person once."""
+        assert crisis.id is not None
+        held = await store.functions(session, crisis.id)
+        found = [f.person_id for function in functions for f in held if f.function == function.value]
+        return list(dict.fromkeys(found))
+
+    async def require_lead(
+        self, session: AsyncSession, crisis: CrisisRow, person_id: str, action_key: str
+    ) -> None:
+        """Décision or pilotage of this crisis, or refused with who holds them."""
+        assert crisis.id is not None
+        held = await store.functions(session, crisis.id)
+        lead = [f for f in held if f.function in (Function.DECISION.value, Function.PILOTAGE.value)]
+        if any(f.person_id == person_id for f in lead):
+            return
+        holders = self.functions_text(lead) or t("point.holders_none", self.lang)
+        raise CellError(
+            "forbidden", t("point.refused", self.lang, action=t(action_key, self.lang), holders=holders)
+        )
+
     async def roles_text(self, reference: str) -> str:
         async with self.db.read_session() as session:
             crisis = await self._crisis(session, reference)
@@ -542,13 +566,18 @@ class CrisisCell:
         kind: str = "room_post",
         key: str | None = None,
         skip: str | None = None,
-    ) -> None:
+        mentions: list[str] | None = None,
+    ) -> int:
         """Through the outbox (retried while a room is unreachable, paced by the platform's rate
-        limit); a room not made yet gets the state of things in its brief instead."""
+        limit); a room not made yet gets the state of things in its brief instead. ``mentions``:
+        people the platform should notify (Slack ``<@U…>``, a Telegram mention). Returns how many
+        rooms it went to."""
         assert crisis.id is not None
+        posted = 0
         for room in await store.rooms(session, crisis.id):
-            if room.room_id is None or room.platform == skip:
+            if room.room_id is None or room.platform == skip or room.closed_at is not None:
                 continue
+            posted += 1
             enqueue(
                 session,
                 OutgoingMessage(
@@ -557,10 +586,11 @@ class CrisisCell:
                     text=text,
                     recipient_address=room.room_id,
                     idempotency_key=f"{key}:{room.id}" if key else None,
-                    data={"reference": crisis.reference, "room": True},
+                    data={"reference": crisis.reference, "room": True, "mentions": mentions or []},
                 ),
                 now=now,
             )
+        return posted
 
     def functions_text(self, held: list[CrisisFunctionRow]) -> str:
         """« décision : Chloé Bernard ; pilotage : Alice Martin » (empty when none is held)."""
@@ -588,8 +618,12 @@ class CrisisCell:
             crisis = await self._locked(session, reference)
             assert crisis.id is not None
             action = await store.entry(session, crisis.id, number)
-            if action is None or action.kind != EntryKind.ACTION.value:
+            if action is None or action.kind not in (EntryKind.ACTION.value, EntryKind.DEMANDE.value):
                 raise CellError("not_found", t("crisis.no_such_action", self.lang, number=number))
+            if action.kind == EntryKind.DEMANDE.value:  # a demande answered: no longer a need
+                note = draft.text.partition(" : ")[2]
+                text = t("crisis.entry.answered", self.lang, number=number, note=f" : {note}" if note else "")
+                draft = replace(draft, text=text)
             entry, _ = await store.append(session, crisis, draft, now)
         return CellReply(
             t("crisis.logged", self.lang, number=entry.number, kind=self._kind(entry)), changed=True

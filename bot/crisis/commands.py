@@ -7,17 +7,45 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config import ORSAN_PLANS, VigieConfig
-from bot.crisis.cell import CellError, CellReply, CrisisCell, function_named, parse_due
+from bot.crisis.cell import CellError, CellReply, function_named, parse_due
 from bot.crisis.models import ENTRY_KIND_LABELS_FR, EntryKind
 from bot.crisis.store import EntryDraft
+
+if TYPE_CHECKING:
+    from bot.crisis.services import CrisisServices
 from bot.domain import CELL_FUNCTIONS, FUNCTION_LABELS_FR, ChannelKind, Function
 from bot.signals import find_reference
 from bot.texts import t
 
-CRISIS_COMMANDS = {"crisis", "role", "roles", "join", "decision", "action", "demande", "info", "done"}
+CRISIS_COMMANDS = {
+    "crisis",
+    "role",
+    "roles",
+    "join",
+    "decision",
+    "action",
+    "demande",
+    "info",
+    "done",
+    "phase",
+    "point",
+    "actions",
+    "retex",
+}
 TYPED_COMMANDS = {"decision", "action", "demande", "info", "done"}  # each gives an entry of its type
+# Typed in a room, these log their own entry (or none): the message is not logged as well.
+SELF_LOGGED = TYPED_COMMANDS | {"point", "phase", "actions", "roles"}
+CLOSING_WORDS = ("clore", "close", "fermer", "cloturer", "clôturer")
+
+
+def is_closing(args: str) -> bool:
+    """``/crise clore [motif]`` (not an opening)."""
+    return bool(args.split()) and args.split()[0].lower() in CLOSING_WORDS
+
+
 TYPED = {
     "decision": EntryKind.DECISION,
     "action": EntryKind.ACTION,
@@ -42,10 +70,11 @@ class CrisisCommands:
     def __init__(
         self,
         config: VigieConfig,
-        cell: CrisisCell,
+        crisis: CrisisServices,
         person_for: Callable[[ChannelKind | str, str | int | None], str | None],
     ) -> None:
-        self.config, self.cell = config, cell
+        self.config, self.cell = config, crisis.cell
+        self.points, self.retex = crisis.points, crisis.retex
         self._person_for = person_for  # bot.inbound.Inbound.person_for
 
     @property
@@ -54,6 +83,21 @@ class CrisisCommands:
 
     async def run(self, name: str, args: str, who: Speaker) -> CellReply:
         try:
+            if name == "crisis" and is_closing(args):
+                reason = args.split(maxsplit=1)[1] if len(args.split()) > 1 else ""
+                reference = await self.cell.which(who.person_id, reason, who.room)
+                reason = re.sub(rf"^\s*{re.escape(reference)}\b", "", reason, flags=re.I).strip()
+                return await self.points.ask_closure(who.person_id, reference, reason)
+            if name == "retex":
+                return await self.retex.answer(who.person_id, args, who.channel)
+            if name in ("phase", "point", "actions"):
+                reference = await self.cell.which(who.person_id, args, who.room)
+                rest = re.sub(rf"^\s*{re.escape(reference)}\b", "", args, flags=re.I).strip()
+                if name == "phase":
+                    return await self.points.phase(who.person_id, reference, rest)
+                if name == "actions":
+                    return await self.points.actions(reference)
+                return await self.points.command(who.person_id, who.channel, reference, rest, who.key)
             if name == "crisis":
                 return await self._open(args, who)
             if name == "join":

@@ -192,7 +192,7 @@ def to_json(record: CrisisRecord) -> bytes:
     return json.dumps(data, ensure_ascii=False, indent=1).encode()
 
 
-def _latin(text: str) -> str:
+def latin(text: str) -> str:
     """The standard PDF fonts hold Windows-1252: French, « », œ, € — anything else becomes ?"""
     return text.encode("cp1252", "replace").decode("cp1252")
 
@@ -219,12 +219,12 @@ def to_pdf(record: CrisisRecord, now: datetime) -> bytes:
     body = styles["BodyText"]
 
     def p(text: str, style: Any = small) -> Paragraph:
-        return Paragraph(escape(_latin(text)).replace("\n", "<br/>"), style)
+        return Paragraph(escape(latin(text)).replace("\n", "<br/>"), style)
 
     def cell(text: str, fits: int) -> Any:
         """A plain string when it fits on one line (drawn directly: a hundred thousand rows stay
         fast), a wrapping paragraph otherwise."""
-        return _latin(text) if len(text) <= fits and "\n" not in text else p(text)
+        return latin(text) if len(text) <= fits and "\n" not in text else p(text)
 
     c = record.crisis
     v = record.verdict
@@ -346,7 +346,7 @@ def to_pdf(record: CrisisRecord, now: datetime) -> bytes:
         canvas.saveState()
         canvas.setFont("Helvetica", 7)
         canvas.drawString(
-            12 * mm, 7 * mm, _latin(f"{c.reference} — page {doc.page} — tête de chaîne {v.head}")
+            12 * mm, 7 * mm, latin(f"{c.reference} — page {doc.page} — tête de chaîne {v.head}")
         )
         canvas.restoreState()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlmodel import col, select
@@ -22,8 +22,10 @@ from sqlmodel import col, select
 from bot.channels import RoomChannel, RoomRef
 from bot.crisis import store
 from bot.crisis.cell import CrisisCell
+from bot.crisis.due import DueActions
 from bot.crisis.models import CrisisRoomRow, CrisisRow
-from bot.domain import ChannelKind
+from bot.domain import ChannelKind, MessageState
+from bot.models import OutboxMessageRow
 from bot.texts import t
 from escalation.paging import notify
 
@@ -34,8 +36,14 @@ RETRY_MAX = timedelta(minutes=10)
 
 
 class RoomKeeper:
-    def __init__(self, cell: CrisisCell, rooms: dict[str, RoomChannel], poke_delivery: object) -> None:
-        self.cell, self.rooms = cell, rooms
+    def __init__(
+        self,
+        cell: CrisisCell,
+        rooms: dict[str, RoomChannel],
+        poke_delivery: object,
+        due: DueActions | None = None,
+    ) -> None:
+        self.cell, self.rooms, self.due = cell, rooms, due
         self.db, self.ctx = cell.db, cell.ctx
         self._poke_delivery = poke_delivery
         self._wake = asyncio.Event()
@@ -72,7 +80,58 @@ class RoomKeeper:
                 session.add(row)
         for row in claimed:
             await self._create(row)
-        return len(claimed) + await self.cell.remind_vacancies()
+        done = len(claimed) + await self.cell.remind_vacancies() + await self._close_rooms(now)
+        if self.due is not None:
+            timed = await self.due.run_due()
+            if timed and callable(self._poke_delivery):
+                self._poke_delivery()
+            done += timed
+        return done
+
+    async def _close_rooms(self, now: datetime) -> int:
+        """The rooms of closed crises, once nothing is left to post in them: archived (Slack,
+        when ``crisis.slack.archive``) or closed (Telegram topic). Claimed with a lease."""
+        async with self.db.transaction() as session:
+            stmt = (
+                select(CrisisRoomRow)
+                .where(col(CrisisRoomRow.close_at) <= now, col(CrisisRoomRow.closed_at).is_(None))
+                .where(
+                    col(CrisisRoomRow.room_id).is_not(None), col(CrisisRoomRow.platform).in_(list(self.rooms))
+                )
+                .limit(10)
+            )
+            if self.db.is_postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            ready: list[CrisisRoomRow] = []
+            for row in (await session.exec(stmt)).all():
+                waiting = await session.exec(
+                    select(OutboxMessageRow.id).where(
+                        OutboxMessageRow.recipient_address == row.room_id,
+                        col(OutboxMessageRow.state).in_(
+                            [MessageState.PENDING.value, MessageState.SENDING.value]
+                        ),
+                    )
+                )
+                if waiting.first() is not None:
+                    continue  # the closing words first
+                row.close_at = now + LEASE
+                session.add(row)
+                ready.append(row)
+        for row in ready:
+            room = RoomRef(row.platform, str(row.room_id), row.name)
+            try:
+                if row.platform != "slack" or self.cell.config.crisis.slack.archive:
+                    await self.rooms[row.platform].archive(room)
+            except Exception as exc:  # retried after the lease
+                log.warning("crisis_room_close_failed", platform=row.platform, error=str(exc))
+                continue
+            async with self.db.transaction() as session:
+                fresh = await session.get(CrisisRoomRow, row.id)
+                if fresh is not None:
+                    fresh.closed_at = now
+                    session.add(fresh)
+            log.info("crisis_room_closed", platform=row.platform, room=row.room_id)
+        return len(ready)
 
     async def _create(self, row: CrisisRoomRow) -> None:
         adapter = self.rooms[row.platform]

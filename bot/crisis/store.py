@@ -16,11 +16,13 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.crisis import timers
 from bot.crisis.chain import GENESIS, entry_hash
 from bot.crisis.models import (
     CrisisCounter,
     CrisisFunctionRow,
     CrisisMemberRow,
+    CrisisPointRow,
     CrisisRoomRow,
     CrisisRow,
     CrisisSignalRow,
@@ -139,6 +141,9 @@ async def append_many(
         session.add(entry)
         if draft.platform_key is not None:
             known[draft.platform_key] = entry
+        if draft.kind is EntryKind.ACTION and draft.due_at is not None:
+            # In the entry's transaction: an action logged is an action followed up.
+            timers.schedule(session, crisis.id, timers.ACTION_DUE, draft.due_at, now, entry=number)
         results.append((entry, True))
     await session.flush()
     return results
@@ -249,6 +254,18 @@ async def signals_of(session: AsyncSession, crisis_id: int) -> list[SignalRow]:
                 .join(CrisisSignalRow, col(CrisisSignalRow.signal_id) == col(SignalRow.id))
                 .where(CrisisSignalRow.crisis_id == crisis_id)
                 .order_by(col(SignalRow.id))
+            )
+        ).all()
+    )
+
+
+async def points(session: AsyncSession, crisis_id: int) -> list[CrisisPointRow]:
+    return list(
+        (
+            await session.exec(
+                select(CrisisPointRow)
+                .where(CrisisPointRow.crisis_id == crisis_id)
+                .order_by(col(CrisisPointRow.number))
             )
         ).all()
     )

@@ -1,0 +1,48 @@
+"""Short documents of the crisis as PDF (reportlab, the standard fonts): a point de situation as
+mailed upward, the RETEX. Text in, PDF out: a line in capitals is a heading, a line starting
+with « # » too (the RETEX's Markdown), the rest is body text."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from bot.crisis.export import latin
+
+
+def text_pdf(title: str, text: str) -> bytes:
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+    styles = getSampleStyleSheet()
+    body = styles["BodyText"]
+
+    def p(line: str, style: Any = body) -> Paragraph:
+        return Paragraph(escape(latin(line)), style)
+
+    story: list[Any] = [p(title, styles["Title"])]
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line:
+            story.append(Spacer(1, 2 * mm))
+        elif line.startswith("#"):
+            level = min(3, len(line) - len(line.lstrip("#")) + 1)
+            story.append(p(line.lstrip("# "), styles[f"Heading{level}"]))
+        elif line.isupper() and len(line) < 60:
+            story.append(p(line, styles["Heading3"]))
+        else:
+            story.append(p(line))
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out, pagesize=A4, title=latin(title), author="Vigie", leftMargin=18 * mm, rightMargin=18 * mm
+    )
+    doc.build(story)
+    return out.getvalue()
+
+
+def point_pdf(subject: str, body: str) -> bytes:
+    return text_pdf(subject, body)
