@@ -142,6 +142,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/relais [durée] — prendre l'astreinte (titulaire) maintenant, ex. /relais 12h\n"
         "/clore <réf> [motif] — clore un signal\n"
         "/aide — cette aide\n"
+        "Cellule de crise : /crise /rejoindre /roles /role /decision /action /demande /info /fait "
+        "/actions /point /phase /retex (voir le README)\n"
         "Alias anglais : /ack /escalate /status /oncall /takeover /close /help",
         "en": "Vigie commands:\n"
         "/signal <text> — raise a signal (or just write to the bot)\n"
@@ -152,6 +154,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/takeover [duration] — take the titulaire's duty now, e.g. /takeover 12h\n"
         "/close <ref> [reason] — close a signal\n"
         "/help — this help\n"
+        "Crisis cell: /crisis /join /functions /function /decision /action /request /note /done "
+        "/actions /point /phase /debrief (see the README)\n"
         "French names: /prendre /escalader /statut /astreinte /relais /clore /aide",
     },
     "cmd.unknown": {

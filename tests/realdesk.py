@@ -152,7 +152,7 @@ def desk_config(
     telegram_mode: str = "polling",
     slack_socket: bool = False,
     alice_notify: list[Any] | None = None,
-    crisis: bool = False,
+    crisis: bool | dict[str, Any] = False,
 ) -> Path:
     """Every channel on; one ladder per channel kind (Alice and Bruno paged together on it),
     chosen by the signal's ``source``; ``source: alice`` pages Alice on her own preferences;
@@ -199,7 +199,7 @@ def desk_config(
             "mailbox": {"enabled": True, "host": "127.0.0.1", "port": mailbox_port, "addresses": [ALERTE]},
             "reconnect_max": "2s",
         },
-        **({"crisis": CRISIS} if crisis else {}),
+        **({"crisis": {**CRISIS, **(crisis if isinstance(crisis, dict) else {})}} if crisis else {}),
     )
 
 
@@ -342,7 +342,7 @@ async def real_desk(
     slack_socket: bool = False,
     name: str = "vigie",
     log_level: str = "INFO",
-    crisis: bool = False,
+    crisis: bool | dict[str, Any] = False,  # a dict: more of the crisis section
 ) -> AsyncIterator[RealDesk]:
     port, mailbox_port = free_port(), free_port()
     config = desk_config(

@@ -6,6 +6,7 @@ validated at 11:58 and mailed to the CRAPS with the chain's head hash; the next 
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -193,7 +194,7 @@ async def test_a_point_de_situation_is_drafted_validated_mailed_upward_and_the_n
         crisis, channel = await armed_crisis(desk, slack, url, "Légionellose à l'EHPAD des Lilas")
         said = await slash(desk, slack, url, CHLOE, "/phase", "aigue", channel)
         assert said == (
-            "Phase aigue (un point toutes les 2 h), décidée par Chloé Bernard. Prochain point à 12:00."
+            "Phase aiguë (un point toutes les 2 h), décidée par Chloé Bernard. Prochain point à 12:00."
         )
         refused = await slash(desk, slack, url, DAVID, "/phase", "suivi", channel)
         assert refused == (
@@ -283,10 +284,10 @@ async def test_a_point_de_situation_is_drafted_validated_mailed_upward_and_the_n
         await until(desk, "13:42")
         assert not any("n° 2" in m for m in room(slack, channel))
         await until(desk, "13:43")
-        assert any(
-            m.startswith(f"<@{ALICE}>, <@{DAVID}> : projet du point de situation n° 2")
-            for m in room(slack, channel)
-        )
+        [second] = [m for m in room(slack, channel) if "projet du point de situation n° 2" in m]
+        assert second.startswith(f"<@{ALICE}>, <@{DAVID}> :")
+        assert "Trois résidents" not in second  # the last point's news are not news any more
+        assert "BILAN\n3 hospitalisés, aucun décès" in second  # what the cell wrote carries on
         await until(desk, "13:58")
         assert any(
             "le point de situation n° 2 était attendu à 13:58 et n'est pas validé" in m
@@ -422,3 +423,86 @@ async def test_closure_asks_the_final_point_then_closes_seals_and_runs_the_retex
         [cold] = [m for m in smtp.to("david@ars-exemple.fr") if "RETEX à froid" in mail_text(m)]
         in_pdf = pdf_text(cold).replace("\n", " ")
         assert "Chronologie" in in_pdf and "La montée en charge" in in_pdf
+
+
+async def test_two_instances_prompt_and_remind_once(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both instances run their crisis timers at the same moments: one draft, one reminder each."""
+    slack = FakeSlack(SLACK_TOKEN, SIGNING)
+    for user_id, name in ((ALICE, "alice"), (CHLOE, "chloe"), (DAVID, "david")):
+        slack.user(user_id, name)
+    monkeypatch.setenv("VIGIE_SLACK_BOT_TOKEN", SLACK_TOKEN)
+    monkeypatch.setenv("VIGIE_SLACK_SIGNING_SECRET", SIGNING)
+    async with AsgiServer(slack.app) as slack_api:
+        slack.url = slack_api.url
+        people = [p for p in PEOPLE if p["id"] != "david"] + [
+            _person("david", "David Roux", ["responsable"], DAVID)
+        ]
+        config = make_config(
+            people=people,
+            rosters=[ROSTER],
+            ladders=[LADDER],
+            duty_officers=["david"],
+            channels={"slack": {"enabled": True, "base_url": f"{slack_api.url}/api/"}},
+            crisis={k: v for k, v in CRISIS.items() if k != "upward"},
+        )
+        clock = ManualClock(TEN)
+        async with (
+            running_vigie(pg_url, config=config, clock=clock, background=False) as one,
+            running_vigie(pg_url, config=config, clock=clock, background=False) as two,
+        ):
+            reply = await one.vigie.inbound.crisis_command("crisis", "Rougeole", Speaker("david", "cli"))
+            crisis = str(reply.reference)
+            await one.vigie.settle()
+            for person in ("alice", "chloe"):
+                await one.vigie.inbound.crisis_command("join", crisis, Speaker(person, "cli"))
+            said = await two.vigie.inbound.crisis_command("phase", f"{crisis} aigue", Speaker("chloe", "cli"))
+            assert said.ok, said.text
+            for minutes in (105, 120, 135):  # the draft, the due time, 15 minutes late
+                clock.set(TEN + timedelta(minutes=minutes))
+                for _ in range(3):
+                    await asyncio.gather(one.vigie.rooms.run_once(), two.vigie.rooms.run_once())
+                    await asyncio.gather(one.vigie.dispatcher.run_once(), two.vigie.dispatcher.run_once())
+            channel = slack.channel_named("crise-")
+            assert channel is not None
+            drafts = [m for m in room(slack, str(channel["id"])) if "projet du point de situation n° 1" in m]
+            assert len(drafts) == 1
+            assert len([m for m in dms(slack, ALICE) if "n° 1 était attendu à 12:00" in m]) == 1
+            assert len([m for m in dms(slack, CHLOE) if "toujours pas validé (15 min de retard" in m]) == 1
+
+
+async def test_a_time_set_before_arming_is_kept_and_a_refused_mail_tells_the_officers(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with points_desk(db_url, monkeypatch) as (desk, slack, smtp, url):
+        reply = await desk.vigie.inbound.crisis_command(
+            "crisis", "Pénurie d'oxygène", Speaker("david", "cli")
+        )
+        crisis = str(reply.reference)
+        await desk.vigie.settle()
+        channel = slack.channel_named("crise-")
+        assert channel is not None
+        said = await slash(desk, slack, url, ALICE, "/point", "prochain 16h", str(channel["id"]))
+        assert said == "Point de situation n° 1 fixé à 16:00 par Alice Martin."
+        bad = await slash(desk, slack, url, ALICE, "/point", "prochain 25h", str(channel["id"]))
+        assert bad == "Heure illisible « 25h » : écrivez par exemple 16:00 ou 16h."
+        for person in ("alice", "chloe"):
+            await desk.vigie.inbound.crisis_command("join", crisis, Speaker(person, "cli"))
+        await until(desk, "15:44")
+        assert not any("projet du point" in m for m in room(slack, str(channel["id"])))
+        await until(desk, "15:45")
+        assert any(
+            "projet du point de situation n° 1 à valider avant 16:00" in m
+            for m in room(slack, str(channel["id"]))
+        )
+
+        smtp.collector.unknown.add(CRAPS)
+        answer = await desk.vigie.inbound.crisis_command(
+            "point", f"{crisis} valider", Speaker("alice", "cli")
+        )
+        assert answer.ok, answer.text
+        await desk.vigie.settle()
+        assert smtp.to(CRAPS) == []
+        [notice] = [m for m in smtp.to("david@ars-exemple.fr") if "n'a pas pu être remis" in mail_text(m)]
+        assert f"{crisis} : le point de situation n° 1 n'a pas pu être remis à {CRAPS}" in mail_text(notice)
+        texts = [e.text for e in await main_courante(desk, crisis)]
+        assert any(t.startswith(f"Point n° 1 non remis à {CRAPS} : ") for t in texts)

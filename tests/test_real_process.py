@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable
@@ -438,3 +439,86 @@ async def test_a_crisis_cell_through_the_real_process(tmp_path: Path) -> None:
     exported = await run_cli(["export", crisis, "--format", "json", "-o", "-", "--config", str(config)], url)
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout)["verification"]["head"] == head
+
+
+async def test_points_de_situation_in_the_real_process_survive_a_kill_9(tmp_path: Path) -> None:
+    """A short cadence (one minute) so real time can run it: the draft is posted, the service
+    is killed with SIGKILL, restarted, and the reminders still come, once each; the point is
+    validated from the Telegram topic and mailed upward with a hash the CLI confirms; closing
+    archives the channel, closes the topic, and the RETEX document comes from the CLI."""
+    from tests.realdesk import DAVID, FORUM
+    from tests.test_cli import run_cli
+
+    url = sqlite_url(tmp_path)
+    cadence = {
+        "phases": {"aigue": "1m"},
+        "points": {"prompt_before": "50s", "late_after": "10s"},
+        "upward": ["craps@ars-exemple.fr"],
+    }
+    async with providers() as fakes, real_desk(url, tmp_path, fakes, crisis=cadence) as desk:
+        opened = await desk.http.post(
+            "/api/v1/crises", headers=AUTH, json={"person": "david", "title": "Canicule, EHPAD sans clim"}
+        )
+        assert opened.status_code == 201, opened.text
+        crisis = opened.json()["reference"]
+        channel = await eventually(lambda: fakes.slack.channel_named("crise-"), 20)
+        thread = await eventually(lambda: fakes.telegram.topic_named(FORUM, "crise-"), 20)
+        call = await eventually(
+            lambda: next((m for m in fakes.telegram.from_bot(int(ALICE["tg"])) if crisis in m["text"]), None),
+            20,
+        )
+        await fakes.telegram.press(int(ALICE["tg"]), call, f"join:{crisis}")
+
+        def prompts() -> list[dict[str, Any]]:
+            return [
+                m
+                for m in fakes.slack.in_channel(channel["id"])
+                if "projet du point de situation n° 1" in m["text"]
+            ]
+
+        await eventually(lambda: prompts() or None, 40)
+        await desk.process.kill9()  # between the prompt and the due time
+        await desk.process.start()
+
+        def told(person: dict[str, Any], fragment: str) -> list[dict[str, Any]]:
+            return [m for m in fakes.telegram.from_bot(int(person["tg"])) if fragment in m["text"]]
+
+        await eventually(lambda: told(ALICE, "n° 1 était attendu") or None, 60)
+        await eventually(lambda: told(DAVID, "toujours pas validé") or None, 40)
+        assert len(told(ALICE, "n° 1 était attendu")) == 1 and len(prompts()) == 1
+
+        await fakes.telegram.post_in_topic(int(ALICE["tg"]), FORUM, thread, "/point valider")
+        mail = await eventually(lambda: next(iter(fakes.smtp.to("craps@ars-exemple.fr")), None), 30)
+        body = mail.get_body(preferencelist=("plain",)).get_content()
+        found = re.search(r"entrée n° (\d+) \(ce point\) : ([0-9a-f]{64})", body)
+        assert found is not None, body
+        number, head = found[1], found[2]
+
+        await fakes.telegram.post_in_topic(
+            int(ALICE["tg"]), FORUM, thread, "/crise clore Vague de chaleur passée"
+        )
+        await eventually(
+            lambda: any(
+                "POINT DE SORTIE DE CRISE" in m["text"] for m in fakes.slack.in_channel(channel["id"])
+            ),
+            30,
+        )
+        await fakes.telegram.post_in_topic(int(ALICE["tg"]), FORUM, thread, "/point valider")
+        await eventually(lambda: fakes.slack.channels[channel["id"]].get("is_archived") or None, 40)
+        await eventually(lambda: fakes.telegram.topics[(FORUM, thread)]["closed"] or None, 20)
+        await eventually(lambda: told(ALICE, "RETEX à chaud") or None, 20)
+    config = tmp_path / "vigie.yaml"
+    verified = await run_cli(
+        ["verify", crisis, "--entry", number, "--hash", head, "--config", str(config)], url
+    )
+    assert verified.returncode == 0, verified.stderr
+    forged = await run_cli(
+        ["verify", crisis, "--entry", number, "--hash", "0" * 64, "--config", str(config)], url
+    )
+    assert forged.returncode == 1 and "ne correspond pas" in forged.stderr
+    retex = await run_cli(["retex", crisis, "--config", str(config)], url)
+    assert retex.returncode == 0, retex.stderr
+    assert (
+        f"# RETEX — {crisis}" in retex.stdout
+        and "Crise close par Alice Martin : Vague de chaleur passée" in retex.stdout
+    )

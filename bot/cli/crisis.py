@@ -122,6 +122,13 @@ def show(
 @top.command()
 def verify(
     reference: Annotated[str, typer.Argument(help="Référence de la crise (CRISE-2026-0001).")],
+    entry: Annotated[
+        int | None,
+        typer.Option("--entry", help="Vérifier jusqu'à cette entrée (celle d'un point de situation reçu)."),
+    ] = None,
+    expected: Annotated[
+        str | None, typer.Option("--hash", help="L'empreinte reçue pour cette entrée, à comparer.")
+    ] = None,
     config: ConfigOption = None,
     demo: DemoOption = False,
 ) -> None:
@@ -132,7 +139,7 @@ def verify(
 
     async def work(vigie: Any) -> Any:
         try:
-            return await vigie.cell.verify(reference)
+            return await vigie.cell.verify(reference, entry)
         except CellError as exc:
             typer.echo(exc.message, err=True)
             raise typer.Exit(2) from None
@@ -145,9 +152,58 @@ def verify(
             err=True,
         )
         raise typer.Exit(1)
-    typer.echo(
-        f"{crisis.reference} : chaîne intacte, {verdict.count} entrée(s). Empreinte de tête : {verdict.head}"
-    )
+    if entry is not None and verdict.count < entry:
+        typer.echo(f"{crisis.reference} : pas d'entrée n° {entry} ({verdict.count} entrée(s)).", err=True)
+        raise typer.Exit(1)
+    label = f"Empreinte de l'entrée n° {entry}" if entry is not None else "Empreinte de tête"
+    if expected is not None and expected.strip().lower() != verdict.head:
+        typer.echo(
+            f"{crisis.reference} : l'empreinte reçue ne correspond pas — l'historique a été réécrit "
+            f"jusqu'à l'entrée n° {verdict.count}. {label} : {verdict.head}",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"{crisis.reference} : chaîne intacte, {verdict.count} entrée(s). {label} : {verdict.head}")
+
+
+@top.command()
+def retex(
+    reference: Annotated[str, typer.Argument(help="Référence de la crise (CRISE-2026-0001).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="md ou pdf.")] = "md",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Fichier (défaut : sortie standard en md, <réf>-retex.pdf en pdf)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    demo: DemoOption = False,
+) -> None:
+    """Le document du RETEX, pré-rempli : l'événement, sa chronologie, les réponses à chaud."""
+    from bot.crisis.cell import CellError
+
+    if format not in ("md", "pdf"):
+        typer.echo(f"Format inconnu « {format} » (md, pdf).", err=True)
+        raise typer.Exit(2)
+    settings, cfg = configured(config, demo)
+
+    async def work(vigie: Any) -> bytes | None:
+        try:
+            document = await vigie.crisis.retex.document(reference)
+        except CellError as exc:
+            typer.echo(exc.message, err=True)
+            return None
+        return document.pdf() if format == "pdf" else document.markdown().encode()
+
+    data = run_async(lambda: with_vigie(settings, cfg, work))
+    if data is None:
+        raise typer.Exit(1)
+    if (output is None and format == "md") or (output is not None and str(output) == "-"):
+        sys.stdout.buffer.write(data)
+        return
+    target = output or Path(f"{reference.upper()}-retex.{format}")
+    target.write_bytes(data)
+    typer.echo(f"RETEX de {reference.upper()} : {target} ({len(data)} octets).")
 
 
 @top.command()

@@ -633,11 +633,16 @@ class CrisisCell:
         kind = EntryKind(entry.kind)
         return ENTRY_KIND_LABELS_FR[kind] if self.lang == "fr" else kind.value
 
-    async def verify(self, reference: str) -> tuple[CrisisRow, Verdict]:
+    async def verify(self, reference: str, upto: int | None = None) -> tuple[CrisisRow, Verdict]:
+        """The chain checked from the first entry (to ``upto`` only: its head is then the hash
+        a point de situation was mailed with)."""
         async with self.db.read_session() as session:
             crisis = await self._crisis(session, reference)
             assert crisis.id is not None
-            return crisis, verify(crisis.reference, await store.entry_rows(session, crisis.id))
+            rows = await store.entry_rows(session, crisis.id)
+        if upto is not None:
+            rows = [e for e in rows if e.number <= upto]
+        return crisis, verify(crisis.reference, rows)
 
     # --- which crisis -----------------------------------------------------------------
 

@@ -60,6 +60,14 @@ _ALIASES = {
 }
 # Sections Vigie writes from typed entries: the cell may still replace them.
 FROM_ENTRIES = ("actions", "decisions", "besoins")
+NEWS = {"fr": "Informations depuis le dernier point :", "en": "News since the last report:"}
+PHASE_LABELS = {"aigue": "aiguë"}  # phases are slugs in the configuration
+
+
+def phase_label(phase: str) -> str:
+    return PHASE_LABELS.get(phase, phase)
+
+
 TO_FILL = {"fr": "À compléter (/point {section} <texte>).", "en": "To fill in (/point {section} <text>)."}
 
 
@@ -137,12 +145,17 @@ def automatic(d: Drafting) -> dict[str, str]:
         for e in recent
         if e.kind == EntryKind.INFORMATION.value
     ][-10:]
-    situation = str(previous.get("situation") or "")
+    # The previous point's situation, without the news it listed (they were news then).
+    situation = str(previous.get("situation") or "").split(f"\n{NEWS[d.lang if d.lang in NEWS else 'fr']}")[0]
     if not situation:
         signals = d.crisis.title + (f" (plan ORSAN {d.crisis.plan})" if d.crisis.plan else "")
-        situation = f"{signals}. Phase : {d.crisis.phase}." if fr else f"{signals}. Phase: {d.crisis.phase}."
+        situation = (
+            f"{signals}. Phase : {phase_label(d.crisis.phase)}."
+            if fr
+            else f"{signals}. Phase: {d.crisis.phase}."
+        )
     if news:
-        heading = "Informations depuis le dernier point :" if fr else "News since the last report:"
+        heading = NEWS[d.lang if d.lang in NEWS else "fr"]
         situation += "\n" + heading + "\n" + "\n".join(f"• {n}" for n in news)
     none = "aucune" if fr else "none"
     sections = {
@@ -188,7 +201,7 @@ def render(d: Drafting, sections: dict[str, str], *, draft: bool) -> str:
     lines = [
         f"{banner}{head} n° {d.point.number} — {d.crisis.reference} « {d.crisis.title} »",
         (
-            f"Phase : {d.crisis.phase} · prévu à {d.hm(d.point.due_at)}"
+            f"Phase : {phase_label(d.crisis.phase)} · prévu à {d.hm(d.point.due_at)}"
             if fr
             else f"Phase: {d.crisis.phase} · due at {d.hm(d.point.due_at)}"
         )

@@ -254,7 +254,7 @@ class SituationPoints:
             text = t(
                 "point.entry.phase",
                 self.lang,
-                phase=wanted,
+                phase=draft.phase_label(wanted),
                 cadence=human(self.cfg.cadence(wanted)),
                 name=self.ctx.name(person_id),
                 next=next_text,

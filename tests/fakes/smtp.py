@@ -16,6 +16,15 @@ class Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.refuse_next = 0  # answer 451 to that many DATA commands (a relay in trouble)
+        self.unknown: set[str] = set()  # addresses the relay refuses for good (550 at RCPT)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.unknown:
+            return "550 5.1.1 User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse_next:
