@@ -351,7 +351,7 @@ class CrisisCell:
     async def join(self, person_id: str, reference: str, via: str) -> CellReply:
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
-            crisis = await self._locked(session, reference)
+            crisis = await self.locked(session, reference)
             assert crisis.id is not None
             member = next(
                 (m for m in await store.members(session, crisis.id) if m.person_id == person_id), None
@@ -384,7 +384,7 @@ class CrisisCell:
         """Give a function to someone (``None``: free it). Only décision, pilotage or the opener."""
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
-            crisis = await self._locked(session, reference)
+            crisis = await self.locked(session, reference)
             assert crisis.id is not None
             current = await store.functions(session, crisis.id)
             mine = {f.function for f in current if f.person_id == by}
@@ -469,7 +469,7 @@ class CrisisCell:
 
     async def roles_text(self, reference: str) -> str:
         async with self.db.read_session() as session:
-            crisis = await self._crisis(session, reference)
+            crisis = await self.crisis_named(session, reference)
             assert crisis.id is not None
             held = await store.functions(session, crisis.id)
             joined = {m.person_id: m.joined_at for m in await store.members(session, crisis.id)}
@@ -553,7 +553,7 @@ class CrisisCell:
         another way: an SMS, a mail, a message of the other room."""
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
-            crisis = await self._crisis(session, reference)
+            crisis = await self.crisis_named(session, reference)
             await self.post_in_rooms(session, crisis, text, now, skip=skip)
 
     async def post_in_rooms(
@@ -615,7 +615,7 @@ class CrisisCell:
         """``/fait n°``: an action is done (a new entry that refers to it)."""
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
-            crisis = await self._locked(session, reference)
+            crisis = await self.locked(session, reference)
             assert crisis.id is not None
             action = await store.entry(session, crisis.id, number)
             if action is None or action.kind not in (EntryKind.ACTION.value, EntryKind.DEMANDE.value):
@@ -637,7 +637,7 @@ class CrisisCell:
         """The chain checked from the first entry (to ``upto`` only: its head is then the hash
         a point de situation was mailed with)."""
         async with self.db.read_session() as session:
-            crisis = await self._crisis(session, reference)
+            crisis = await self.crisis_named(session, reference)
             assert crisis.id is not None
             rows = await store.entry_rows(session, crisis.id)
         if upto is not None:
@@ -663,13 +663,13 @@ class CrisisCell:
             return theirs[0].reference
         raise CellError("crisis_needed", t("crisis.which", self.lang, prefix=self.prefix))
 
-    async def _crisis(self, session: AsyncSession, reference: str) -> CrisisRow:
+    async def crisis_named(self, session: AsyncSession, reference: str) -> CrisisRow:
         crisis = await store.get_crisis(session, reference)
         if crisis is None:
             raise CellError("not_found", t("crisis.not_found", self.lang, reference=reference))
         return crisis
 
-    async def _locked(self, session: AsyncSession, reference: str) -> CrisisRow:
+    async def locked(self, session: AsyncSession, reference: str) -> CrisisRow:
         crisis = await store.lock_crisis(session, self.db, reference)
         if crisis is None:
             raise CellError("not_found", t("crisis.not_found", self.lang, reference=reference))

@@ -15,6 +15,7 @@ from bot.crisis.cell import CrisisCell
 from bot.crisis.models import CrisisRow, CrisisState
 from bot.crisis.retex import Retex
 from bot.texts import t
+from escalation.paging import notify
 
 
 class CrisisClosure:
@@ -38,6 +39,17 @@ class CrisisClosure:
             reason=f" ({reason})" if reason else "",
         )
         await self.cell.post_in_rooms(session, crisis, said, now, key=f"closure:{crisis.reference}")
+        for person_id in dict.fromkeys(self.cell.config.crisis.inform):  # told it was armed: told it is over
+            notify(
+                session,
+                ctx,
+                person_id,
+                said,
+                kind="crisis_closed",
+                signal_id=None,
+                key=f"closure:{crisis.reference}",
+                now=now,
+            )
         for room in await store.rooms(session, crisis.id):
             room.close_at = now  # the room keeper closes it once the posts above are out
             session.add(room)

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.crisis import draft, store
 from bot.crisis.cell import CrisisCell
-from bot.crisis.models import CrisisRow, CrisisTimerRow, EntryKind
+from bot.crisis.models import CrisisRow, CrisisState, CrisisTimerRow, EntryKind
 from bot.texts import t
 from escalation.paging import notify
 
@@ -32,7 +32,7 @@ class ActionFollowUp:
         self, session: AsyncSession, crisis: CrisisRow, timer: CrisisTimerRow, now: datetime
     ) -> None:
         assert crisis.id is not None
-        if crisis.state != "ouverte":
+        if crisis.state != CrisisState.OPEN.value:
             return
         number = int(timer.data.get("entry") or 0)
         rows = await store.entry_rows(session, crisis.id)

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.config import CrisisConfig
 from bot.crisis import draft, store, timers
 from bot.crisis.cell import CellError, CellReply, CrisisCell
 from bot.crisis.documents import point_pdf
 from bot.crisis.draft import Drafting
-from bot.crisis.models import CrisisPointRow, CrisisRow, CrisisTimerRow, EntryKind, PointState
+from bot.crisis.models import CrisisPointRow, CrisisRow, CrisisState, CrisisTimerRow, EntryKind, PointState
 from bot.crisis.store import EntryDraft
 from bot.domain import Function
 from bot.models import OutboxMessageRow
@@ -67,7 +68,7 @@ class SituationPoints:
         return self.cell.lang
 
     @property
-    def cfg(self):  # type: ignore[no-untyped-def]
+    def cfg(self) -> CrisisConfig:
         return self.config.crisis
 
     # --- reading ----------------------------------------------------------------------
@@ -76,6 +77,14 @@ class SituationPoints:
         assert crisis.id is not None
         pending = [p for p in await store.points(session, crisis.id) if p.state != PointState.VALIDATED.value]
         return pending[0] if pending else None
+
+    async def _pending(self, session: AsyncSession, crisis: CrisisRow) -> CrisisPointRow:
+        """The coming point, or a clear refusal (the cell not armed yet, or nothing pending)."""
+        point = await self._current(session, crisis)
+        if point is None:
+            key = "point.not_armed" if crisis.armed_at is None else "point.none_pending"
+            raise CellError("no_point", t(key, self.lang, reference=crisis.reference))
+        return point
 
     async def _previous(self, session: AsyncSession, crisis: CrisisRow) -> CrisisPointRow | None:
         assert crisis.id is not None
@@ -140,11 +149,8 @@ class SituationPoints:
     async def show(self, reference: str) -> CellReply:
         now = self.ctx.clock.now()
         async with self.db.read_session() as session:
-            crisis = await self.cell._crisis(session, reference)
-            point = await self._current(session, crisis)
-            if point is None:
-                key = "point.not_armed" if crisis.armed_at is None else "point.none_pending"
-                return CellReply(t(key, self.lang, reference=crisis.reference), ok=False, code="no_point")
+            crisis = await self.cell.crisis_named(session, reference)
+            point = await self._pending(session, crisis)
             text = await self._draft_text(session, crisis, point, now)
         return CellReply(t("point.shown", self.lang, draft=text, time=self.ctx.local(point.due_at)))
 
@@ -153,11 +159,8 @@ class SituationPoints:
     ) -> CellReply:
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
-            crisis = await self.cell._locked(session, reference)
-            point = await self._current(session, crisis)
-            if point is None:
-                key_ = "point.not_armed" if crisis.armed_at is None else "point.none_pending"
-                raise CellError("no_point", t(key_, self.lang, reference=crisis.reference))
+            crisis = await self.cell.locked(session, reference)
+            point = await self._pending(session, crisis)
             point.sections = {**(point.sections or {}), section: text}
             session.add(point)
             label = draft.LABELS.get(self.lang, draft.LABELS["fr"])[section]
@@ -185,7 +188,7 @@ class SituationPoints:
         if when is None:
             return CellReply(t("point.bad_time", self.lang, value=value), ok=False, code="usage")
         async with self.db.transaction() as session:
-            crisis = await self.cell._locked(session, reference)
+            crisis = await self.cell.locked(session, reference)
             assert crisis.id is not None
             point = await self._current(session, crisis)
             name = self.ctx.name(person_id)
@@ -223,7 +226,7 @@ class SituationPoints:
         wanted = args.strip().lower()
         wanted = wanted.replace("é", "e").replace("ë", "e").replace("è", "e")
         async with self.db.transaction() as session:
-            crisis = await self.cell._locked(session, reference)
+            crisis = await self.cell.locked(session, reference)
             assert crisis.id is not None
             await self.cell.require_lead(session, crisis, person_id, "point.action.phase")
             if wanted not in self.cfg.phases:
@@ -265,7 +268,7 @@ class SituationPoints:
     async def actions(self, reference: str) -> CellReply:
         now = self.ctx.clock.now()
         async with self.db.read_session() as session:
-            crisis = await self.cell._crisis(session, reference)
+            crisis = await self.cell.crisis_named(session, reference)
             assert crisis.id is not None
             rows = await store.entry_rows(session, crisis.id)
         open_ = draft.open_entries(rows, EntryKind.ACTION)
@@ -290,13 +293,10 @@ class SituationPoints:
     async def validate(self, person_id: str, channel: str, reference: str) -> CellReply:
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
-            crisis = await self.cell._locked(session, reference)
+            crisis = await self.cell.locked(session, reference)
             assert crisis.id is not None
             await self.cell.require_lead(session, crisis, person_id, "point.action.validate")
-            point = await self._current(session, crisis)
-            if point is None:
-                key = "point.not_armed" if crisis.armed_at is None else "point.none_pending"
-                raise CellError("no_point", t(key, self.lang, reference=crisis.reference))
+            point = await self._pending(session, crisis)
             cadence = self.cfg.cadence(crisis.phase)
             next_at = None if point.final else (point.next_at or now + cadence)
             d = await self._drafting(session, crisis, point, now, next_at)
@@ -426,7 +426,7 @@ class SituationPoints:
                 now=now,
             )
         crisis = await store.lock_crisis(session, self.db, reference)
-        if crisis is not None and crisis.state == "ouverte":
+        if crisis is not None and crisis.state == CrisisState.OPEN.value:
             said = t(
                 "point.entry.bounced", self.lang, number=number, address=row.recipient_address, reason=reason
             )
@@ -439,7 +439,7 @@ class SituationPoints:
         now; validating it closes the crisis."""
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
-            crisis = await self.cell._locked(session, reference)
+            crisis = await self.cell.locked(session, reference)
             assert crisis.id is not None
             await self.cell.require_lead(session, crisis, person_id, "point.action.close")
             if crisis.closing_by is not None:
@@ -483,7 +483,11 @@ class SituationPoints:
         assert crisis.id is not None
         number = timer.data.get("point")
         point = next((p for p in await store.points(session, crisis.id) if p.number == number), None)
-        if point is None or point.state == PointState.VALIDATED.value or crisis.state != "ouverte":
+        if (
+            point is None
+            or point.state == PointState.VALIDATED.value
+            or crisis.state != CrisisState.OPEN.value
+        ):
             return
         if timer.kind == timers.POINT_PROMPT:
             await self._prompt(session, crisis, point, now)

@@ -245,7 +245,7 @@ class Retex:
 
     async def document(self, reference: str) -> RetexDocument:
         async with self.db.read_session() as session:
-            crisis = await self.cell._crisis(session, reference)
+            crisis = await self.cell.crisis_named(session, reference)
             return await self.document_in(session, crisis)
 
     async def document_in(self, session: AsyncSession, crisis: CrisisRow) -> RetexDocument:
