@@ -21,6 +21,10 @@ from bot.crisis.rooms import RoomKeeper
 from bot.crisis.services import CrisisServices, build_crisis
 from bot.db import Database
 from bot.desk_commands import DeskCommands
+from bot.diffusion.partners import sync_config as sync_partners
+from bot.diffusion.service import KIND as DIFFUSION_KIND
+from bot.diffusion.service import Diffusions
+from bot.diffusion.worker import DiffusionWorker
 from bot.directory import sync_directory
 from bot.inbound import Inbound
 from bot.intake import IntakeService
@@ -65,6 +69,8 @@ class Vigie:
     supervisor: AdapterSupervisor
     feeds: FeedSigner | None  # None: VIGIE_FEED_SECRET unset, no calendar feeds
     rooms: RoomKeeper  # creates the crisis rooms on the platforms that have rooms
+    diffusions: Diffusions  # national messages relayed to the partners
+    diffusion_worker: DiffusionWorker
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -83,6 +89,7 @@ class Vigie:
         """Run timers and deliveries until nothing is due (tests and one-shot CLI commands)."""
         for _ in range(rounds):
             done = await self.engine.run_due() + await self.rooms.run_once()
+            done += await self.diffusions.run_due()
             if not (done + await self.dispatcher.run_once()):
                 return
 
@@ -91,6 +98,7 @@ class Vigie:
         provider being unreachable; the caller then stops the service."""
         await migrate.upgrade(self.db)
         await sync_directory(self.db, self.config, self.clock)
+        await sync_partners(self.db, self.config, self.clock.now())
         await self.supervisor.start()
         if background:
             self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(), name="outbox-dispatcher"))
@@ -99,6 +107,7 @@ class Vigie:
             )
             self._tasks.append(asyncio.create_task(self.calendar.run_forever(), name="calendar"))
             self._tasks.append(asyncio.create_task(self.rooms.run_forever(), name="crisis-rooms"))
+            self._tasks.append(asyncio.create_task(self.diffusion_worker.run_forever(), name="diffusions"))
         log.info("vigie_started", database=self.db.dialect, desk=self.config.desk.name)
 
     async def stop(self, grace: float = 6.0) -> None:
@@ -151,6 +160,10 @@ def build(
         if row.kind == UPWARD_KIND:  # a point de situation the relay refused
             await crisis.points.upward_failed(session, row, reason, now)
             return
+        if row.kind == DIFFUSION_KIND:  # a partner's channel refused: its next step at once
+            await diffusions.failed(session, row, reason, now)
+            diffusion_worker.poke()
+            return
         await failover(session, ctx, row, reason, now)
         engine.poke()
 
@@ -160,9 +173,12 @@ def build(
     commands = DeskCommands(config, db, intake, actions, ctx)
     cell = CrisisCell(config, db, ctx, actions)
     crisis = build_crisis(cell)
+    diffusions = Diffusions(config, db, ctx)
     inbound = Inbound(
-        config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke, crisis
+        config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke, crisis, diffusions
     )
+
+    diffusion_worker = DiffusionWorker(diffusions, dispatcher.poke)
 
     async def channel_notice(channel: str, back: bool, since: datetime, error: str | None) -> None:
         await tell_officers(db, ctx, channel, back=back, since=since, now=clock.now(), error=error)
@@ -195,6 +211,8 @@ def build(
         feeds=feed_signer(settings),
         crisis=crisis,
         rooms=RoomKeeper(cell, {}, dispatcher.poke, crisis.due),
+        diffusions=diffusions,
+        diffusion_worker=diffusion_worker,
     )
     inbound.also_wake(vigie.rooms.poke)
     channels = config.channels

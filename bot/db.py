@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -86,6 +87,13 @@ class Database:
     def read_session(self) -> AsyncSession:
         """A session for reading only (never blocks behind writers on SQLite)."""
         return self._read_sessions()
+
+    async def serialize(self, session: AsyncSession, name: str) -> None:
+        """Hold a lock named ``name`` until the transaction ends, across instances (PostgreSQL's
+        advisory lock; SQLite has one writer already)."""
+        if self.is_postgres:
+            key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+            await session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -27,6 +27,7 @@ async def sync_directory(db: Database, config: VigieConfig, clock: Clock) -> Non
     now = clock.now()
     wanted = {p.id: p for p in config.people}
     async with db.transaction() as session:
+        await db.serialize(session, "directory")  # two instances starting at once: one after the other
         rows = {row.id: row for row in (await session.exec(select(PersonRow))).all()}
         for person_id, row in rows.items():
             if person_id not in wanted and row.active:

@@ -31,6 +31,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "point": ("point", "sitrep"),
     "actions": ("actions",),
     "retex": ("retex", "debrief"),
+    # Diffusion to the partners (bot/diffusion/service.py).
+    "diffuse": ("diffuser", "diffuse"),
+    "diffusion": ("diffusion",),
 }
 _ALIASES = {alias: name for name, aliases in COMMANDS.items() for alias in aliases}
 

@@ -24,6 +24,7 @@ from bot.crisis.models import EntryKind
 from bot.crisis.services import CrisisServices
 from bot.crisis.store import EntryDraft
 from bot.desk_commands import DeskCommands
+from bot.diffusion.service import DiffusionCommands, DiffusionError, Diffusions
 from bot.domain import ChannelKind, OriginChannel
 from bot.grammar import is_ack_reply, is_join_reply, parse_command
 from bot.intake import IntakeService, Origin, Receipt, SignalDraft
@@ -91,11 +92,14 @@ class Inbound:
         wake_engine: Callable[[], None],
         wake_delivery: Callable[[], None],
         crisis: CrisisServices,
+        diffusions: Diffusions,
     ) -> None:
         self.config, self.ctx = config, ctx
         self._intake, self._actions, self._commands = intake, actions, commands
         self._cell = crisis.cell
         self._retex = crisis.retex
+        self._diffusions = diffusions
+        self._diffusion_commands = DiffusionCommands(diffusions)
         self._hooks: list[Callable[[], None]] = []
         self._rooms: dict[tuple[str, str], str] = {}
         self._crisis_commands = CrisisCommands(config, crisis, self.person_for)
@@ -404,6 +408,8 @@ class Inbound:
             return self._from_cell(said)
         if parsed is None and is_join_reply(text):  # « je rejoins » in answer to a crisis call
             return await self.crisis_command("join", "", Speaker(person_id, origin.channel.value, room))
+        if parsed is not None and parsed.name in ("diffuse", "diffusion"):
+            return await self.diffusion_command(person_id, parsed.name, parsed.args)
         if parsed is not None and parsed.name == "close":
             try:
                 reference, note = self._commands.close_arguments(parsed.args)
@@ -419,6 +425,36 @@ class Inbound:
         if reply.changed:
             self._wake()
         return Reply(reply.text, changed=reply.changed)
+
+    async def diffusion_command(
+        self, person_id: str, name: str, args: str, token: ApiToken | None = None
+    ) -> Reply:
+        """``/diffuser …`` (permission ``diffusion``) and ``/diffusion statut|relancer|confirmer``."""
+        if refused := self._refusal(person_id, token, "diffusion"):
+            return refused
+        commands = self._diffusion_commands
+        said = await (commands.diffuse if name == "diffuse" else commands.follow)(person_id, args)
+        if said.changed:
+            self._wake()
+        return Reply(said.text, ok=said.ok, changed=said.changed, reference=said.reference, code=said.code)
+
+    async def confirm_receipt(
+        self, reference: str, partner_id: str, via: str, *, done: bool = False
+    ) -> Reply:
+        """A partner confirms a diffusion (its signed link, voice key 1)."""
+        try:
+            said = await self._diffusions.confirm(reference, partner_id, via, done=done)
+        except DiffusionError as exc:
+            return Reply(exc.message, ok=False, code=exc.code)
+        self._wake()
+        return Reply(said.text, ok=said.ok, changed=said.changed, reference=said.reference)
+
+    async def diffusion_code(self, phone: str, code: int, *, done: bool = False) -> Reply:
+        """« D7 » (« D7 FAIT ») by SMS from a partner's on-call phone."""
+        said = await self._diffusions.confirm_by_phone(code, phone, done=done)
+        if said.changed:
+            self._wake()
+        return Reply(said.text, ok=said.ok, changed=said.changed, reference=said.reference, code=said.code)
 
     async def raise_signal(self, draft: SignalDraft) -> Receipt:
         """A signal from outside a chat (SMS to the desk, mail to the alerte mailbox)."""

@@ -14,6 +14,7 @@ _ACTIONS = {
     "clore": {"fr": "clore un signal", "en": "closing a signal"},
     "relais": {"fr": "prendre le relais de l'astreinte", "en": "taking over the on-call duty"},
     "crise": {"fr": "ouvrir une cellule de crise", "en": "opening a crisis cell"},
+    "diffusion": {"fr": "diffuser un message aux partenaires", "en": "relaying a message to the partners"},
 }
 
 

@@ -20,7 +20,16 @@ from bot.validation import french_errors
 
 def create_app(vigie: Vigie) -> FastAPI:
     """The ASGI app. It does not start or stop the service: ``bot.service`` does, around it."""
-    from handlers import alertmanager, http_crisis, http_feeds, http_intake, http_ops, http_paging, http_query
+    from handlers import (
+        alertmanager,
+        http_crisis,
+        http_diffusion,
+        http_feeds,
+        http_intake,
+        http_ops,
+        http_paging,
+        http_query,
+    )
     from handlers.http_common import HttpError, authenticate
 
     docs = vigie.config.http.docs
@@ -88,7 +97,16 @@ def create_app(vigie: Vigie) -> FastAPI:
     # A path or query with NUL or control characters is refused before any route (pure ASGI:
     # the hot webhook paths pay nothing for it).
     app.add_middleware(CleanAddresses)
-    for module in (http_intake, alertmanager, http_paging, http_query, http_ops, http_feeds, http_crisis):
+    for module in (
+        http_intake,
+        alertmanager,
+        http_paging,
+        http_query,
+        http_ops,
+        http_feeds,
+        http_crisis,
+        http_diffusion,
+    ):
         app.include_router(module.router)
     for adapter in vigie.adapters:
         for path, endpoint, methods in adapter.routes():

@@ -133,8 +133,15 @@ class OutboxDispatcher:
                 .where(
                     or_(col(OutboxMessageRow.not_before).is_(None), col(OutboxMessageRow.not_before) <= now)
                 )
-                # Pages go before everything else.
-                .order_by(case((OutboxMessageRow.kind == "page", 0), else_=1), col(OutboxMessageRow.id))
+                # Pages go before everything else; a diffusion to hundreds of partners goes last.
+                .order_by(
+                    case(
+                        (OutboxMessageRow.kind == "page", 0),
+                        (OutboxMessageRow.kind == "diffusion", 2),
+                        else_=1,
+                    ),
+                    col(OutboxMessageRow.id),
+                )
                 .limit(self.batch)
             )
             if self.db.is_postgres:
@@ -184,7 +191,9 @@ class OutboxDispatcher:
         # (channel, address, is a room post): a room's posts count per group, whatever its topic.
         groups: dict[tuple[str, str | None, bool], list[OutboxMessageRow]] = {}
         for row in rows:
-            if row.kind == "room_post" and row.channel in room_limits:
+            if row.kind == "diffusion":  # paced when queued (bot.diffusion), never merged: each has its code
+                ready.append(row)
+            elif row.kind == "room_post" and row.channel in room_limits:
                 chat = str(row.recipient_address or "").partition(":")[0]
                 groups.setdefault((row.channel, chat, True), []).append(row)
             elif row.channel in limits:
@@ -346,7 +355,10 @@ class OutboxDispatcher:
 
     def _warn_desk(self, session: AsyncSession, row: OutboxMessageRow, warning: str, now: datetime) -> None:
         """Tell the desk managers (function responsable) about a contact that needs fixing."""
-        text = f"Annuaire à corriger — {self.ctx.name(row.recipient_person_id)} ({row.channel}) : {warning}"
+        # A person of the directory, or a partner (a diffusion's message names it).
+        who = self.ctx.name(row.recipient_person_id) if row.recipient_person_id else None
+        who = who or str(row.data.get("partner_name") or row.data.get("partner") or row.recipient_address)
+        text = f"Annuaire à corriger — {who} ({row.channel}) : {warning}"
         for person in self.ctx.config.people:
             if Function.RESPONSABLE in person.functions:
                 notify(

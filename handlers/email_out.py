@@ -38,7 +38,12 @@ RETEX_PATH = "/retex/{token}"
 # non-ASCII header (« Pénurie d'oxygène » arrives as « Pénuried'oxygène »): headers are kept on
 # one line, which RFC 5322 allows up to 998 characters; subjects quote at most 150 of a title.
 _UNFOLDED = email.policy.SMTP.clone(max_line_length=998)
-ACTIONS_FR = {"ack": "Je prends en charge", "escalate": "Escalader", "join": "Je rejoins la cellule de crise"}
+ACTIONS_FR = {
+    "ack": "Je prends en charge",
+    "escalate": "Escalader",
+    "join": "Je rejoins la cellule de crise",
+    "confirm": "Je confirme la réception",
+}
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -134,6 +139,11 @@ class EmailChannel:
         data = self._read(request.path_params["token"])
         if isinstance(data, HTMLResponse):
             return data
+        if data["a"] == "confirm":  # a partner confirms a diffusion
+            said = await self.core.inbound.confirm_receipt(data["r"], data["p"], "email")
+            return _page(
+                f"Diffusion {data['r']}", f"<p>{html.escape(said.text)}</p>", 200 if said.ok else 409
+            )
         reply = await self.core.inbound.respond(data["p"], data["r"], Answer(data["a"]), "email")
         return _page(f"Alerte {data['r']}", f"<p>{html.escape(reply.text)}</p>", 200 if reply.ok else 409)
 
@@ -197,6 +207,15 @@ class EmailChannel:
             mail["Subject"] = f"{banner}[Vigie] Cellule de crise {details.reference} — {details.title[:150]}"
             person = message.recipient_person_id or ""
             body += f"\n\nRejoindre la cellule : {self.link('join', details.reference, person)}"
+        elif message.kind == "diffusion" and details.reference:
+            mail["Subject"] = message.subject or f"[Vigie] {details.reference}"
+            partner = str(message.data.get("partner") or "")
+            cfg = self.core.config.diffusion
+            valid = cfg.cycle_wait * cfg.cycles + timedelta(days=7)  # links outlive the cycles
+            body += (
+                f"\n\nConfirmer la réception : {self.link('confirm', details.reference, partner, ttl=valid)}"
+                "\n(lien propre à votre établissement)"
+            )
         elif message.kind == "retex_question" and details.reference:
             banner = details.banner(self.core.config.desk.language)
             mail["Subject"] = f"{banner}[Vigie] RETEX à chaud {details.reference} — {details.title[:150]}"

@@ -32,6 +32,10 @@ REPLY = re.compile(
 MAX_SMS = 480
 
 
+# « D7 », « d 7 ok », « OK D7 », « D7 FAIT » (the action asked is done).
+DIFFUSION_REPLY = re.compile(r"^\s*(?:ok\s+)?d\s?(\d{1,6})\s*(fait|done)?\s*(?:ok|re[cç]u)?\s*$", re.I)
+
+
 def sms_text(message: OutboxMessageRow, lang: str = "fr") -> str:
     """Pages are short on SMS: reference, title and the reply codes."""
     details = MessageDetails.of(message)
@@ -86,6 +90,11 @@ class TwilioSmsChannel:
         inbound = self.core.inbound
         sender, body = form.get("From", ""), form.get("Body", "").strip()
         person = inbound.person_for("sms", sender)
+        confirming = DIFFUSION_REPLY.match(body)
+        if confirming is not None:  # « D7 » from a partner's on-call phone: a diffusion received
+            said = await inbound.diffusion_code(sender, int(confirming[1]), done=bool(confirming[2]))
+            await inbound.send_reply("sms", sender, f"Vigie : {said.text}", person)
+            return Response(EMPTY_TWIML, media_type="text/xml")
         if person is not None:
             # « CRISE-2026-0003 … » or « MC … » from a member: into that crisis's main courante.
             sid = form.get("MessageSid") or None

@@ -25,6 +25,7 @@ CALL_STATUS_PATH = "/twilio/call-status"
 FR = "fr-FR"
 MENU = "Appuyez sur 1 pour prendre en charge, sur 2 pour escalader, sur 9 pour réécouter."
 CRISIS_MENU = "Appuyez sur 1 pour rejoindre la cellule de crise, sur 9 pour réécouter."
+DIFFUSION_MENU = "Appuyez sur 1 pour confirmer la réception, sur 9 pour réécouter."
 
 
 def spoken(message: OutboxMessageRow, lang: str = "fr") -> str:
@@ -90,7 +91,7 @@ class TwilioVoiceChannel:
             method="POST",
             timeout=10,
         )
-        menu = CRISIS_MENU if message.kind == "crisis_call" else MENU
+        menu = {"crisis_call": CRISIS_MENU, "diffusion": DIFFUSION_MENU}.get(message.kind, MENU)
         gather.say(f"{intro} {menu}".strip(), language=FR)
         response.append(gather)
         response.say("Aucune touche reçue. L'alerte reste en attente. Au revoir.", language=FR)
@@ -118,9 +119,20 @@ class TwilioVoiceChannel:
         if form is None:
             return Response("Signature Twilio invalide.", status_code=403)
         message = await self._message(str(request.path_params["message_id"]))
+        digits = form.get("Digits", "")
+        if message is not None and message.kind == "diffusion":  # a partner's on-call phone
+            if digits == "9":
+                return twiml(self._menu(message, spoken(message, self.core.config.desk.language)))
+            if digits != "1":
+                return twiml(self._menu(message, "Touche non reconnue."))
+            said = await self.core.inbound.confirm_receipt(
+                str(message.data.get("reference")), str(message.data.get("partner")), "voice"
+            )
+            answer = VoiceResponse()
+            answer.say("C'est noté : réception confirmée. Merci." if said.ok else said.text, language=FR)
+            return twiml(answer)
         if message is None or not message.recipient_person_id:
             return twiml(VoiceResponse())
-        digits = form.get("Digits", "")
         reference, person = message.data.get("reference", ""), message.recipient_person_id
         response = VoiceResponse()
         if digits == "9":

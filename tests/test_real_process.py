@@ -505,7 +505,8 @@ async def test_points_de_situation_in_the_real_process_survive_a_kill_9(tmp_path
         )
         await fakes.telegram.post_in_topic(int(ALICE["tg"]), FORUM, thread, "/point valider")
         await eventually(lambda: fakes.slack.channels[channel["id"]].get("is_archived") or None, 40)
-        await eventually(lambda: fakes.telegram.topics[(FORUM, thread)]["closed"] or None, 20)
+        # Closed once its last posts are out (the group's posts are paced: 20 a minute).
+        await eventually(lambda: fakes.telegram.topics[(FORUM, thread)]["closed"] or None, 75)
         await eventually(lambda: told(ALICE, "RETEX à chaud") or None, 20)
     config = tmp_path / "vigie.yaml"
     verified = await run_cli(

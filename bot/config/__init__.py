@@ -126,6 +126,18 @@ from bot.config.model import (
 from bot.config.model import (
     _default_permissions as _default_permissions,
 )
+from bot.config.partners import (
+    PARTNER_KINDS as PARTNER_KINDS,
+)
+from bot.config.partners import (
+    DiffusionConfig as DiffusionConfig,
+)
+from bot.config.partners import (
+    DiffusionStep as DiffusionStep,
+)
+from bot.config.partners import (
+    Partner as Partner,
+)
 from bot.config.references import (
     _items as _items,
 )

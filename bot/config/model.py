@@ -18,12 +18,13 @@ from bot.config.directory import Person
 from bot.config.http import HttpConfig
 from bot.config.intake import IntakeConfig
 from bot.config.ladders import Ladder
+from bot.config.partners import DiffusionConfig, Partner
 from bot.config.references import cross_check
 from bot.config.rosters import Roster
 from bot.config.types import LEVELS, StrictModel
 from bot.domain import ChannelKind, Function
 
-Guarded = Literal["relais", "clore", "crise"]  # the desk commands a permission rule can restrict
+Guarded = Literal["relais", "clore", "crise", "diffusion"]  # the desk commands a permission rule can restrict
 
 
 def _default_permissions() -> dict[Guarded, list[Function]]:
@@ -31,6 +32,7 @@ def _default_permissions() -> dict[Guarded, list[Function]]:
         "relais": [Function.REFERENT, Function.CADRE, Function.RESPONSABLE],
         "clore": [Function.CADRE, Function.RESPONSABLE, Function.PILOTAGE, Function.DECISION],
         "crise": [Function.CADRE, Function.RESPONSABLE, Function.DECISION, Function.PILOTAGE],
+        "diffusion": [Function.CADRE, Function.RESPONSABLE],
     }
 
 
@@ -49,6 +51,9 @@ class VigieConfig(StrictModel):
     # Chat commands that change the desk, and the functions allowed to run them.
     permissions: dict[Guarded, list[Function]] = Field(default_factory=_default_permissions)
     crisis: CrisisConfig = Field(default_factory=CrisisConfig)
+    # Partners the desk relays national messages to (more from CSV: vigie partners import).
+    partners: list[Partner] = Field(default_factory=list)
+    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
     # Who may use the HTTP API, to do what, for whom (secrets in the environment).
     api_tokens: list[ApiTokenConfig] = Field(default_factory=list)
 
@@ -56,6 +61,7 @@ class VigieConfig(StrictModel):
     def _unique_names(self) -> VigieConfig:
         for what, names in (
             ("identifiant de personne", [p.id for p in self.people]),
+            ("identifiant de partenaire", [p.id for p in self.partners]),
             ("nom de jeton d'API", [t.name for t in self.api_tokens]),
             ("variable d'environnement de jeton d'API", [t.variable for t in self.api_tokens]),
         ):
@@ -70,7 +76,12 @@ class VigieConfig(StrictModel):
         return next((p for p in self.people if p.id == person_id), None)
 
     def allowed_functions(self, command: str) -> list[Function]:
-        guarded: dict[str, Guarded] = {"relais": "relais", "clore": "clore", "crise": "crise"}
+        guarded: dict[str, Guarded] = {
+            "relais": "relais",
+            "clore": "clore",
+            "crise": "crise",
+            "diffusion": "diffusion",
+        }
         key = guarded.get(command)
         if key is None:
             return []

@@ -63,6 +63,7 @@ class FakeTwilio:
     sent: list[dict[str, Any]] = field(default_factory=list)  # messages accepted (201)
     requests: list[dict[str, Any]] = field(default_factory=list)  # every create request
     failures: list[TwilioError] = field(default_factory=list)  # answered in turn, then success
+    invalid: set[str] = field(default_factory=set)  # numbers Twilio refuses (21211) for SMS and calls
     calls: list[dict[str, Any]] = field(default_factory=list)  # calls placed (201)
 
     def __post_init__(self) -> None:
@@ -111,6 +112,9 @@ class FakeTwilio:
         self.requests.append(form)
         if "To" not in form or not (form.get("Body") or form.get("MediaUrl")):
             return JSONResponse(TwilioError(400, 21602, "Message body is required.").body(), status_code=400)
+        if form["To"] in self.invalid:
+            error = TwilioError(400, 21211, f"The 'To' number {form['To']} is not a valid phone number.")
+            return JSONResponse(error.body(), status_code=400)
         if self.failures:
             error = self.failures.pop(0)
             return JSONResponse(error.body(), status_code=error.status)
@@ -152,6 +156,9 @@ class FakeTwilio:
         self.requests.append(form)
         if "To" not in form or not (form.get("Url") or form.get("Twiml")):
             return JSONResponse(TwilioError(400, 21205, "Url parameter is required.").body(), status_code=400)
+        if form["To"] in self.invalid:
+            error = TwilioError(400, 21211, f"The 'To' number {form['To']} is not a valid phone number.")
+            return JSONResponse(error.body(), status_code=400)
         if self.failures:
             error = self.failures.pop(0)
             return JSONResponse(error.body(), status_code=error.status)

@@ -1,0 +1,1 @@
+"""Diffusion: relaying national alert messages to the partners, with confirmed receipt."""

@@ -1,0 +1,338 @@
+"""Diffusion with confirmed receipt, device-script style: the real aiosmtplib and twilio
+libraries against the SMTP and Twilio fakes, an injected clock. Five EHPAD get a MINSANTE
+POUR DIFFUSION: one confirms by its link, one by SMS code, one by voice key 1, one through the
+operator who phoned it, and one bounces everywhere and ends « injoignable »."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.clock import ManualClock
+from bot.diffusion.partners import import_csv, list_partners
+from tests.devices import NIGHT, DutyDesk
+from tests.fakes.smtp import FakeSmtp
+from tests.fakes.twilio import FakeTwilio
+from tests.support import AUTH, AsgiServer, free_port, make_config, running_vigie
+from tests.test_escalation import LADDER, ROSTER
+from tests.test_voice import gather_action
+
+SID, TOKEN = "AC" + "d" * 32, "twilio-auth-token"
+DESK = "+33612000000"
+LILAS, TILLEULS, ROSES, MIMOSAS, FANTOME = (f"+3361000000{n}" for n in range(1, 6))
+PEOPLE: list[dict[str, Any]] = [
+    {"id": "alice", "name": "Alice Martin", "functions": ["referent"], "notify": ["console"]},
+    {"id": "bruno", "name": "Bruno Petit", "functions": ["referent"], "notify": ["console"]},
+    {"id": "chloe", "name": "Chloé Bernard", "functions": ["cadre"], "notify": ["console"]},
+    {"id": "david", "name": "David Roux", "functions": ["responsable"], "notify": ["console"]},
+]
+
+
+def _ehpad(pid: str, name: str, phone: str) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "name": name,
+        "kind": "EMS",
+        "department": "59",
+        "email": f"alerte@{pid}.fr",
+        "phone": phone,
+        "groups": ["ehpad-59"],
+    }
+
+
+PARTNERS = [
+    _ehpad("ehpad-lilas", "EHPAD Les Lilas", LILAS),
+    _ehpad("ehpad-tilleuls", "EHPAD Les Tilleuls", TILLEULS),
+    _ehpad("ehpad-roses", "EHPAD Les Roses", ROSES),
+    _ehpad("ehpad-mimosas", "EHPAD Les Mimosas", MIMOSAS),
+    {"id": "ch-nord", "name": "CH Nord", "kind": "ES", "email": "alerte@ch-nord.fr", "groups": ["es-59"]},
+]
+
+
+@asynccontextmanager
+async def diffusion_desk(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[DutyDesk, FakeSmtp, FakeTwilio, str]]:
+    twilio = FakeTwilio(SID, TOKEN)
+    monkeypatch.setenv("VIGIE_TWILIO_ACCOUNT_SID", SID)
+    monkeypatch.setenv("VIGIE_TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("VIGIE_LINK_SECRET", "link-secret-for-tests")
+    monkeypatch.delenv("VIGIE_SMTP_USERNAME", raising=False)
+    monkeypatch.delenv("VIGIE_SMTP_PASSWORD", raising=False)
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    with FakeSmtp() as smtp:
+        async with AsgiServer(twilio.app) as api:
+            config = make_config(
+                desk={"name": "PFR test", "public_url": public},
+                people=PEOPLE,
+                rosters=[ROSTER],
+                ladders=[LADDER],
+                duty_officers=["david"],
+                partners=PARTNERS,
+                diffusion={"contact": "ARS Hauts-de-France, PFR : 03 20 00 00 00, ars-pfr@ars-exemple.fr"},
+                channels={
+                    "console": {"enabled": True},
+                    "twilio": {"enabled": True, "base_url": api.url, "sms_from": DESK, "voice": True},
+                    "email": {
+                        "enabled": True,
+                        "smtp_host": "127.0.0.1",
+                        "smtp_port": smtp.port,
+                        "security": "none",
+                        "from_address": "vigie@ars-exemple.fr",
+                    },
+                },
+            )
+            async with running_vigie(
+                db_url, config=config, clock=ManualClock(NIGHT), background=False, port=port
+            ) as server:
+                async with server.client() as client:
+                    desk = DutyDesk(server, client, server.vigie.clock)  # type: ignore[arg-type]
+                    yield desk, smtp, twilio, public
+
+
+def body_of(mail: EmailMessage) -> str:
+    part = mail.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")
+
+
+async def state_of(desk: DutyDesk, reference: str) -> dict[str, str]:
+    answer = await desk.client.get(f"/api/v1/diffusions/{reference}", headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    return {p["partner"]: p["state"] for p in answer.json()["partners"]}
+
+
+FANTOME_CSV = (
+    "identifiant;nom;type;département;courriel;téléphone;groupes\n"
+    f"ehpad-fantome;EHPAD Fantôme;EMS;59;alerte@fantome.fr;{FANTOME};ehpad-59\n"
+)
+
+
+async def test_partners_import_reports_bad_rows_and_imports_nothing_then_all(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with diffusion_desk(db_url, monkeypatch) as (desk, _smtp, _tw, _):
+        db, now = desk.vigie.db, desk.clock.now()
+        bad = (
+            "id,name,kind,finess,department,email,phone,groups\n"
+            "ehpad-a,EHPAD A,EMS,590000001,59,alerte@a.fr,+33610000011,ehpad-59\n"
+            "ehpad-b,EHPAD B,hopital,,59,pas-une-adresse,0610000012,ehpad-59\n"
+            "ehpad-c,EHPAD C,EMS,,59,,,ehpad-59\n"
+            "ehpad-a,EHPAD A bis,EMS,,59,alerte@a2.fr,,ehpad-59\n"
+        )
+        result = await import_csv(db, bad.encode(), now)
+        messages = [str(e) for e in result.errors]
+        assert messages[0].startswith("ligne 3, type : ")
+        assert messages[1].startswith("ligne 3, e-mail : ")
+        assert (
+            "ligne 4, ligne : un partenaire a au moins une adresse e-mail « alerte » ou un téléphone"
+            in messages[2]
+        )
+        assert messages[3] == "ligne 5, id : « ehpad-a » déjà à la ligne 2"
+        assert len(await list_partners(db)) == len(PARTNERS)  # nothing half-imported
+
+        unknown = await import_csv(db, b"id,nom,fax\nx,X,1\n", now)
+        assert [str(e) for e in unknown.errors] == ["ligne 1, fax : colonne inconnue"]
+        clash = await import_csv(db, b"id,name,email\nch-nord,CH Nord,alerte@ch-nord.fr\n", now)
+        assert [str(e) for e in clash.errors] == [
+            "ligne 0, id : « ch-nord » est déjà un partenaire de la configuration"
+        ]
+
+        dry = await import_csv(db, FANTOME_CSV.encode("utf-8-sig"), now, dry_run=True)
+        assert dry.added == ["ehpad-fantome"] and len(await list_partners(db)) == len(PARTNERS)
+        done = await import_csv(db, FANTOME_CSV.encode("utf-8-sig"), now)
+        assert done.summary() == "1 ajouté(s), 0 modifié(s), 0 retiré(s), 0 inchangé(s)"
+        [fantome] = [p for p in await list_partners(db, "ehpad-59") if p.source == "csv"]
+        assert (fantome.name, fantome.phone, fantome.department) == ("EHPAD Fantôme", FANTOME, "59")
+        again = await import_csv(db, FANTOME_CSV.replace("Fantôme", "Fantôme (fermé)").encode(), now)
+        assert again.changed == ["ehpad-fantome"]
+        removed = await import_csv(db, b"id,name,email\n", now)
+        assert removed.removed == ["ehpad-fantome"]
+
+
+async def test_a_minsante_pour_diffusion_is_relayed_until_each_ehpad_confirms(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with diffusion_desk(db_url, monkeypatch) as (desk, smtp, tw, public):
+        await import_csv(desk.vigie.db, FANTOME_CSV.encode(), desk.clock.now())
+        smtp.collector.unknown.add("alerte@ehpad-fantome.fr")
+        smtp.collector.unknown.add("alerte@fantome.fr")
+        tw.invalid.add(FANTOME)
+
+        refused = await desk.vigie.inbound.diffusion_command("alice", "diffuse", "diffusion ehpad-59 Test")
+        assert refused.text.startswith(
+            "Refusé : diffuser un message aux partenaires est réservé aux fonctions"
+        )
+        pdf = base64.b64encode(b"%PDF-1.4 message MINSANTE").decode()
+        sent = await desk.client.post(
+            "/api/v1/diffusions",
+            headers=AUTH,
+            json={
+                "person": "david",
+                "nature": "diffusion",
+                "groups": ["ehpad-59"],
+                "title": "MINSANTE n° 2026-112",
+                "text": "Vague de chaleur : activez vos plans bleus et recensez les résidents fragiles.",
+                "attachments": [{"filename": "minsante-2026-112.pdf", "base64": pdf}],
+            },
+        )
+        assert sent.status_code == 201, sent.text
+        ref = sent.json()["reference"]
+        assert ref == "DIFF-2026-0001"
+        await desk.vigie.settle()
+
+        # At once: the alerte mailbox of each EHPAD (not the CH, not in the group), with the PDF.
+        mails = {str(m["To"]): m for m in smtp.collector.messages}
+        assert set(mails) == {
+            f"alerte@{p}.fr" for p in ("ehpad-lilas", "ehpad-tilleuls", "ehpad-roses", "ehpad-mimosas")
+        }
+        lilas = mails["alerte@ehpad-lilas.fr"]
+        assert lilas["Subject"] == f"[Vigie] {ref} — MINSANTE n° 2026-112 — POUR DIFFUSION"
+        body = body_of(lilas)
+        assert body.startswith("MINSANTE n° 2026-112 — POUR DIFFUSION\n\nVague de chaleur")
+        assert "ARS Hauts-de-France, PFR : 03 20 00 00 00" in body
+        [attachment] = list(lilas.iter_attachments())
+        assert attachment.get_filename() == "minsante-2026-112.pdf"
+        # The bounced mail and the invalid number: the next channels at once, then « injoignable ».
+        assert (await state_of(desk, ref))["ehpad-fantome"] == "injoignable"
+        assert tw.sent == [] and tw.calls == []
+
+        # A link opened (a mail scanner, or a person) confirms nothing; the button does.
+        link = re.search(r"Confirmer la réception : (\S+)", body)
+        assert link is not None
+        async with httpx.AsyncClient() as browser:
+            page = await browser.get(link[1])
+            assert page.status_code == 200 and "Je confirme la réception" in page.text
+            assert (await state_of(desk, ref))["ehpad-lilas"] == "envoye"
+            confirmed = await browser.post(link[1])
+            assert confirmed.status_code == 200 and "confirmée (EHPAD Les Lilas" in confirmed.text
+
+        # 15 minutes later, an SMS to those that did not confirm; one answers with the code.
+        await desk.advance(minutes=14)
+        assert tw.sent == []
+        await desk.advance(minutes=1)
+        assert len(tw.sent) == 1  # paced: one SMS a second (diffusion.sms_per_second)
+        await desk.advance(seconds=2)
+        assert sorted(m["to"] for m in tw.sent) == sorted([TILLEULS, ROSES, MIMOSAS])
+        sms = tw.to(TILLEULS)[0]
+        assert sms.startswith("MINSANTE n° 2026-112 — POUR DIFFUSION (ARS, DIFF-2026-0001)")
+        assert sms.endswith("Répondez D1 pour confirmer la réception.")
+        answer = await tw.inbound_sms(f"{public}/twilio/sms", TILLEULS, DESK, "d1 ok")
+        assert answer.status_code == 200
+        await desk.vigie.settle()
+        assert tw.to(TILLEULS)[-1].startswith(
+            "Vigie : Réception de DIFF-2026-0001 confirmée (EHPAD Les Tilleuls"
+        )
+
+        # 45 minutes: a call to those still silent; the Roses press 1, the Mimosas do not answer.
+        await desk.advance(minutes=30, seconds=2)
+        assert sorted(c["to"] for c in tw.calls) == sorted([ROSES, MIMOSAS])
+        roses = next(c for c in tw.calls if c["to"] == ROSES)
+        twiml = await tw.answer(roses)
+        assert "Appuyez sur 1 pour confirmer la réception" in twiml and "Vague de chaleur" in twiml
+        said = await tw.keypress(desk.server.url + gather_action(twiml), roses, "1")
+        assert "réception confirmée" in said
+
+        # The operator phoned the Mimosas: recorded apart, with a comment.
+        phoned = await desk.client.post(
+            f"/api/v1/diffusions/{ref}/confirmations",
+            headers=AUTH,
+            json={"person": "chloe", "partner": "ehpad-mimosas", "comment": "IDEC jointe au 03 27 00 00 00"},
+        )
+        assert phoned.status_code == 201, phoned.text
+        await desk.vigie.settle()
+        states = await state_of(desk, ref)
+        assert states == {
+            "ehpad-fantome": "injoignable",
+            "ehpad-lilas": "confirme",
+            "ehpad-mimosas": "confirme",
+            "ehpad-roses": "confirme",
+            "ehpad-tilleuls": "confirme",
+        }
+        status = await desk.vigie.inbound.diffusion_command("chloe", "diffusion", f"statut {ref}")
+        assert status.text.splitlines() == [
+            f"{ref} — MINSANTE n° 2026-112 — POUR DIFFUSION : 4/5 confirmés (dont 1 par téléphone, "
+            "saisis par l'opérateur), 0 en attente, 0 non confirmés, 1 injoignables.",
+            "Injoignables (annuaire à vérifier) : EHPAD Fantôme",
+        ]
+        # The desk manager hears of the contacts to fix; once everyone settled, that it is done.
+        david = desk.device("david")
+        await david.expect(
+            "Annuaire à corriger — EHPAD Fantôme (email) : adresse e-mail refusée (alerte@fantome.fr)"
+        )
+        await david.expect("Annuaire à corriger — EHPAD Fantôme (sms)")
+        await david.expect("Annuaire à corriger — EHPAD Fantôme (voice)")
+        done = await david.expect(f"Diffusion {ref} terminée : 4/5 confirmés")
+        assert done["kind"] == "diffusion_done"
+
+        # Nothing more goes out: no second cycle for those who confirmed.
+        calls, texts = len(tw.calls), len(tw.sent)
+        await desk.advance(minutes=120)
+        assert (len(tw.calls), len(tw.sent)) == (calls, texts)
+
+        report = await desk.client.get(f"/api/v1/diffusions/{ref}/report.csv", headers=AUTH)
+        assert report.status_code == 200
+        rows = {
+            r["partenaire"]: r
+            for r in csv.DictReader(io.StringIO(report.content.decode("utf-8-sig")), delimiter=";")
+        }
+        assert rows["ehpad-lilas"]["moyen"] == "email" and rows["ehpad-lilas"]["etat"] == "confirmé"
+        assert (
+            rows["ehpad-lilas"]["tentatives"].count("email") == 1
+            and "sms" not in rows["ehpad-lilas"]["tentatives"]
+        )
+        assert rows["ehpad-tilleuls"]["moyen"] == "sms"
+        assert rows["ehpad-roses"]["moyen"] == "voice"
+        assert (rows["ehpad-mimosas"]["moyen"], rows["ehpad-mimosas"]["confirme_par"]) == (
+            "operateur",
+            "Chloé Bernard",
+        )
+        assert rows["ehpad-mimosas"]["commentaire"] == "IDEC jointe au 03 27 00 00 00"
+        fantome = rows["ehpad-fantome"]
+        assert fantome["etat"] == "injoignable"
+        assert [a.split()[0] for a in fantome["tentatives"].split(" | ")] == ["email", "sms", "voice"]
+        assert all(a.endswith("failed") for a in fantome["tentatives"].split(" | "))
+
+
+async def test_unconfirmed_partners_get_a_second_cycle_then_are_listed(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with diffusion_desk(db_url, monkeypatch) as (desk, smtp, _tw, _):
+        said = await desk.vigie.inbound.diffusion_command(
+            "david", "diffuse", "information es-59 Rappel : exercice de tension hospitalière jeudi"
+        )
+        assert said.ok, said.text
+        ref = str(said.reference)
+        await desk.vigie.settle()
+        assert len(smtp.to("alerte@ch-nord.fr")) == 1  # no phone: e-mail only
+        desk.clock.set(desk.clock.now() + timedelta(minutes=15))  # no phone: no SMS, no call
+        await desk.vigie.settle()
+        desk.clock.set(desk.clock.now() + timedelta(minutes=30))
+        await desk.vigie.settle()
+        desk.clock.set(desk.clock.now() + timedelta(minutes=29))
+        await desk.vigie.settle()
+        assert len(smtp.to("alerte@ch-nord.fr")) == 1
+        desk.clock.set(desk.clock.now() + timedelta(minutes=1))  # 45 min + the cycle's wait: again
+        await desk.vigie.settle()
+        assert len(smtp.to("alerte@ch-nord.fr")) == 2
+        for _ in range(4):  # its second cycle runs out
+            desk.clock.set(desk.clock.now() + timedelta(minutes=31))
+            await desk.vigie.settle()
+        assert (await state_of(desk, ref)) == {"ch-nord": "non-confirme"}
+        status = await desk.vigie.inbound.diffusion_command("david", "diffusion", f"statut {ref}")
+        assert "Sans confirmation : CH Nord" in status.text
+        chased = await desk.vigie.inbound.diffusion_command("david", "diffusion", f"relancer {ref}")
+        assert chased.text == f"{ref} : relance de 1 partenaire(s) sans confirmation."
+        await desk.vigie.settle()
+        assert len(smtp.to("alerte@ch-nord.fr")) == 3
