@@ -86,6 +86,7 @@ class Category(StrEnum):
     MEDICO_SOCIAL = "medico-social"  # EI/EIG in ESMS
     TENSION = "tension"  # tensions on the health system
     TECHNIQUE = "technique"  # monitoring of the desk's own systems (Alertmanager)
+    MESSAGE_NATIONAL = "message-national"  # MINSANTE/CORRUSS, MARS, DGS-Urgent (to relay)
     AUTRE = "autre"
 
 
@@ -98,6 +99,7 @@ CATEGORY_LABELS_FR = {
     Category.MEDICO_SOCIAL: "signalement médico-social (EI/EIG en ESMS)",
     Category.TENSION: "tension sur le système de santé",
     Category.TECHNIQUE: "supervision technique",
+    Category.MESSAGE_NATIONAL: "message national (MINSANTE/CORRUSS, MARS, DGS-Urgent)",
     Category.AUTRE: "autre",
 }
 

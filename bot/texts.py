@@ -36,6 +36,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "(step {step}/{steps}{pass_note}).{body}",
     },
     "page.pass": {"fr": ", passage {number}", "en": ", round {number}"},
+    "page.relay": {
+        "fr": "Diffuser aux partenaires (texte et pièces jointes) : /diffuser {reference} <groupes>",
+        "en": "Relay to the partners (text and attachments): /diffuser {reference} <groups>",
+    },
     "page.details": {
         "fr": "Gravité : {severity} · Catégorie : {category} · Reçu le {received}\n",
         "en": "Severity: {severity} · Category: {category} · Received {received}\n",

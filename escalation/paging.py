@@ -40,6 +40,10 @@ def page_text(
         received=ctx.local(signal.received_at, "%d/%m à %H:%M"),
     )
     body = f"\n{signal.body[:300]}" if signal.body else ""
+    national = (signal.attributes or {}).get("national")
+    if signal.category == Category.MESSAGE_NATIONAL.value and isinstance(national, dict):
+        # The relay is one command away, text and attachments included.
+        body += "\n" + t("page.relay", ctx.lang, reference=signal.reference)
     return t(
         "page.text",
         ctx.lang,

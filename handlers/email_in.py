@@ -9,6 +9,7 @@ tries again later, so an accepted mail is never lost.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 from email.utils import parseaddr
@@ -20,7 +21,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bot.config import MailboxConfig
 from bot.db import UNAVAILABLE_ERRORS
-from bot.domain import OriginChannel
+from bot.diffusion.models import NATURE_LABELS
+from bot.diffusion.national import recognise
+from bot.domain import Category, OriginChannel
 from bot.intake import Origin, SignalDraft
 from bot.signals import find_reference
 from bot.texts import t
@@ -78,6 +81,24 @@ def read_mail(raw: bytes) -> tuple[str, str, str, list[dict[str, Any]]]:
         for a in mail.iter_attachments()
     ]
     return sender, subject, text, attachments
+
+
+def attachment_contents(raw: bytes) -> list[dict[str, Any]]:
+    """The attachments with their bytes (base64), for a message to relay as it came."""
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    found = []
+    for item in mail.iter_attachments():
+        payload = item.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        found.append(
+            {
+                "filename": item.get_filename() or "piece-jointe",
+                "content_type": item.get_content_type(),
+                "size": len(data),
+                "base64": base64.b64encode(data).decode(),
+            }
+        )
+    return found
 
 
 class AlertMailbox:
@@ -166,14 +187,25 @@ class AlertMailbox:
             )
             if added is not None:
                 return added.reference
+        attributes: dict[str, Any] = {"attachments": attachments} if attachments else {}
+        national = recognise(subject, text)
+        title, category = subject, None
+        if national is not None:
+            # Kept whole, so that « /diffuser <réf.> <groupes> » relays the text and the files.
+            attributes = {"national": national.as_dict(), "attachments": attachment_contents(raw)}
+            label = NATURE_LABELS[national.nature]
+            title = subject if national.title.lower() in subject.lower() else f"{national.title} — {subject}"
+            title = title if label.lower() in title.lower() else f"{title} — {label}"
+            category = Category.MESSAGE_NATIONAL
         receipt = await self.core.inbound.raise_signal(
             SignalDraft(
-                title=subject[:500],
+                title=title[:500],
                 body=text or None,
                 source="email",
                 reporter=sender,
                 origin=origin,
-                attributes={"attachments": attachments} if attachments else {},
+                category=category,
+                attributes=attributes,
             )
         )
         return receipt.reference

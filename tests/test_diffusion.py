@@ -29,6 +29,8 @@ from tests.test_voice import gather_action
 
 SID, TOKEN = "AC" + "d" * 32, "twilio-auth-token"
 DESK = "+33612000000"
+ALERTE = "alerte@ars-exemple.fr"
+MAILBOX = free_port()
 LILAS, TILLEULS, ROSES, MIMOSAS, FANTOME = (f"+3361000000{n}" for n in range(1, 6))
 PEOPLE: list[dict[str, Any]] = [
     {"id": "alice", "name": "Alice Martin", "functions": ["referent"], "notify": ["console"]},
@@ -91,6 +93,7 @@ async def diffusion_desk(
                         "security": "none",
                         "from_address": "vigie@ars-exemple.fr",
                     },
+                    "mailbox": {"enabled": True, "port": MAILBOX, "addresses": [ALERTE]},
                 },
             )
             async with running_vigie(
@@ -105,6 +108,12 @@ def body_of(mail: EmailMessage) -> str:
     part = mail.get_body(preferencelist=("plain",))
     assert part is not None
     return str(part.get_content()).replace("\r\n", "\n")
+
+
+async def jump(desk: DutyDesk, **delta: float) -> None:
+    """Move the clock at once and run what is due (the partners' steps count from when each ran)."""
+    desk.clock.set(desk.clock.now() + timedelta(**delta))
+    await desk.vigie.settle()
 
 
 async def state_of(desk: DutyDesk, reference: str) -> dict[str, str]:
@@ -219,11 +228,12 @@ async def test_a_minsante_pour_diffusion_is_relayed_until_each_ehpad_confirms(
             assert confirmed.status_code == 200 and "confirmée (EHPAD Les Lilas" in confirmed.text
 
         # 15 minutes later, an SMS to those that did not confirm; one answers with the code.
-        await desk.advance(minutes=14)
+        await jump(desk, minutes=14)
         assert tw.sent == []
-        await desk.advance(minutes=1)
+        await jump(desk, minutes=1)
         assert len(tw.sent) == 1  # paced: one SMS a second (diffusion.sms_per_second)
-        await desk.advance(seconds=2)
+        await jump(desk, seconds=1)
+        await jump(desk, seconds=1)
         assert sorted(m["to"] for m in tw.sent) == sorted([TILLEULS, ROSES, MIMOSAS])
         sms = tw.to(TILLEULS)[0]
         assert sms.startswith("MINSANTE n° 2026-112 — POUR DIFFUSION (ARS, DIFF-2026-0001)")
@@ -236,7 +246,9 @@ async def test_a_minsante_pour_diffusion_is_relayed_until_each_ehpad_confirms(
         )
 
         # 45 minutes: a call to those still silent; the Roses press 1, the Mimosas do not answer.
-        await desk.advance(minutes=30, seconds=2)
+        await jump(desk, minutes=30)
+        await jump(desk, seconds=1)
+        await jump(desk, seconds=1)
         assert sorted(c["to"] for c in tw.calls) == sorted([ROSES, MIMOSAS])
         roses = next(c for c in tw.calls if c["to"] == ROSES)
         twiml = await tw.answer(roses)
@@ -278,7 +290,8 @@ async def test_a_minsante_pour_diffusion_is_relayed_until_each_ehpad_confirms(
 
         # Nothing more goes out: no second cycle for those who confirmed.
         calls, texts = len(tw.calls), len(tw.sent)
-        await desk.advance(minutes=120)
+        for _ in range(5):
+            await jump(desk, minutes=30)
         assert (len(tw.calls), len(tw.sent)) == (calls, texts)
 
         report = await desk.client.get(f"/api/v1/diffusions/{ref}/report.csv", headers=AUTH)
@@ -336,3 +349,85 @@ async def test_unconfirmed_partners_get_a_second_cycle_then_are_listed(
         assert chased.text == f"{ref} : relance de 1 partenaire(s) sans confirmation."
         await desk.vigie.settle()
         assert len(smtp.to("alerte@ch-nord.fr")) == 3
+
+
+async def test_a_corruss_mail_pour_diffusion_becomes_a_signal_ready_to_relay(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_email import send_mail
+
+    async with diffusion_desk(db_url, monkeypatch) as (desk, smtp, _tw, _):
+        mail = EmailMessage()
+        mail["From"] = "CORRUSS <alerte@sante.gouv.fr>"
+        mail["To"] = ALERTE
+        mail["Subject"] = "MINSANTE n° 2026-112 POUR DIFFUSION : épisode caniculaire"
+        mail.set_content(
+            "Mesdames, Messieurs,\nLe niveau 3 du plan canicule est déclenché. Réactivez les plans bleus.",
+            charset="iso-8859-1",
+        )
+        mail.add_attachment(
+            b"%PDF-1.4 consignes canicule", maintype="application", subtype="pdf", filename="consignes.pdf"
+        )
+        await send_mail(MAILBOX, mail)
+        await desk.vigie.settle()
+        [signal] = (await desk.client.get("/api/v1/signals", headers=AUTH)).json()["signals"]
+        assert signal["category"] == "message-national"
+        assert signal["attributes"]["national"] == {
+            "family": "MINSANTE",
+            "number": "2026-112",
+            "nature": "diffusion",
+        }
+        [page] = [m for m in await desk.messages(kind="page") if m["recipient"] == "alice"]
+        assert f"/diffuser {signal['reference']} <groupes>" in page["text"]
+
+        said = await desk.vigie.inbound.diffusion_command(
+            "chloe", "diffuse", f"{signal['reference']} ehpad-59"
+        )
+        assert said.ok, said.text
+        await desk.vigie.settle()
+        mails = [m for m in smtp.collector.messages if "DIFF-2026-0001" in str(m["Subject"])]
+        assert len(mails) == 4
+        assert mails[0]["Subject"] == "[Vigie] DIFF-2026-0001 — MINSANTE n° 2026-112 — POUR DIFFUSION"
+        assert "Le niveau 3 du plan canicule est déclenché" in body_of(mails[0])
+        [pdf] = list(mails[0].iter_attachments())
+        assert (pdf.get_filename(), pdf.get_content()) == ("consignes.pdf", b"%PDF-1.4 consignes canicule")
+
+
+async def pending_diffusion(desk: DutyDesk) -> int:
+    from sqlmodel import func, select
+
+    from bot.models import OutboxMessageRow
+
+    async with desk.vigie.db.read_session() as session:
+        stmt = select(func.count()).where(
+            OutboxMessageRow.kind == "diffusion", OutboxMessageRow.state == "pending"
+        )
+        return int((await session.exec(stmt)).one())
+
+
+async def test_a_real_signal_during_a_big_diffusion_pages_its_titulaire_at_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with diffusion_desk(db_url, monkeypatch) as (desk, _smtp, _tw, _):
+        lines = ["id,name,email,groups"] + [
+            f"ems-{n:04d},EMS {n},alerte@ems-{n:04d}.fr,region" for n in range(2000)
+        ]
+        imported = await import_csv(desk.vigie.db, "\n".join(lines).encode(), desk.clock.now())
+        assert len(imported.added) == 2000
+        said = await desk.vigie.inbound.diffusion_command(
+            "david", "diffuse", "information region Point hebdomadaire"
+        )
+        assert said.ok, said.text
+        while await desk.vigie.diffusions.run_due():
+            pass  # 2,000 mails queued, none sent yet
+        assert await pending_diffusion(desk) == 2000
+
+        answer = await desk.client.post(
+            "/api/v1/signals", headers=AUTH, json={"title": "Incendie, EHPAD du Parc"}
+        )
+        assert answer.status_code == 202
+        await desk.vigie.engine.run_due()
+        await desk.vigie.dispatcher.run_once()  # one round of delivery: the page is in it
+        [page] = await desk.messages(kind="page")
+        assert (page["recipient"], page["state"]) == ("alice", "delivered")
+        assert await pending_diffusion(desk) > 1000  # most of the diffusion still waits behind it

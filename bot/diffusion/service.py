@@ -35,8 +35,9 @@ from bot.diffusion.models import (
 )
 from bot.domain import MessageState
 from bot.intake import allocate_sequence
-from bot.models import OutboxMessageRow, table_of
+from bot.models import OutboxMessageRow, SignalRow, table_of
 from bot.outbox import OutgoingMessage, enqueue
+from bot.signals import find_reference
 from escalation.context import PagingContext
 from escalation.paging import notify
 
@@ -145,6 +146,33 @@ class Diffusions:
             f"Suivi : /diffusion statut {reference}.",
             changed=True,
             reference=reference,
+        )
+
+    async def send_from_signal(
+        self, by: str, reference: str, groups: list[str], text: str | None, *, exercise: bool = False
+    ) -> DiffusionReply:
+        """« Diffuser » a national message received as a signal: its nature, number, text and
+        attachments, as they came."""
+        async with self.db.read_session() as session:
+            signal = (
+                await session.exec(select(SignalRow).where(SignalRow.reference == reference.upper()))
+            ).first()
+        if signal is None:
+            raise DiffusionError("not_found", f"Aucun signal « {reference} ».")
+        attributes = signal.attributes or {}
+        national = attributes.get("national") or {}
+        number = national.get("number")
+        family = national.get("family")
+        title = f"{family} n° {number}" if family and number else (family or signal.title)
+        files = [a for a in attributes.get("attachments") or [] if isinstance(a, dict) and a.get("base64")]
+        return await self.send(
+            by,
+            str(national.get("nature") or "diffusion"),
+            groups,
+            text or signal.body or signal.title,
+            title=title,
+            attachments=files,
+            exercise=exercise or signal.is_exercise,
         )
 
     def heading(self, diffusion: DiffusionRow) -> str:
@@ -563,6 +591,20 @@ class DiffusionCommands:
 
     async def diffuse(self, person_id: str, args: str) -> DiffusionReply:
         words = args.split(maxsplit=2)
+        if words and find_reference(words[0]) is not None:  # « /diffuser PFR-2026-000012 ehpad-59 »
+            if len(words) < 2:
+                return DiffusionReply(
+                    "Usage : /diffuser <réf. du signal> <groupe[,groupe]> [texte]", ok=False, code="usage"
+                )
+            try:
+                return await self.diffusions.send_from_signal(
+                    person_id,
+                    words[0],
+                    [g for g in words[1].split(",") if g],
+                    words[2] if len(words) > 2 else None,
+                )
+            except DiffusionError as exc:
+                return DiffusionReply(exc.message, ok=False, code=exc.code)
         if len(words) < 3:
             return DiffusionReply(
                 "Usage : /diffuser <information|action|diffusion|mars> <groupe[,groupe]> <texte>",
