@@ -58,6 +58,7 @@ class Vigie:
     engine: EscalationEngine
     actions: SignalActions
     dispatcher: OutboxDispatcher
+    diffusion_lane: OutboxDispatcher  # the same delivery, for diffusion messages only
     calendar: CalendarService
     commands: DeskCommands
     cell: CrisisCell
@@ -90,6 +91,7 @@ class Vigie:
         for _ in range(rounds):
             done = await self.engine.run_due() + await self.rooms.run_once()
             done += await self.diffusions.run_due()
+            done += await self.diffusion_lane.run_once()
             if not (done + await self.dispatcher.run_once()):
                 return
 
@@ -103,6 +105,9 @@ class Vigie:
         if background:
             self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(), name="outbox-dispatcher"))
             self._tasks.append(
+                asyncio.create_task(self.diffusion_lane.run_forever(), name="outbox-dispatcher-diffusion")
+            )
+            self._tasks.append(
                 asyncio.create_task(self.engine.run_forever(after_round=self.dispatcher.poke), name="engine")
             )
             self._tasks.append(asyncio.create_task(self.calendar.run_forever(), name="calendar"))
@@ -114,7 +119,8 @@ class Vigie:
         """Let the message being sent finish (the claimed rest goes back to the queue), then stop
         the workers, the channels and the store, in that order."""
         self.dispatcher.stop_soon()
-        dispatcher = [t for t in self._tasks if t.get_name() == "outbox-dispatcher"]
+        self.diffusion_lane.stop_soon()
+        dispatcher = [t for t in self._tasks if t.get_name().startswith("outbox-dispatcher")]
         if dispatcher:
             done, _ = await asyncio.wait(dispatcher, timeout=grace)
             if not done:
@@ -168,6 +174,8 @@ def build(
         engine.poke()
 
     dispatcher = OutboxDispatcher(db, ctx, build_channels(config), on_failure=on_failure)
+    diffusion_lane = OutboxDispatcher(db, ctx, {}, on_failure=on_failure, batch=50, lane="diffusion")
+    diffusion_lane.channels = dispatcher.channels  # one set of channels: the adapters plug in once
     intake = IntakeService(db, clock, config.desk, hooks=[engine.start_runs])
     actions = SignalActions(db, ctx)
     commands = DeskCommands(config, db, intake, actions, ctx)
@@ -178,7 +186,7 @@ def build(
         config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke, crisis, diffusions
     )
 
-    diffusion_worker = DiffusionWorker(diffusions, dispatcher.poke)
+    diffusion_worker = DiffusionWorker(diffusions, diffusion_lane.poke)
 
     async def channel_notice(channel: str, back: bool, since: datetime, error: str | None) -> None:
         await tell_officers(db, ctx, channel, back=back, since=since, now=clock.now(), error=error)
@@ -203,6 +211,7 @@ def build(
         cell=cell,
         inbound=inbound,
         dispatcher=dispatcher,
+        diffusion_lane=diffusion_lane,
         calendar=CalendarService(CalendarJobs(db, ctx), Leadership(db), poke=dispatcher.poke),
         metrics=metrics,
         tokens=api_tokens(config, settings),
@@ -215,6 +224,8 @@ def build(
         diffusion_worker=diffusion_worker,
     )
     inbound.also_wake(vigie.rooms.poke)
+    inbound.also_wake(vigie.diffusion_worker.poke)
+    inbound.also_wake(vigie.diffusion_lane.poke)
     channels = config.channels
     if not adapters:
         return vigie

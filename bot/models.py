@@ -152,6 +152,9 @@ class OutboxMessageRow(SQLModel, table=True):
     sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Set when a worker takes the message for an external provider; a crash leaves it set.
     claimed_at: datetime | None = _ts(nullable=True)
+    # Set just before the provider is called, for messages that must be neither lost nor doubled
+    # when the process dies mid-batch (diffusions): claimed but not attempted goes back to the queue.
+    attempted_at: datetime | None = _ts(nullable=True)
 
 
 class LadderRunRow(SQLModel, table=True):

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 import structlog
 from sqlmodel import case, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,7 +31,7 @@ from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import ChannelKind, Function, MessageState
 from bot.history import add_event
 from bot.logging_setup import slow
-from bot.models import OutboxMessageRow
+from bot.models import OutboxMessageRow, table_of
 from bot.texts import t
 from escalation.context import PagingContext
 from escalation.paging import notify
@@ -39,7 +40,9 @@ log = structlog.get_logger("vigie.delivery")
 
 FailureHook = Callable[[AsyncSession, OutboxMessageRow, str, datetime], Awaitable[None]]
 
-LEASE = timedelta(minutes=5)
+# Kinds whose attempt is recorded before the provider is called (see OutboxMessageRow.attempted_at).
+ATTEMPT_MARKED = frozenset({"diffusion"})
+DIFFUSION = "diffusion"  # the kind delivered in a lane of its own
 # How often a message waiting for a degraded channel looks again.
 DEGRADED_WAIT = timedelta(seconds=15)
 MERGE_SEPARATOR = "\n\n———\n"
@@ -61,6 +64,7 @@ class OutboxDispatcher:
         on_failure: FailureHook | None = None,
         batch: int = 500,
         sweep_every: timedelta = timedelta(seconds=5),
+        lane: str = "main",
     ) -> None:
         self.db = db
         self.ctx = ctx
@@ -68,6 +72,9 @@ class OutboxDispatcher:
         self.on_failure = on_failure
         self.batch = batch
         self.sweep_every = sweep_every
+        # Two lanes: « main » (pages, notices, replies…) and « diffusion » (a national message to
+        # hundreds of partners), each its own loop, so that a big diffusion never delays a page.
+        self.lane = lane
         self._last_sweep: datetime | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -95,7 +102,9 @@ class OutboxDispatcher:
         started = time.perf_counter()
         swept = 0
         # Leases last minutes and timeouts are coarse: no need to take the write lock each round.
-        if self._last_sweep is None or now - self._last_sweep >= self.sweep_every or now < self._last_sweep:
+        sweeping = self.lane == "main"  # one sweeper for both lanes
+        due = self._last_sweep is None or now - self._last_sweep >= self.sweep_every or now < self._last_sweep
+        if sweeping and due:
             self._last_sweep = now
             swept = await self._sweep(now)
         handled, claimed = await self._claim(now)
@@ -105,9 +114,19 @@ class OutboxDispatcher:
                 await self._release(claimed[index:])
                 break
             assert row.id is not None
+            if row.kind in ATTEMPT_MARKED:
+                await self._mark_attempt(row.id)
             result = await self._deliver_with_retries(row)
             await self._record(row.id, result)
         return swept + handled + len(claimed)
+
+    async def _mark_attempt(self, message_id: int) -> None:
+        """From here on, a crash leaves the message uncertain (it may have left)."""
+        table = table_of(OutboxMessageRow)
+        async with self.db.transaction() as session:
+            await session.exec(
+                sa.update(table).where(table.c.id == message_id).values(attempted_at=self.clock.now())
+            )
 
     async def _release(self, rows: list[OutboxMessageRow]) -> None:
         """Claimed but not attempted: back to the queue, for this or another instance."""
@@ -130,6 +149,11 @@ class OutboxDispatcher:
                 select(OutboxMessageRow)
                 .where(OutboxMessageRow.state == MessageState.PENDING.value)
                 .where(col(OutboxMessageRow.channel).in_(list(self.channels)))
+                .where(
+                    (OutboxMessageRow.kind == DIFFUSION)
+                    if self.lane == DIFFUSION
+                    else (OutboxMessageRow.kind != DIFFUSION)
+                )
                 .where(
                     or_(col(OutboxMessageRow.not_before).is_(None), col(OutboxMessageRow.not_before) <= now)
                 )
@@ -409,7 +433,8 @@ class OutboxDispatcher:
         """Stale claims (crash mid-send) and pages not delivered in time fail over."""
         async with self.db.transaction() as session:
             stale = select(OutboxMessageRow).where(
-                OutboxMessageRow.state == MessageState.SENDING, col(OutboxMessageRow.claimed_at) < now - LEASE
+                OutboxMessageRow.state == MessageState.SENDING,
+                col(OutboxMessageRow.claimed_at) < now - self.settings.claim_lease,
             )
             late = select(OutboxMessageRow).where(
                 OutboxMessageRow.state == MessageState.SENT.value,
@@ -421,6 +446,12 @@ class OutboxDispatcher:
                 late = late.with_for_update(skip_locked=True)
             count = 0
             for row in (await session.exec(stale)).all():
+                if row.kind in ATTEMPT_MARKED and row.attempted_at is None:
+                    # Claimed by a process that died before trying it: it never left.
+                    row.state, row.claimed_at = MessageState.PENDING.value, None
+                    session.add(row)
+                    count += 1
+                    continue
                 row.state, row.claimed_at = MessageState.UNCERTAIN.value, None
                 row.last_error = "envoi interrompu (arrêt du service) : non renvoyé pour éviter un doublon"
                 session.add(row)

@@ -153,6 +153,7 @@ def desk_config(
     slack_socket: bool = False,
     alice_notify: list[Any] | None = None,
     crisis: bool | dict[str, Any] = False,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """Every channel on; one ladder per channel kind (Alice and Bruno paged together on it),
     chosen by the signal's ``source``; ``source: alice`` pages Alice on her own preferences;
@@ -200,6 +201,7 @@ def desk_config(
             "reconnect_max": "2s",
         },
         **({"crisis": {**CRISIS, **(crisis if isinstance(crisis, dict) else {})}} if crisis else {}),
+        **(extra or {}),
     )
 
 
@@ -343,6 +345,7 @@ async def real_desk(
     name: str = "vigie",
     log_level: str = "INFO",
     crisis: bool | dict[str, Any] = False,  # a dict: more of the crisis section
+    extra: dict[str, Any] | None = None,  # more sections of the configuration
 ) -> AsyncIterator[RealDesk]:
     port, mailbox_port = free_port(), free_port()
     config = desk_config(
@@ -353,6 +356,7 @@ async def real_desk(
         telegram_mode=telegram_mode,
         slack_socket=slack_socket,
         crisis=crisis,
+        extra=extra,
     )
     env = {**secrets_env(slack_socket), "VIGIE_LOG_LEVEL": log_level}
     process = ServeProcess(db_url, config, tmp_path / f"{name}.log", env=env, port=port)

@@ -34,6 +34,9 @@ def _default_room_rate_limits() -> dict[ChannelKind, RateLimit]:
 class DeliveryConfig(StrictModel):
     # A page not delivered within this time fails over to the person's next channel.
     timeout: Duration = timedelta(minutes=2)
+    # A message claimed by an instance that has not reported on it after this long: that
+    # instance died (kill -9, power cut) and the message is looked at again.
+    claim_lease: Duration = timedelta(minutes=5)
     # Quick in-process retries of a transient failure (tenacity), then durable back-off.
     retries: int = Field(default=3, ge=1, le=10)
     max_attempts: int = Field(default=6, ge=1, le=50)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -146,7 +147,10 @@ class FakeTwilio:
         }
         unknown = set(message) - message_fields()
         assert not unknown, f"fake Messages.json answered fields Twilio never gives: {unknown}"
-        self.sent.append({**message, "StatusCallback": form.get("StatusCallback")})
+        # When it reached us (the benchmark measures the pace of diffusion SMS with it).
+        self.sent.append(
+            {**message, "StatusCallback": form.get("StatusCallback"), "received_at": time.time()}
+        )
         return JSONResponse(message, status_code=201)
 
     async def _calls(self, request: Request) -> JSONResponse:

@@ -21,6 +21,8 @@ TS = bot.models.UTCDateTime
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("attempted_at", TS(), nullable=True))
     op.create_table(
         "diffusion_counters",
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
@@ -99,6 +101,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_column("attempted_at")
     op.drop_index("ix_diffusion_targets_state_next", table_name="diffusion_targets")
     op.drop_index(op.f("ix_diffusion_targets_diffusion_id"), table_name="diffusion_targets")
     op.drop_table("diffusion_targets")
