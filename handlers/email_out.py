@@ -43,6 +43,7 @@ ACTIONS_FR = {
     "escalate": "Escalader",
     "join": "Je rejoins la cellule de crise",
     "confirm": "Je confirme la réception",
+    "done": "Action réalisée",
 }
 
 
@@ -139,8 +140,10 @@ class EmailChannel:
         data = self._read(request.path_params["token"])
         if isinstance(data, HTMLResponse):
             return data
-        if data["a"] == "confirm":  # a partner confirms a diffusion
-            said = await self.core.inbound.confirm_receipt(data["r"], data["p"], "email")
+        if data["a"] in ("confirm", "done"):  # a partner confirms a diffusion (or the action asked)
+            said = await self.core.inbound.confirm_receipt(
+                data["r"], data["p"], "email", done=data["a"] == "done"
+            )
             return _page(
                 f"Diffusion {data['r']}", f"<p>{html.escape(said.text)}</p>", 200 if said.ok else 409
             )
@@ -214,8 +217,10 @@ class EmailChannel:
             valid = cfg.cycle_wait * cfg.cycles + timedelta(days=7)  # links outlive the cycles
             body += (
                 f"\n\nConfirmer la réception : {self.link('confirm', details.reference, partner, ttl=valid)}"
-                "\n(lien propre à votre établissement)"
             )
+            if message.data.get("nature") == "action":  # POUR ACTION: say when it is done, too
+                body += f"\nAction réalisée : {self.link('done', details.reference, partner, ttl=valid)}"
+            body += "\n(liens propres à votre établissement)"
         elif message.kind == "retex_question" and details.reference:
             banner = details.banner(self.core.config.desk.language)
             mail["Subject"] = f"{banner}[Vigie] RETEX à chaud {details.reference} — {details.title[:150]}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import io
 import re
 from collections.abc import AsyncIterator
@@ -431,3 +432,24 @@ async def test_a_real_signal_during_a_big_diffusion_pages_its_titulaire_at_once(
         [page] = await desk.messages(kind="page")
         assert (page["recipient"], page["state"]) == ("alice", "delivered")
         assert await pending_diffusion(desk) > 1000  # most of the diffusion still waits behind it
+
+
+async def test_pour_action_asks_for_the_action_once_received(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with diffusion_desk(db_url, monkeypatch) as (desk, smtp, _tw, _):
+        said = await desk.vigie.inbound.diffusion_command(
+            "david", "diffuse", "action es-59 Recensez vos lits de réanimation disponibles avant 18h"
+        )
+        assert said.ok, said.text
+        await desk.vigie.settle()
+        [mail] = smtp.to("alerte@ch-nord.fr")
+        assert "POUR ACTION" in str(mail["Subject"])
+        links = dict(re.findall(r"(Confirmer la réception|Action réalisée) : (\S+)", body_of(mail)))
+        async with httpx.AsyncClient() as browser:
+            received = await browser.post(links["Confirmer la réception"])
+            assert "ou D1 FAIT par SMS." in html.unescape(received.text)
+            assert (await state_of(desk, str(said.reference))) == {"ch-nord": "confirme"}
+            done = await browser.post(links["Action réalisée"])
+            assert done.status_code == 200 and "Action réalisée enregistrée" in done.text
+        assert (await state_of(desk, str(said.reference))) == {"ch-nord": "action-realisee"}

@@ -222,6 +222,7 @@ class Diffusions:
                 "partner": target.partner_id,
                 "partner_name": target.name,
                 "reply_code": code,
+                "nature": diffusion.nature,
                 "exercise": diffusion.is_exercise,
                 "attachments": diffusion.attachments if channel == "email" else [],
             },
@@ -388,7 +389,8 @@ class Diffusions:
                 f"Action réalisée enregistrée pour {diffusion.reference}. Merci.", changed=True
             )
         ask = (
-            " Une fois l'action faite, répondez " + code_of(diffusion) + " FAIT."
+            " Une fois l'action faite : le lien « Action réalisée » du message, "
+            f"ou {code_of(diffusion)} FAIT par SMS."
             if diffusion.nature == Nature.ACTION.value
             else ""
         )
