@@ -87,8 +87,8 @@ async def test_two_instances_page_exactly_once_per_step(pg_url: str, tmp_path: P
     )
     a = ServeProcess(pg_url, config, tmp_path / "a.log")
     b = ServeProcess(pg_url, config, tmp_path / "b.log")
-    await asyncio.gather(a.start(), b.start())
     try:
+        await asyncio.gather(a.start(), b.start())  # inside: one failing to start still stops the other
         async with (
             httpx.AsyncClient(base_url=a.url, timeout=10) as ca,
             httpx.AsyncClient(base_url=b.url, timeout=10) as cb,
