@@ -37,3 +37,12 @@ def format_duration(delta: timedelta) -> str:
             out.append(f"{seconds // size}{unit}")
             seconds %= size
     return " ".join(out) or "0s"
+
+
+def human(span: timedelta) -> str:
+    """« 2 h », « 1 h 30 », « 45 min »."""
+    minutes = int(span.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h" + (f" {rest:02d}" if rest else "")

@@ -104,7 +104,8 @@ async def read_diffusion(request: Request, reference: str) -> dict[str, Any]:
         targets = await vigie.diffusions.targets_of(reference)
     except DiffusionError as exc:
         raise _refused(exc.code, exc.message) from None
-    return {"reference": said.reference, "summary": said.text, "partners": targets}
+    sentence = await vigie.diffusions.sentence(reference)
+    return {"reference": said.reference, "summary": said.text, "sentence": sentence, "partners": targets}
 
 
 @router.post(
@@ -128,19 +129,19 @@ async def confirm_by_operator(request: Request, reference: str) -> dict[str, Any
     return {"reference": reference.upper(), "message": said.text}
 
 
-@router.get("/api/v1/diffusions/{reference}/report.csv")
-async def diffusion_report(request: Request, reference: str) -> Response:
+@router.get("/api/v1/diffusions/{reference}/report.{fmt}")
+async def diffusion_report(request: Request, reference: str, fmt: Literal["csv", "pdf"]) -> Response:
+    """Every partner, every attempt, its confirmation (the summary sentence: ``GET …/{ref}``)."""
     vigie = request.app.state.vigie
     require(request, Scope.READ)
     from bot.diffusion.service import DiffusionError
 
     try:
-        data = await vigie.diffusions.report_csv(reference)
+        if fmt == "pdf":
+            data, media = await vigie.diffusions.report_pdf(reference), "application/pdf"
+        else:
+            data, media = await vigie.diffusions.report_csv(reference), "text/csv; charset=utf-8"
     except DiffusionError as exc:
         raise _refused(exc.code, exc.message) from None
-    name = f"{reference.upper()}-rapport.csv"
-    return Response(
-        data,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    name = f"{reference.upper()}-rapport.{fmt}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

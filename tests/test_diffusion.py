@@ -83,7 +83,10 @@ async def diffusion_desk(
                 ladders=[LADDER],
                 duty_officers=["david"],
                 partners=PARTNERS,
-                diffusion={"contact": "ARS Hauts-de-France, PFR : 03 20 00 00 00, ars-pfr@ars-exemple.fr"},
+                diffusion={
+                    "contact": "ARS Hauts-de-France, PFR : 03 20 00 00 00, ars-pfr@ars-exemple.fr",
+                    "upward": ["craps@ars-exemple.fr"],
+                },
                 channels={
                     "console": {"enabled": True},
                     "twilio": {"enabled": True, "base_url": api.url, "sms_from": DESK, "voice": True},
@@ -313,6 +316,21 @@ async def test_a_minsante_pour_diffusion_is_relayed_until_each_ehpad_confirms(
             "Chloé Bernard",
         )
         assert rows["ehpad-mimosas"]["commentaire"] == "IDEC jointe au 03 27 00 00 00"
+        sentence = (await desk.client.get(f"/api/v1/diffusions/{ref}", headers=AUTH)).json()["sentence"]
+        assert sentence.startswith(
+            f"Diffusion du MINSANTE n° 2026-112 (POUR DIFFUSION, {ref}) : 4/5 partenaires ont confirmé "
+            "la réception à "
+        )
+        assert sentence.endswith("; 1 injoignable(s), à vérifier dans l'annuaire.")
+        pdf = await desk.client.get(f"/api/v1/diffusions/{ref}/report.pdf", headers=AUTH)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        sent_up = await desk.vigie.diffusions.send_upward(ref)
+        assert sent_up.text.startswith("Rapport envoyé à craps@ars-exemple.fr : Diffusion du MINSANTE")
+        await desk.vigie.settle()
+        [upward] = smtp.to("craps@ars-exemple.fr")
+        assert body_of(upward).strip() == sentence
+        files = [a.get_filename() for a in upward.iter_attachments()]
+        assert files == [f"{ref}-rapport.csv", f"{ref}-rapport.pdf"]
         fantome = rows["ehpad-fantome"]
         assert fantome["etat"] == "injoignable"
         assert [a.split()[0] for a in fantome["tentatives"].split(" | ")] == ["email", "sms", "voice"]
@@ -346,6 +364,12 @@ async def test_unconfirmed_partners_get_a_second_cycle_then_are_listed(
         assert (await state_of(desk, ref)) == {"ch-nord": "non-confirme"}
         status = await desk.vigie.inbound.diffusion_command("david", "diffusion", f"statut {ref}")
         assert "Sans confirmation : CH Nord" in status.text
+        # Two hours on, the duty officer heard once that it was late, and who is silent.
+        [late] = [m for m in await desk.messages(recipient="david") if m["kind"] == "diffusion_late"]
+        assert late["text"].startswith(
+            f"Diffusion {ref} (Rappel : exercice de tension hospitalière jeudi) : délai de 2 h dépassé"
+        )
+        assert "Sans confirmation : CH Nord." in late["text"]
         chased = await desk.vigie.inbound.diffusion_command("david", "diffusion", f"relancer {ref}")
         assert chased.text == f"{ref} : relance de 1 partenaire(s) sans confirmation."
         await desk.vigie.settle()

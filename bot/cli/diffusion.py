@@ -202,19 +202,31 @@ def confirm(
 @app.command("report")
 def report(
     reference: Annotated[str, typer.Argument(help="DIFF-2026-0007")],
+    format: Annotated[str, typer.Option("--format", "-f", help="csv ou pdf.")] = "csv",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Fichier (défaut : sortie standard).")
     ] = None,
+    send_upward: Annotated[
+        bool,
+        typer.Option("--send-upward", help="Envoyer aussi le rapport (résumé, CSV, PDF) à diffusion.upward."),
+    ] = False,
     config: ConfigOption = None,
     demo: DemoOption = False,
 ) -> None:
-    """Le rapport CSV : chaque partenaire, chaque tentative, sa confirmation, son état final."""
+    """Le rapport : chaque partenaire, chaque tentative, sa confirmation, son état final."""
+    if format not in ("csv", "pdf"):
+        typer.echo(f"Format inconnu « {format} » (csv, pdf).", err=True)
+        raise typer.Exit(2)
     settings, cfg = configured(config, demo)
 
     async def work(vigie: Any) -> Any:
         from bot.diffusion.service import DiffusionError
 
         try:
+            if send_upward:
+                typer.echo((await vigie.diffusions.send_upward(reference)).text, err=True)
+            if format == "pdf":
+                return await vigie.diffusions.report_pdf(reference)
             return await vigie.diffusions.report_csv(reference)
         except DiffusionError as exc:
             typer.echo(exc.message, err=True)

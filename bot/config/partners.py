@@ -79,8 +79,10 @@ class DiffusionConfig(StrictModel):
     sms_per_second: float = Field(default=1.0, gt=0, le=100)
     # The desk's own contacts, in every message (partners answer the ARS, not the national level).
     contact: str = ""
-    # Who receives the diffusion's report (--send-upward).
+    # Who receives the diffusion's report (vigie diffusion report --send-upward).
     upward: list[EmailStr] = Field(default_factory=list)
+    # Not every partner settled this long after it left: the duty officers are told, once.
+    deadline: Duration = timedelta(hours=2)
 
     @model_validator(mode="after")
     def _ordered(self) -> DiffusionConfig:

@@ -23,6 +23,7 @@ from bot.crisis.draft import Drafting
 from bot.crisis.models import CrisisPointRow, CrisisRow, CrisisState, CrisisTimerRow, EntryKind, PointState
 from bot.crisis.store import EntryDraft
 from bot.domain import Function
+from bot.durations import human
 from bot.models import OutboxMessageRow
 from bot.outbox import OutgoingMessage, enqueue
 from bot.texts import t
@@ -32,15 +33,6 @@ log = structlog.get_logger("vigie.crisis.points")
 
 UPWARD_KIND = "point_upward"
 Closer = Callable[[AsyncSession, CrisisRow, str, datetime], Awaitable[None]]
-
-
-def human(span: timedelta) -> str:
-    """« 2 h », « 1 h 30 », « 45 min »."""
-    minutes = int(span.total_seconds() // 60)
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{rest} min"
-    return f"{hours} h" + (f" {rest:02d}" if rest else "")
 
 
 def parse_clock(text: str, now: datetime, zone: object) -> datetime | None:

@@ -70,6 +70,7 @@ class DiffusionRow(SQLModel, table=True):
     created_at: datetime = _ts()
     created_by: str = Field(max_length=64)
     completed_at: datetime | None = _ts(nullable=True)  # every partner confirmed or given up
+    late_told_at: datetime | None = _ts(nullable=True)  # the duty officers told its deadline passed
 
 
 class TargetState(StrEnum):

@@ -10,6 +10,7 @@ SMS and calls are paced at ``diffusion.sms_per_second``: never dropped, never fa
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from bot.diffusion.models import (
     TargetState,
 )
 from bot.domain import MessageState
+from bot.durations import human
 from bot.intake import allocate_sequence
 from bot.models import OutboxMessageRow, SignalRow, table_of
 from bot.outbox import OutgoingMessage, enqueue
@@ -277,7 +279,38 @@ class Diffusions:
             for target in due:
                 self._step(diffusions[target.diffusion_id], target, session, now)
             await self._complete(session, ids, now)
-        return len(due)
+        return len(due) + await self._overdue(now)
+
+    async def _overdue(self, now: datetime) -> int:
+        """Diffusions still open past ``diffusion.deadline``: the duty officers are told, once,
+        with the partners still silent."""
+        async with self.db.transaction() as session:
+            stmt = select(DiffusionRow).where(
+                col(DiffusionRow.completed_at).is_(None),
+                col(DiffusionRow.late_told_at).is_(None),
+                col(DiffusionRow.created_at) <= now - self.cfg.deadline,
+            )
+            if self.db.is_postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            late = list((await session.exec(stmt)).all())
+            for diffusion in late:
+                diffusion.late_told_at = now
+                session.add(diffusion)
+                summary = await self.summary_in(session, diffusion)
+                silent = [t.name for t in await self._targets(session, diffusion) if t.confirmed_at is None]
+                text = (
+                    f"Diffusion {diffusion.reference} ({diffusion.title}) : "
+                    f"délai de {human(self.cfg.deadline)} dépassé — {summary}. "
+                    f"Sans confirmation : {', '.join(silent[:20])}"
+                    + (" …" if len(silent) > 20 else "")
+                    + f". Relance : /diffusion relancer {diffusion.reference}"
+                )
+                for officer in self.config.officers():
+                    notify(
+                        session, self.ctx, officer, text, kind="diffusion_late", signal_id=None,
+                        key=f"{diffusion.reference}:late", now=now,
+                    )  # fmt: skip
+        return len(late)
 
     def _step(
         self, diffusion: DiffusionRow, target: DiffusionTargetRow, session: AsyncSession, now: datetime
@@ -540,6 +573,86 @@ class Diffusions:
         return DiffusionReply(
             f"{diffusion.reference} : relance de {chased} partenaire(s) sans confirmation.",
             changed=bool(chased),
+        )
+
+    async def sentence(self, reference: str) -> str:
+        """The report's summary, ready to mail upward: « Diffusion du MINSANTE n° 2026-112 :
+        332/340 partenaires ont confirmé la réception à 11:42. »"""
+        async with self.db.read_session() as session:
+            diffusion = await self._diffusion(session, reference)
+            targets = await self._targets(session, diffusion)
+        confirmed = [t for t in targets if t.confirmed_at is not None]
+        last = max((t.confirmed_at for t in confirmed if t.confirmed_at), default=None)
+        when = f" à {self.ctx.local(last)}" if last else ""
+        lost = sum(1 for t in targets if t.state == TargetState.UNREACHABLE.value)
+        tail = f" ; {lost} injoignable(s), à vérifier dans l'annuaire" if lost else ""
+        return (
+            f"Diffusion du {diffusion.title} ({NATURE_LABELS[Nature(diffusion.nature)]}, "
+            f"{diffusion.reference}) : "
+            f"{len(confirmed)}/{len(targets)} partenaires ont confirmé la réception{when}{tail}."
+        )
+
+    async def report_pdf(self, reference: str) -> bytes:
+        from bot.crisis.documents import text_pdf
+
+        async with self.db.read_session() as session:
+            diffusion = await self._diffusion(session, reference)
+            targets = await self._targets(session, diffusion)
+        lines = [
+            await self.sentence(reference),
+            "",
+            f"Envoyée le {self.ctx.local(diffusion.created_at, '%d/%m/%Y %H:%M')}",
+            "",
+        ]
+        lines.append("PARTENAIRES")
+        for t in targets:
+            how = (
+                f" — {t.confirmed_via} {self.ctx.local(t.confirmed_at, '%d/%m %H:%M')}"
+                if t.confirmed_at
+                else ""
+            )
+            who = f" ({t.confirmed_by})" if t.confirmed_by else ""
+            lines.append(f"{t.partner_id} {t.name} : {TARGET_LABELS[TargetState(t.state)]}{how}{who}")
+        return text_pdf(f"Rapport de diffusion {diffusion.reference}", "\n".join(lines))
+
+    async def send_upward(self, reference: str) -> DiffusionReply:
+        """The report mailed to ``diffusion.upward``: the summary, the CSV and the PDF."""
+        if not self.cfg.upward:
+            raise DiffusionError(
+                "usage", "Aucun destinataire : renseignez diffusion.upward dans la configuration."
+            )
+        sentence = await self.sentence(reference)
+        files = [
+            ("text/csv", f"{reference.upper()}-rapport.csv", await self.report_csv(reference)),
+            ("application/pdf", f"{reference.upper()}-rapport.pdf", await self.report_pdf(reference)),
+        ]
+        now = self.ctx.clock.now()
+        async with self.db.transaction() as session:
+            for address in dict.fromkeys(str(a) for a in self.cfg.upward):
+                enqueue(
+                    session,
+                    OutgoingMessage(
+                        channel="email",
+                        kind="diffusion_report",
+                        text=sentence,
+                        subject=f"[Vigie] Rapport de diffusion {reference.upper()}",
+                        recipient_address=address,
+                        data={
+                            "attachments": [
+                                {
+                                    "filename": name,
+                                    "content_type": kind,
+                                    "base64": base64.b64encode(data).decode(),
+                                }
+                                for kind, name, data in files
+                            ]
+                        },
+                    ),
+                    now=now,
+                )
+        upward = ", ".join(str(a) for a in self.cfg.upward)
+        return DiffusionReply(
+            f"Rapport envoyé à {upward} : {sentence}", changed=True, reference=reference.upper()
         )
 
     async def report_csv(self, reference: str) -> bytes:

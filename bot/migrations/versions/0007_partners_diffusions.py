@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("created_at", TS(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("completed_at", TS(), nullable=True),
+        sa.Column("late_told_at", TS(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("reference"),
     )
