@@ -477,3 +477,27 @@ async def test_pour_action_asks_for_the_action_once_received(
             done = await browser.post(links["Action réalisée"])
             assert done.status_code == 200 and "Action réalisée enregistrée" in done.text
         assert (await state_of(desk, str(said.reference))) == {"ch-nord": "action-realisee"}
+
+
+async def test_a_confirmation_cancels_what_was_queued_for_that_partner(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with diffusion_desk(db_url, monkeypatch) as (desk, _smtp, tw, _):
+        said = await desk.vigie.inbound.diffusion_command(
+            "david", "diffuse", "diffusion ehpad-59 Alerte chaleur"
+        )
+        assert said.ok, said.text
+        await desk.vigie.settle()
+        await jump(desk, minutes=15)
+        assert len(tw.sent) == 1  # the other SMS wait their turn (one a second)
+        waiting = sorted({LILAS, TILLEULS, ROSES, MIMOSAS} - {tw.sent[0]["to"]})
+        phoned = next(p["id"] for p in PARTNERS if p.get("phone") == waiting[0])
+        confirmed = await desk.vigie.inbound.diffusion_command(
+            "chloe", "diffusion", f"confirmer {said.reference} {phoned} joint au téléphone"
+        )
+        assert confirmed.ok, confirmed.text
+        for _ in range(4):
+            await jump(desk, seconds=1)
+        assert sorted(m["to"] for m in tw.sent) == sorted(set(waiting[1:]) | {tw.sent[0]["to"]})
+        cancelled = await desk.messages(kind="diffusion", state="cancelled")
+        assert [m["address"] for m in cancelled] == [waiting[0]]

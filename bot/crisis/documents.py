@@ -42,7 +42,3 @@ def text_pdf(title: str, text: str) -> bytes:
     )
     doc.build(story)
     return out.getvalue()
-
-
-def point_pdf(subject: str, body: str) -> bytes:
-    return text_pdf(subject, body)

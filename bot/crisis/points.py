@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import CrisisConfig
 from bot.crisis import draft, store, timers
 from bot.crisis.cell import CellError, CellReply, CrisisCell
-from bot.crisis.documents import point_pdf
+from bot.crisis.documents import text_pdf
 from bot.crisis.draft import Drafting
 from bot.crisis.models import CrisisPointRow, CrisisRow, CrisisState, CrisisTimerRow, EntryKind, PointState
 from bot.crisis.store import EntryDraft
@@ -370,7 +370,7 @@ class SituationPoints:
             reference=crisis.reference,
         )
         body = f"{text}\n\n{seal}"
-        pdf = point_pdf(subject, body)
+        pdf = text_pdf(subject, body)
         attachment = {
             "filename": f"{crisis.reference}-point-{point.number:02d}.pdf",
             "content_type": "application/pdf",

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import RoomChannel, RoomRef
 from bot.crisis import store
@@ -61,23 +63,33 @@ class RoomKeeper:
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
 
+    async def _any(self, stmt: Any) -> bool:
+        """Whether ``stmt`` selects a room, looked without the write lock (SQLite has one writer,
+        and nearly every round finds nothing)."""
+        async with self.db.read_session() as session:
+            return (await session.exec(stmt.limit(1))).first() is not None
+
+    async def _locked(self, session: AsyncSession, stmt: Any) -> list[CrisisRoomRow]:
+        stmt = stmt.order_by(col(CrisisRoomRow.id)).limit(10)
+        if self.db.is_postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list((await session.exec(stmt)).all())
+
     async def run_once(self) -> int:
         now = self.ctx.clock.now()
-        async with self.db.transaction() as session:
-            stmt = (
-                select(CrisisRoomRow)
-                .where(col(CrisisRoomRow.room_id).is_(None), col(CrisisRoomRow.next_attempt_at) <= now)
-                .where(col(CrisisRoomRow.platform).in_(list(self.rooms)))
-                .order_by(col(CrisisRoomRow.id))
-                .limit(10)
-            )
-            if self.db.is_postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
-            claimed = list((await session.exec(stmt)).all())
-            for row in claimed:
-                row.attempts += 1
-                row.next_attempt_at = now + LEASE
-                session.add(row)
+        claimed: list[CrisisRoomRow] = []
+        to_make = (
+            select(CrisisRoomRow)
+            .where(col(CrisisRoomRow.room_id).is_(None), col(CrisisRoomRow.next_attempt_at) <= now)
+            .where(col(CrisisRoomRow.platform).in_(list(self.rooms)))
+        )
+        if await self._any(to_make):
+            async with self.db.transaction() as session:
+                claimed = await self._locked(session, to_make)
+                for row in claimed:
+                    row.attempts += 1
+                    row.next_attempt_at = now + LEASE
+                    session.add(row)
         for row in claimed:
             await self._create(row)
         done = len(claimed) + await self.cell.remind_vacancies() + await self._close_rooms(now)
@@ -91,19 +103,16 @@ class RoomKeeper:
     async def _close_rooms(self, now: datetime) -> int:
         """The rooms of closed crises, once nothing is left to post in them: archived (Slack,
         when ``crisis.slack.archive``) or closed (Telegram topic). Claimed with a lease."""
+        to_close = (
+            select(CrisisRoomRow)
+            .where(col(CrisisRoomRow.close_at) <= now, col(CrisisRoomRow.closed_at).is_(None))
+            .where(col(CrisisRoomRow.room_id).is_not(None), col(CrisisRoomRow.platform).in_(list(self.rooms)))
+        )
+        if not await self._any(to_close):
+            return 0
+        ready: list[CrisisRoomRow] = []
         async with self.db.transaction() as session:
-            stmt = (
-                select(CrisisRoomRow)
-                .where(col(CrisisRoomRow.close_at) <= now, col(CrisisRoomRow.closed_at).is_(None))
-                .where(
-                    col(CrisisRoomRow.room_id).is_not(None), col(CrisisRoomRow.platform).in_(list(self.rooms))
-                )
-                .limit(10)
-            )
-            if self.db.is_postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
-            ready: list[CrisisRoomRow] = []
-            for row in (await session.exec(stmt)).all():
+            for row in await self._locked(session, to_close):
                 waiting = await session.exec(
                     select(OutboxMessageRow.id).where(
                         OutboxMessageRow.recipient_address == row.room_id,

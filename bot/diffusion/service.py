@@ -407,7 +407,7 @@ class Diffusions:
                 .where(
                     table.c.kind == KIND,
                     table.c.state == MessageState.PENDING.value,
-                    sa.cast(table.c.data["target"], sa.String) == str(target.id),
+                    table.c.data["target"].as_integer() == target.id,
                 )
                 .values(state=MessageState.CANCELLED.value, last_error="réception confirmée")
             )
@@ -457,11 +457,7 @@ class Diffusions:
     async def _target(
         self, session: AsyncSession, reference: str, partner_id: str
     ) -> tuple[DiffusionRow, DiffusionTargetRow]:
-        diffusion = (
-            await session.exec(select(DiffusionRow).where(DiffusionRow.reference == reference.upper()))
-        ).first()
-        if diffusion is None:
-            raise DiffusionError("not_found", f"Aucune diffusion « {reference} ».")
+        diffusion = await self._diffusion(session, reference)
         stmt = select(DiffusionTargetRow).where(
             DiffusionTargetRow.diffusion_id == diffusion.id, DiffusionTargetRow.partner_id == partner_id
         )
@@ -660,19 +656,22 @@ class Diffusions:
         async with self.db.read_session() as session:
             diffusion = await self._diffusion(session, reference)
             targets = await self._targets(session, diffusion)
+            table = table_of(OutboxMessageRow)
             messages = list(
                 (
                     await session.exec(
                         select(OutboxMessageRow)
-                        .where(OutboxMessageRow.kind == KIND)
+                        .where(
+                            OutboxMessageRow.kind == KIND,
+                            table.c.data["diffusion"].as_integer() == diffusion.id,
+                        )
                         .order_by(col(OutboxMessageRow.id))
                     )
                 ).all()
             )
         attempts: dict[int, list[OutboxMessageRow]] = {}
-        for message in messages:
-            if message.data.get("diffusion") == diffusion.id:
-                attempts.setdefault(int(message.data.get("target") or 0), []).append(message)
+        for message in messages:  # this diffusion's only, not every diffusion ever sent
+            attempts.setdefault(int(message.data.get("target") or 0), []).append(message)
         out = io.StringIO()
         writer = csv.writer(out, delimiter=";")
         writer.writerow(
