@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import normalise_database_url
@@ -93,7 +94,7 @@ class Database:
         advisory lock; SQLite has one writer already)."""
         if self.is_postgres:
             key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-            await session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            await session.exec(select(sa.func.pg_advisory_xact_lock(key)))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "j": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)\s*(min|s|m|h|d|j|w)")
@@ -46,3 +46,19 @@ def human(span: timedelta) -> str:
     if not hours:
         return f"{rest} min"
     return f"{hours} h" + (f" {rest:02d}" if rest else "")
+
+
+def parse_due(text: str, now: datetime, zone: object) -> tuple[str, datetime | None]:
+    """``… échéance 16h30`` / ``… avant 16:30`` / ``due 16:30``: the text without it, and the due
+    time (today, or tomorrow when that hour has passed)."""
+    found = re.search(r"\b(?:[ée]ch[ée]ance|avant|due|by)\s+(\d{1,2})\s*[h:]\s*(\d{2})?\b", text, re.I)
+    if found is None:
+        return text, None
+    hour, minute = int(found[1]), int(found[2] or 0)
+    if hour > 23 or minute > 59:
+        return text, None
+    local = now.astimezone(zone)  # type: ignore[arg-type]
+    due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if due <= local:
+        due += timedelta(days=1)
+    return (text[: found.start()] + text[found.end() :]).strip(), due

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     # Diffusion to the partners (bot/diffusion/service.py).
     "diffuse": ("diffuser", "diffuse"),
     "diffusion": ("diffusion",),
+    "followup": ("suite", "followup"),  # a national message POUR ACTION (bot/diffusion/followup.py)
 }
 _ALIASES = {alias: name for name, aliases in COMMANDS.items() for alias in aliases}
 

@@ -408,7 +408,7 @@ class Inbound:
             return self._from_cell(said)
         if parsed is None and is_join_reply(text):  # « je rejoins » in answer to a crisis call
             return await self.crisis_command("join", "", Speaker(person_id, origin.channel.value, room))
-        if parsed is not None and parsed.name in ("diffuse", "diffusion"):
+        if parsed is not None and parsed.name in ("diffuse", "diffusion", "followup"):
             return await self.diffusion_command(person_id, parsed.name, parsed.args)
         if parsed is not None and parsed.name == "close":
             try:
@@ -429,7 +429,22 @@ class Inbound:
     async def diffusion_command(
         self, person_id: str, name: str, args: str, token: ApiToken | None = None
     ) -> Reply:
-        """``/diffuser …`` (permission ``diffusion``) and ``/diffusion statut|relancer|confirmer``."""
+        """``/diffuser …`` (permission ``diffusion``), ``/diffusion statut|relancer|confirmer``, and
+        ``/suite`` (a national message POUR ACTION: its owner may say it is done)."""
+        if name == "followup":
+            if refused := self._refusal(person_id, token):
+                return refused
+            denied = self._refusal(person_id, None, "diffusion")
+            said = await self._diffusions.national.command(
+                person_id,
+                args,
+                allowed=denied is None,
+                refusal=denied.text if denied else "",
+                resolve=self._crisis_commands.person,
+            )
+            if said.changed:
+                self._wake()
+            return Reply(said.text, ok=said.ok, changed=said.changed, code=said.code)
         if refused := self._refusal(person_id, token, "diffusion"):
             return refused
         commands = self._diffusion_commands
@@ -448,6 +463,28 @@ class Inbound:
             return Reply(exc.message, ok=False, code=exc.code)
         self._wake()
         return Reply(said.text, ok=said.ok, changed=said.changed, reference=said.reference)
+
+    async def diffusion_chat(
+        self, reference: str, platform: str, addresses: set[str], *, by: str, done: bool = False
+    ) -> Reply:
+        """A partner's « Je confirme la réception » (« Action réalisée ») button in a chat."""
+        try:
+            said = await self._diffusions.confirm_in_chat(reference, platform, addresses, by=by, done=done)
+        except DiffusionError as exc:
+            return Reply(exc.message, ok=False, code=exc.code)
+        if said.changed:
+            self._wake()
+        return Reply(said.text, ok=said.ok, changed=said.changed, reference=said.reference, code=said.code)
+
+    async def diffusion_mail(self, reference: str, sender: str, text: str) -> Reply | None:
+        """A partner's mail reply quoting a diffusion's reference; None if the sender is none of
+        its partners."""
+        said = await self._diffusions.confirm_by_mail(reference, sender, text)
+        if said is None:
+            return None
+        if said.changed:
+            self._wake()
+        return Reply(said.text, ok=said.ok, changed=said.changed, reference=said.reference, code=said.code)
 
     async def diffusion_code(self, phone: str, code: int, *, done: bool = False) -> Reply:
         """« D7 » (« D7 FAIT ») by SMS from a partner's on-call phone."""

@@ -40,6 +40,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Diffuser aux partenaires (texte et pièces jointes) : /diffuser {reference} <groupes>",
         "en": "Relay to the partners (text and attachments): /diffuser {reference} <groups>",
     },
+    "page.action": {
+        "fr": "POUR ACTION : désignez le responsable avec /suite {reference} <personne> [échéance 18h], "
+        "puis /suite {reference} fait <compte rendu> rédige le retour à l'échelon national.",
+        "en": "FOR ACTION: name its owner with /suite {reference} <person> [échéance 18h], then "
+        "/suite {reference} fait <account> drafts the report back upward.",
+    },
     "page.details": {
         "fr": "Gravité : {severity} · Catégorie : {category} · Reçu le {received}\n",
         "en": "Severity: {severity} · Category: {category} · Received {received}\n",
@@ -148,6 +154,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/aide — cette aide\n"
         "Cellule de crise : /crise /rejoindre /roles /role /decision /action /demande /info /fait "
         "/actions /point /phase /retex (voir le README)\n"
+        "Partenaires : /diffuser /diffusion statut|relancer|confirmer /suite (message POUR ACTION)\n"
         "Alias anglais : /ack /escalate /status /oncall /takeover /close /help",
         "en": "Vigie commands:\n"
         "/signal <text> — raise a signal (or just write to the bot)\n"
@@ -160,6 +167,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/help — this help\n"
         "Crisis cell: /crisis /join /functions /function /decision /action /request /note /done "
         "/actions /point /phase /debrief (see the README)\n"
+        "Partners: /diffuse /diffusion status|chase|confirm /followup (a message FOR ACTION)\n"
         "French names: /prendre /escalader /statut /astreinte /relais /clore /aide",
     },
     "cmd.unknown": {

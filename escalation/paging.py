@@ -44,6 +44,8 @@ def page_text(
     if signal.category == Category.MESSAGE_NATIONAL.value and isinstance(national, dict):
         # The relay is one command away, text and attachments included.
         body += "\n" + t("page.relay", ctx.lang, reference=signal.reference)
+        if national.get("nature") == "action":
+            body += "\n" + t("page.action", ctx.lang, reference=signal.reference)
     return t(
         "page.text",
         ctx.lang,

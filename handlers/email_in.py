@@ -12,6 +12,7 @@ import asyncio
 import base64
 import email
 import email.policy
+import re
 from email.utils import parseaddr
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from bot.config import MailboxConfig
 from bot.db import UNAVAILABLE_ERRORS
 from bot.diffusion.models import NATURE_LABELS
 from bot.diffusion.national import recognise
+from bot.diffusion.service import DIFFUSION_REFERENCE
 from bot.domain import Category, OriginChannel
 from bot.intake import Origin, SignalDraft
 from bot.signals import find_reference
@@ -81,6 +83,26 @@ def read_mail(raw: bytes) -> tuple[str, str, str, list[dict[str, Any]]]:
         for a in mail.iter_attachments()
     ]
     return sender, subject, text, attachments
+
+
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(r[ée]ponse automatique|automatic reply|auto(?:matic)?[- ]?reply|out of (the )?office|absen(ce|t))",
+    re.I,
+)
+
+
+def is_automatic(raw: bytes, subject: str) -> bool:
+    """An out-of-office or other automatic answer (RFC 3834 Auto-Submitted, the usual vendor
+    headers, or its subject)."""
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    submitted = str(mail.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(mail.get("Precedence", "")).strip().lower()
+    return (
+        submitted != "no"
+        or precedence in ("auto_reply", "bulk", "junk", "list")
+        or any(mail.get(h) is not None for h in ("X-Autoreply", "X-Autorespond"))
+        or bool(_AUTO_SUBJECT.match(re.sub(r"^\s*(re|tr|fwd?)\s*:\s*", "", subject, flags=re.I)))
+    )
 
 
 def attachment_contents(raw: bytes) -> list[dict[str, Any]]:
@@ -157,6 +179,15 @@ class AlertMailbox:
     async def _store(self, mail_from: str, raw: bytes) -> str:
         sender, subject, text, attachments = read_mail(raw)
         sender = sender or mail_from
+        quoted = DIFFUSION_REFERENCE.search(subject)
+        if quoted is not None:  # « RE: [Vigie] DIFF-2026-0007 … » from a partner: received
+            if is_automatic(raw, subject):
+                # An out-of-office answer to a diffusion confirms nothing, and pages nobody.
+                log.info("mailbox_auto_reply_ignored", reference=quoted[1].upper())
+                return f"{quoted[1].upper()}, réponse automatique ignorée"
+            confirmed = await self.core.inbound.diffusion_mail(quoted[1], sender, text)
+            if confirmed is not None:
+                return confirmed.reference or quoted[1].upper()
         person = self.core.inbound.person_for("email", sender)
         origin = Origin(
             OriginChannel.EMAIL,

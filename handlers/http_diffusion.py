@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 from typing import Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import Scope
@@ -145,3 +147,56 @@ async def diffusion_report(request: Request, reference: str, fmt: Literal["csv",
         raise _refused(exc.code, exc.message) from None
     name = f"{reference.upper()}-rapport.{fmt}"
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _files_page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Vigie</title>"
+        "<meta name='viewport' content='width=device-width'></head><body style='font-family:sans-serif'>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>",
+        status_code=status,
+    )
+
+
+@router.get("/d/{token}", response_model=None)
+async def diffusion_files(request: Request, token: str) -> Response:
+    """The signed link an SMS carries to the diffusion's attachments: one file is served at
+    once, several are listed. Downloading confirms nothing (the SMS code, key 1 or the mail's
+    button do)."""
+    from bot.diffusion.service import DiffusionError
+
+    try:
+        diffusion, files = await request.app.state.vigie.diffusions.files(token)
+    except DiffusionError as exc:
+        status = {"expired": 410, "forbidden": 403}.get(exc.code, 404)
+        return _files_page("Pièces jointes", f"<p>{html.escape(exc.message)}</p>", status)
+    if len(files) == 1:
+        return _file(files[0])
+    here = html.escape(str(request.url).rstrip("/"))
+    items = "".join(
+        f"<li><a href='{here}/{n}'>{html.escape(str(f['filename']))}</a></li>" for n, f in enumerate(files)
+    )
+    return _files_page(f"{diffusion.reference} — {diffusion.title}", f"<ul>{items}</ul>")
+
+
+@router.get("/d/{token}/{number}", response_model=None)
+async def diffusion_file(request: Request, token: str, number: int) -> Response:
+    from bot.diffusion.service import DiffusionError
+
+    try:
+        _, files = await request.app.state.vigie.diffusions.files(token)
+    except DiffusionError as exc:
+        status = {"expired": 410, "forbidden": 403}.get(exc.code, 404)
+        return _files_page("Pièces jointes", f"<p>{html.escape(exc.message)}</p>", status)
+    if not 0 <= number < len(files):
+        return _files_page("Pièces jointes", "<p>Pas de pièce jointe à ce numéro.</p>", 404)
+    return _file(files[number])
+
+
+def _file(item: dict[str, Any]) -> Response:
+    name = str(item.get("filename") or "piece-jointe").replace('"', "")
+    return Response(
+        base64.b64decode(item["base64"]),
+        media_type=str(item.get("content_type") or "application/octet-stream"),
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )

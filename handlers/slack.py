@@ -34,6 +34,7 @@ from bot.channels import (
     RoomRef,
 )
 from bot.config import SlackConfig
+from bot.diffusion.service import CHAT_CONFIRM, CHAT_DONE
 from bot.domain import OriginChannel
 from bot.grammar import COMMANDS
 from bot.inbound import Answer, RoomMessage
@@ -125,6 +126,7 @@ class SlackAdapter:
         app = AsyncApp(client=self._client, signing_secret=self.signing, process_before_response=False)
         app.command(SLASH_COMMANDS)(self._on_command)
         app.action(re.compile(r"^(ack|escalate|join)$"))(self._on_button)
+        app.action(re.compile(rf"^({CHAT_CONFIRM}|{CHAT_DONE})$"))(self._on_partner_button)
         app.event("message")(self._on_message)
         return app
 
@@ -254,8 +256,11 @@ class SlackAdapter:
                 )
             if details.edit_only:
                 return DeliveryResult(DeliveryOutcome.DELIVERED)
-            opened = await self.client.conversations_open(users=message.recipient_address)
-            channel = opened["channel"]["id"]
+            if str(message.recipient_address).startswith(("C", "G")):  # a partner's channel
+                channel = str(message.recipient_address)
+            else:
+                opened = await self.client.conversations_open(users=message.recipient_address)
+                channel = opened["channel"]["id"]
             blocks = _blocks(message.text, details.reference, details.actions)
             sent = await self.client.chat_postMessage(channel=channel, text=message.text, blocks=blocks)
         except SlackApiError as exc:
@@ -311,6 +316,24 @@ class SlackAdapter:
         response = Answer(action["action_id"])  # the listener only matches ack|escalate|join
         reply = await self.core.inbound.respond(person, action.get("value", ""), response, "slack")
         await respond(text=reply.text, replace_original=False, response_type="ephemeral")
+
+    async def _on_partner_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        """A partner confirms a diffusion: its Slack user, or the channel it was posted in."""
+        await ack()
+        user = body.get("user", {})
+        addresses = {str(a) for a in (user.get("id"), body.get("channel", {}).get("id")) if a}
+        said = await self.core.inbound.diffusion_chat(
+            action.get("value", ""),
+            "slack",
+            addresses,
+            by=f"Slack {user.get('username') or user.get('name') or ''} ({user.get('id')})".replace(
+                "  ", " "
+            ),
+            done=action["action_id"] == CHAT_DONE,
+        )
+        await respond(text=said.text, replace_original=False, response_type="ephemeral")
 
     async def _on_message(self, event: dict[str, Any], say: Any) -> None:
         if event.get("bot_id"):

@@ -45,6 +45,7 @@ from bot.channels import (
     SentPage,
 )
 from bot.config import TelegramConfig
+from bot.diffusion.service import CHAT_CONFIRM, CHAT_DONE
 from bot.domain import OriginChannel
 from bot.inbound import Answer, RoomMessage
 from bot.intake import Origin
@@ -349,11 +350,23 @@ class TelegramAdapter:
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         assert query is not None
+        action, _, reference = (query.data or "").partition(":")
+        if action in (CHAT_CONFIRM, CHAT_DONE):  # a partner's button: no person of the directory
+            user = update.effective_user
+            chat = query.message.chat.id if query.message is not None else None
+            said = await self.core.inbound.diffusion_chat(
+                reference,
+                "telegram",
+                {str(a) for a in (chat, user.id if user else None) if a is not None},
+                by=f"Telegram {user.full_name} ({user.id})" if user else "Telegram",
+                done=action == CHAT_DONE,
+            )
+            await query.answer(said.text[:200], show_alert=True)
+            return
         person = self._person(update)
         if person is None:
             await query.answer(UNKNOWN_USER, show_alert=True)
             return
-        action, _, reference = (query.data or "").partition(":")
         if action not in set(Answer):
             await query.answer("Action inconnue.")
             return

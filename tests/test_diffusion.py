@@ -24,7 +24,7 @@ from bot.diffusion.partners import import_csv, list_partners
 from tests.devices import NIGHT, DutyDesk
 from tests.fakes.smtp import FakeSmtp
 from tests.fakes.twilio import FakeTwilio
-from tests.support import AUTH, AsgiServer, free_port, make_config, running_vigie
+from tests.support import AUTH, AsgiServer, eventually, free_port, make_config, running_vigie
 from tests.test_escalation import LADDER, ROSTER
 from tests.test_voice import gather_action
 
@@ -501,3 +501,266 @@ async def test_a_confirmation_cancels_what_was_queued_for_that_partner(
         assert sorted(m["to"] for m in tw.sent) == sorted(set(waiting[1:]) | {tw.sent[0]["to"]})
         cancelled = await desk.messages(kind="diffusion", state="cancelled")
         assert [m["address"] for m in cancelled] == [waiting[0]]
+
+
+def national_mail(subject: str, text: str, *, attachment: bytes | None = None) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "CORRUSS <alerte@sante.gouv.fr>"
+    mail["To"] = ALERTE
+    mail["Subject"] = subject
+    mail.set_content(text)
+    if attachment is not None:
+        mail.add_attachment(attachment, maintype="application", subtype="pdf", filename="questionnaire.pdf")
+    return mail
+
+
+def partner_reply(sender: str, subject: str, text: str, **headers: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = ALERTE
+    mail["Subject"] = subject
+    for name, value in headers.items():
+        mail[name.replace("_", "-")] = value
+    mail.set_content(text)
+    return mail
+
+
+async def test_a_minsante_pour_action_is_owned_done_and_reported_upward(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_email import send_mail
+
+    async with diffusion_desk(db_url, monkeypatch) as (desk, smtp, tw, _):
+        pdf = b"%PDF-1.4 questionnaire lits"
+        await send_mail(
+            MAILBOX,
+            national_mail(
+                "MINSANTE n° 2026-120 POUR ACTION : recensement des lits de réanimation",
+                "Merci de recenser les lits de réanimation disponibles et de remonter le bilan.",
+                attachment=pdf,
+            ),
+        )
+        await desk.vigie.settle()
+        [signal] = (await desk.client.get("/api/v1/signals", headers=AUTH)).json()["signals"]
+        ref = signal["reference"]
+        [page] = [m for m in await desk.messages(kind="page") if m["recipient"] == "alice"]
+        assert f"/suite {ref} <personne> [échéance 18h]" in page["text"]
+        history = [e["message"] for e in await desk.history(ref)]
+        assert any("MINSANTE n° 2026-120 POUR ACTION : responsable à désigner" in m for m in history)
+
+        # Relayed to the EHPAD, who must do it too (POUR ACTION), with the questionnaire.
+        said = await desk.vigie.inbound.diffusion_command("chloe", "diffuse", f"{ref} ehpad-59")
+        assert said.ok, said.text
+        diffusion = str(said.reference)
+        await desk.vigie.settle()
+        [mail] = smtp.to("alerte@ehpad-lilas.fr")
+        subject = str(mail["Subject"])
+        assert subject == f"[Vigie] {diffusion} — MINSANTE n° 2026-120 — POUR ACTION"
+
+        # Les Lilas answer the mail: received, and done. Les Tilleuls' out-of-office confirms
+        # nothing and pages nobody.
+        await send_mail(
+            MAILBOX,
+            partner_reply("alerte@ehpad-lilas.fr", f"RE: {subject}", "Bien reçu, fait : 2 lits.\n\n> ..."),
+        )
+        await send_mail(
+            MAILBOX,
+            partner_reply(
+                "alerte@ehpad-tilleuls.fr",
+                f"Réponse automatique : {subject}",
+                "Je suis absente jusqu'au 5.",
+                Auto_Submitted="auto-replied",
+            ),
+        )
+        await desk.vigie.settle()
+        states = await state_of(desk, diffusion)
+        assert states["ehpad-lilas"] == "action-realisee"
+        assert states["ehpad-tilleuls"] == "envoye"
+        lilas = next(
+            p
+            for p in (await desk.client.get(f"/api/v1/diffusions/{diffusion}", headers=AUTH)).json()[
+                "partners"
+            ]
+            if p["partner"] == "ehpad-lilas"
+        )
+        assert (lilas["confirmed_via"], lilas["confirmed_by"]) == ("email-reponse", "alerte@ehpad-lilas.fr")
+        assert len((await desk.client.get("/api/v1/signals", headers=AUTH)).json()["signals"]) == 1
+
+        # The SMS step carries a signed link to the questionnaire; opening it confirms nothing.
+        await jump(desk, minutes=15)
+        for _ in range(3):
+            await jump(desk, seconds=1)
+        sms = {m["to"]: m["body"] for m in tw.sent}
+        assert set(sms) == {TILLEULS, ROSES, MIMOSAS}
+        link = re.search(r"Pièce\(s\) jointe\(s\) : (\S+)", sms[ROSES])
+        assert link is not None and "Répondez D1 pour confirmer la réception." in sms[ROSES]
+        async with httpx.AsyncClient() as browser:
+            got = await browser.get(link[1])
+            assert got.status_code == 200 and got.content == pdf
+            assert "questionnaire.pdf" in got.headers["content-disposition"]
+            forged = await browser.get(link[1][:-3] + "xyz")
+            assert forged.status_code == 403
+        assert (await state_of(desk, diffusion))["ehpad-roses"] == "envoye"
+
+        # The cadre names the owner; a referent may not, but the owner may say it is done.
+        owner = await desk.vigie.inbound.diffusion_command("chloe", "followup", f"{ref} Bruno dans 4h")
+        assert owner.ok, owner.text
+        assert owner.text.startswith("MINSANTE n° 2026-120 : Bruno Petit responsable, échéance")
+        [told] = [m for m in await desk.messages(kind="national_action") if m["recipient"] == "bruno"]
+        assert "Chloé Bernard vous confie l'action demandée par MINSANTE n° 2026-120" in told["text"]
+        refused = await desk.vigie.inbound.diffusion_command("alice", "followup", f"{ref} alice")
+        assert not refused.ok and refused.text.startswith("Refusé")
+
+        # Past its due time: the owner and the duty officer are told, once.
+        await jump(desk, hours=4, minutes=1)
+        await jump(desk, minutes=5)
+        late = [m for m in await desk.messages(kind="national_action_late")]
+        assert sorted(m["recipient"] for m in late) == ["bruno", "david"]
+        assert late[0]["text"].startswith(f"Échéance dépassée : MINSANTE n° 2026-120 POUR ACTION ({ref})")
+
+        done = await desk.vigie.inbound.diffusion_command(
+            "bruno", "followup", f"{ref} fait Recensement transmis : 14 lits disponibles dans la région"
+        )
+        assert done.ok, done.text
+        assert "Compte rendu : Recensement transmis : 14 lits disponibles dans la région" in done.text
+        assert (
+            f"Diffusion {diffusion} aux partenaires (ehpad-59) : 1/4 ont confirmé la réception, " in done.text
+        )
+        assert "1/4 ont réalisé l'action." in done.text
+        assert "dépassée" in done.text and f"/suite {ref} envoyer" in done.text
+
+        not_yours = await desk.vigie.inbound.diffusion_command("bruno", "followup", f"{ref} envoyer")
+        assert not not_yours.ok
+        sent = await desk.vigie.inbound.diffusion_command("chloe", "followup", f"{ref} envoyer")
+        assert sent.ok, sent.text
+        await desk.vigie.settle()
+        [upward] = smtp.to("craps@ars-exemple.fr")
+        assert str(upward["Subject"]) == f"[Vigie] Retour — MINSANTE n° 2026-120 — action réalisée ({ref})"
+        body = body_of(upward)
+        assert body.startswith("Retour — MINSANTE n° 2026-120 (POUR ACTION)")
+        assert "sous la responsabilité de Bruno Petit" in body
+        assert "Contact : ARS Hauts-de-France, PFR" in body
+        shown = await desk.vigie.inbound.diffusion_command("alice", "followup", ref)
+        assert "Retour envoyé le" in shown.text
+
+
+CPTS_TG, DOUAI_TG, SAMU_SLACK, LABO_CHANNEL, BIOLOGIST = 700001, 700002, "U0SAMU59", "C0LABO001", "U0BIOLO1"
+CHAT_PARTNERS = [
+    {"id": "cpts-lille", "name": "CPTS Lille", "kind": "CPTS", "email": "alerte@cpts-lille.fr",
+     "telegram_id": CPTS_TG, "groups": ["chat"]},
+    {"id": "cpts-douai", "name": "CPTS Douai", "kind": "CPTS", "email": "alerte@cpts-douai.fr",
+     "telegram_id": DOUAI_TG, "groups": ["chat"]},
+    {"id": "samu-59", "name": "SAMU 59", "kind": "SAMU-C15", "email": "alerte@samu59.fr",
+     "slack_id": SAMU_SLACK, "groups": ["chat"]},
+    {"id": "labo-nord", "name": "Laboratoire Nord", "kind": "laboratoire", "email": "alerte@labo-nord.fr",
+     "slack_id": LABO_CHANNEL, "groups": ["chat"]},
+]  # fmt: skip
+
+
+async def test_partners_on_telegram_and_slack_confirm_with_a_button(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.telegram import FakeTelegram
+    from tests.test_slack import SIGNING, SLACK_TOKEN, TG_TOKEN
+
+    tg = FakeTelegram(TG_TOKEN)
+    tg.user(CPTS_TG, "Inès")
+    tg.user(DOUAI_TG, "Paul")
+    slack = FakeSlack(SLACK_TOKEN, SIGNING)
+    for user_id, name in ((SAMU_SLACK, "regulation"), (BIOLOGIST, "biologiste"), ("U0STRANGE", "mallory")):
+        slack.user(user_id, name)
+    monkeypatch.setenv("VIGIE_TELEGRAM_TOKEN", TG_TOKEN)
+    monkeypatch.setenv("VIGIE_SLACK_BOT_TOKEN", SLACK_TOKEN)
+    monkeypatch.setenv("VIGIE_SLACK_SIGNING_SECRET", SIGNING)
+    monkeypatch.setenv("VIGIE_LINK_SECRET", "link-secret-for-tests")
+    with FakeSmtp() as smtp:
+        async with AsgiServer(tg.app) as tg_api, AsgiServer(slack.app) as slack_api:
+            slack.url = slack_api.url
+            config = make_config(
+                people=PEOPLE,
+                rosters=[ROSTER],
+                ladders=[LADDER],
+                duty_officers=["david"],
+                partners=CHAT_PARTNERS,
+                diffusion={
+                    "steps": [
+                        {"channel": "telegram", "after": "0s"},
+                        {"channel": "slack", "after": "0s"},
+                        {"channel": "email", "after": "10m"},
+                    ],
+                    "cycles": 1,
+                },
+                channels={
+                    "console": {"enabled": True},
+                    "telegram": {"enabled": True, "base_url": f"{tg_api.url}/bot", "poll_timeout": "1s"},
+                    "slack": {"enabled": True, "base_url": f"{slack_api.url}/api/"},
+                    "email": {
+                        "enabled": True, "smtp_host": "127.0.0.1", "smtp_port": smtp.port,
+                        "security": "none", "from_address": "vigie@ars-exemple.fr",
+                    },
+                },
+            )  # fmt: skip
+            async with running_vigie(
+                db_url, config=config, clock=ManualClock(NIGHT), background=False
+            ) as server:
+                async with server.client() as client:
+                    desk = DutyDesk(server, client, server.vigie.clock)  # type: ignore[arg-type]
+                    events = f"{server.url}/slack/events"
+                    said = await desk.vigie.inbound.diffusion_command(
+                        "david", "diffuse", "action chat Point de situation COVID : renvoyez vos effectifs"
+                    )
+                    assert said.ok, said.text
+                    ref = str(said.reference)
+                    await desk.vigie.settle()
+
+                    [cpts] = tg.from_bot(CPTS_TG)
+                    assert cpts["text"].startswith(
+                        "Point de situation COVID : renvoyez vos effectifs — POUR ACTION"
+                    )
+                    assert tg.buttons(cpts) == [
+                        ("Je confirme la réception", f"dconfirm:{ref}"),
+                        ("Action réalisée", f"ddone:{ref}"),
+                    ]
+                    await tg.press(CPTS_TG, cpts, f"dconfirm:{ref}")
+                    [samu] = slack.dm(SAMU_SLACK)
+                    [labo] = slack.in_channel(LABO_CHANNEL)  # a partner's own channel, not a DM
+                    # Someone the message was not for presses the SAMU's button: nothing recorded.
+                    stranger = await slack.press(events, "U0STRANGE", samu, "dconfirm")
+                    assert stranger.status_code == 200
+                    assert (await slack.press(events, SAMU_SLACK, samu, "dconfirm")).status_code == 200
+                    pressed = await slack.press(events, BIOLOGIST, labo, "ddone", channel=LABO_CHANNEL)
+                    assert pressed.status_code == 200
+
+                    async def settled() -> dict[str, str]:
+                        states = await state_of(desk, ref)
+                        return (
+                            states
+                            if states["labo-nord"] != "envoye" and states["cpts-lille"] != "envoye"
+                            else {}
+                        )
+
+                    states = await eventually(settled)
+                    assert states == {
+                        "cpts-lille": "confirme",
+                        "cpts-douai": "envoye",
+                        "samu-59": "confirme",
+                        "labo-nord": "action-realisee",
+                    }
+                    texts = [r["text"] for r in slack.responses]
+                    assert f"Ce compte n'est pas destinataire de {ref} : rien n'a été enregistré." in texts
+                    [answer] = [c for c in tg.answered_callbacks() if "confirmée" in c.get("text", "")]
+                    assert answer["text"].startswith(f"Réception de {ref} confirmée (CPTS Lille")
+                    partners = {
+                        p["partner"]: p
+                        for p in (await client.get(f"/api/v1/diffusions/{ref}", headers=AUTH)).json()[
+                            "partners"
+                        ]
+                    }
+                    assert partners["cpts-lille"]["confirmed_via"] == "telegram"
+                    assert partners["cpts-lille"]["confirmed_by"] == f"Telegram Inès ({CPTS_TG})"
+                    assert partners["labo-nord"]["confirmed_via"] == "slack"
+
+                    # Ten minutes on, only the one who did not press gets the mail.
+                    await jump(desk, minutes=10)
+                    assert [str(m["To"]) for m in smtp.collector.messages] == ["alerte@cpts-douai.fr"]

@@ -83,6 +83,10 @@ class DiffusionConfig(StrictModel):
     upward: list[EmailStr] = Field(default_factory=list)
     # Not every partner settled this long after it left: the duty officers are told, once.
     deadline: Duration = timedelta(hours=2)
+    # A national message POUR ACTION: done within this long unless its owner sets another time.
+    action_due: Duration = timedelta(hours=24)
+    # Signed download links for the attachments (in SMS) stay valid this long.
+    link_ttl: Duration = timedelta(days=7)
 
     @model_validator(mode="after")
     def _ordered(self) -> DiffusionConfig:

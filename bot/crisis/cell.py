@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -676,19 +676,3 @@ class CrisisCell:
         if crisis.state != CrisisState.OPEN.value:
             raise CellError("closed", t("crisis.closed", self.lang, reference=crisis.reference))
         return crisis
-
-
-def parse_due(text: str, now: datetime, zone: object) -> tuple[str, datetime | None]:
-    """``… échéance 16h30`` / ``… avant 16:30`` / ``due 16:30``: the text without it, and the due
-    time (today, or tomorrow when that hour has passed)."""
-    found = re.search(r"\b(?:[ée]ch[ée]ance|avant|due|by)\s+(\d{1,2})\s*[h:]\s*(\d{2})?\b", text, re.I)
-    if found is None:
-        return text, None
-    hour, minute = int(found[1]), int(found[2] or 0)
-    if hour > 23 or minute > 59:
-        return text, None
-    local = now.astimezone(zone)  # type: ignore[arg-type]
-    due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if due <= local:
-        due += timedelta(days=1)
-    return (text[: found.start()] + text[found.end() :]).strip(), due

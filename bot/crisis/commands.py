@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import ORSAN_PLANS, VigieConfig
-from bot.crisis.cell import CellError, CellReply, function_named, parse_due
+from bot.crisis.cell import CellError, CellReply, function_named
 from bot.crisis.models import ENTRY_KIND_LABELS_FR, EntryKind
 from bot.crisis.store import EntryDraft
 
 if TYPE_CHECKING:
     from bot.crisis.services import CrisisServices
 from bot.domain import CELL_FUNCTIONS, FUNCTION_LABELS_FR, ChannelKind, Function
+from bot.durations import parse_due
 from bot.signals import find_reference
 from bot.texts import t
 

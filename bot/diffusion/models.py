@@ -67,6 +67,8 @@ class DiffusionRow(SQLModel, table=True):
     groups: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
     attachments: list[dict[str, Any]] = _json()  # name, type, size, base64
     is_exercise: bool = False
+    # The national message it relays, when it came as a signal (« /diffuser PFR-… »).
+    signal_id: int | None = Field(default=None, foreign_key="signals.id", index=True)
     created_at: datetime = _ts()
     created_by: str = Field(max_length=64)
     completed_at: datetime | None = _ts(nullable=True)  # every partner confirmed or given up
@@ -122,3 +124,23 @@ class DiffusionTargetRow(SQLModel, table=True):
     confirmed_by: str | None = Field(default=None, max_length=200)
     comment: str | None = Field(default=None, max_length=1000)
     done_at: datetime | None = _ts(nullable=True)
+
+
+class NationalActionRow(SQLModel, table=True):
+    """What a national message POUR ACTION asks of the desk (seed 003): an owner to name, a due
+    time, and, once done, the report back upward drafted from it and from its diffusions."""
+
+    __tablename__ = "national_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    signal_id: int = Field(foreign_key="signals.id", unique=True)
+    title: str = Field(max_length=300)  # « MINSANTE n° 2026-112 »
+    owner_id: str | None = Field(default=None, max_length=64)
+    due_at: datetime = _ts()
+    created_at: datetime = _ts()
+    reminded_at: datetime | None = _ts(nullable=True)  # told once the due time passed
+    done_at: datetime | None = _ts(nullable=True)
+    done_by: str | None = Field(default=None, max_length=64)
+    account: str | None = Field(default=None, max_length=4000)  # the owner's « compte rendu »
+    report: str | None = None  # the drafted report back upward
+    sent_at: datetime | None = _ts(nullable=True)

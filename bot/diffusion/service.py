@@ -13,17 +13,19 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from dataclasses import dataclass
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import DiffusionConfig, VigieConfig
 from bot.db import Database
 from bot.diffusion import partners
+from bot.diffusion.followup import NationalActions
 from bot.diffusion.models import (
     NATURE_LABELS,
     OPEN_STATES,
@@ -34,16 +36,23 @@ from bot.diffusion.models import (
     Nature,
     TargetState,
 )
+from bot.diffusion.replies import DiffusionError, DiffusionReply
 from bot.domain import MessageState
 from bot.durations import human
 from bot.intake import allocate_sequence
 from bot.models import OutboxMessageRow, SignalRow, table_of
 from bot.outbox import OutgoingMessage, enqueue
+from bot.settings import optional_env
 from bot.signals import find_reference
 from escalation.context import PagingContext
 from escalation.paging import notify
 
 KIND = "diffusion"
+# « DIFF-2026-0007 » (signal references have six digits, not four).
+DIFFUSION_REFERENCE = re.compile(r"\b([A-Z][A-Z0-9]{1,11}-\d{4}-\d{4})\b", re.I)
+FILES_PATH = "/d/{token}"  # short: it goes into SMS
+# The chat buttons of a diffusion message (callback data / Slack action ids).
+CHAT_CONFIRM, CHAT_DONE = "dconfirm", "ddone"
 PACED = ("sms", "voice")
 NATURES = {
     "information": Nature.INFORMATION,
@@ -52,21 +61,6 @@ NATURES = {
     "diffusion": Nature.DIFFUSION,
     "mars": Nature.MARS,
 }
-
-
-class DiffusionError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-@dataclass(frozen=True)
-class DiffusionReply:
-    text: str
-    ok: bool = True
-    changed: bool = False
-    reference: str | None = None
-    code: str | None = None
 
 
 def code_of(diffusion: DiffusionRow) -> str:
@@ -78,6 +72,11 @@ class Diffusions:
     def __init__(self, config: VigieConfig, db: Database, ctx: PagingContext) -> None:
         self.config, self.db, self.ctx = config, db, ctx
         self._paced_until: dict[str, datetime] = {}
+        # Attachments reach phone-only partners as a signed link (the mail links' secret).
+        secret = optional_env(config.channels.email.link_secret_env)
+        self._signer = URLSafeSerializer(secret, salt="vigie-diffusion-files") if secret else None
+        self._public = (config.desk.public_url or "").rstrip("/")
+        self.national = NationalActions(config, db, ctx)  # what a POUR ACTION asks of the desk
 
     @property
     def cfg(self) -> DiffusionConfig:
@@ -95,6 +94,7 @@ class Diffusions:
         title: str | None = None,
         attachments: list[dict[str, Any]] | None = None,
         exercise: bool = False,
+        signal_id: int | None = None,
     ) -> DiffusionReply:
         chosen = NATURES.get(nature.strip().lower())
         if chosen is None:
@@ -124,6 +124,7 @@ class Diffusions:
                 groups=groups,
                 attachments=attachments or [],
                 is_exercise=exercise,
+                signal_id=signal_id,
                 created_at=now,
                 created_by=by,
             )
@@ -175,6 +176,7 @@ class Diffusions:
             title=title,
             attachments=files,
             exercise=exercise or signal.is_exercise,
+            signal_id=signal.id,
         )
 
     def heading(self, diffusion: DiffusionRow) -> str:
@@ -196,8 +198,12 @@ class Diffusions:
         contact = self.cfg.contact or self.config.desk.name
         code = code_of(diffusion)
         head = self.heading(diffusion)
+        actions: list[dict[str, str]] = []
         if channel == "sms":
             text = f"{head} (ARS, {diffusion.reference}) : {diffusion.text}"[:400]
+            if diffusion.attachments:
+                link = self.files_link(target)
+                text += f" — Pièce(s) jointe(s) : {link}" if link else " — Pièce(s) jointe(s) par e-mail."
             text += f" — Répondez {code} pour confirmer la réception."
         elif channel == "voice":
             text = (
@@ -208,8 +214,14 @@ class Diffusions:
                 f"{head}\n\n{diffusion.text}\n\nCe message vous est transmis par {contact} "
                 f"({diffusion.reference}). Merci de confirmer sa réception."
             )
-            if channel != "email":
-                text += f" Répondez {code}."
+            if channel != "email":  # a chat: its buttons confirm
+                text += " Bouton ci-dessous."
+                actions.append({"id": CHAT_CONFIRM, "label": "Je confirme la réception"})
+                if diffusion.nature == Nature.ACTION.value:
+                    actions.append({"id": CHAT_DONE, "label": "Action réalisée"})
+                if diffusion.attachments:
+                    link = self.files_link(target)
+                    text += f"\nPièce(s) jointe(s) : {link}" if link else ""
         return OutgoingMessage(
             channel=channel,
             kind=KIND,
@@ -227,8 +239,37 @@ class Diffusions:
                 "nature": diffusion.nature,
                 "exercise": diffusion.is_exercise,
                 "attachments": diffusion.attachments if channel == "email" else [],
+                "actions": actions,
             },
         )
+
+    # --- attachments by link ------------------------------------------------------------
+
+    def files_link(self, target: DiffusionTargetRow) -> str | None:
+        """A signed link to the diffusion's attachments, for that partner; None when the desk
+        has no public address or no link secret."""
+        if self._signer is None or not self._public or target.id is None:
+            return None
+        expires = self.ctx.clock.now() + self.cfg.link_ttl
+        token = self._signer.dumps([target.id, int(expires.timestamp())])
+        return f"{self._public}{FILES_PATH.format(token=token)}"
+
+    async def files(self, token: str) -> tuple[DiffusionRow, list[dict[str, Any]]]:
+        """The attachments a link opens (opening confirms nothing: scanners open links)."""
+        if self._signer is None:
+            raise DiffusionError("not_found", "Lien invalide.")
+        try:
+            target_id, expires = self._signer.loads(token)
+        except (BadSignature, ValueError, TypeError):
+            raise DiffusionError("forbidden", "Lien invalide : rien à télécharger.") from None
+        if expires < self.ctx.clock.now().timestamp():
+            raise DiffusionError("expired", "Lien expiré : demandez le message à l'ARS.")
+        async with self.db.read_session() as session:
+            target = await session.get(DiffusionTargetRow, int(target_id))
+            diffusion = await session.get(DiffusionRow, target.diffusion_id) if target else None
+        if diffusion is None:
+            raise DiffusionError("not_found", "Diffusion introuvable.")
+        return diffusion, list(diffusion.attachments or [])
 
     async def _pace_from(self, session: AsyncSession, now: datetime) -> None:
         """Where the queue of diffusion SMS and calls ends (from the store: a restart, or another
@@ -255,9 +296,20 @@ class Diffusions:
         self._paced_until[channel] = slot + gap
         return slot
 
-    async def run_due(self, limit: int = 200) -> int:
+    async def _run_targets(self, now: datetime, limit: int) -> int:
         """Send each due target its next step (or end its cycles)."""
-        now = self.ctx.clock.now()
+        async with self.db.read_session() as session:  # most rounds: nothing due, no write lock
+            any_due = (
+                await session.exec(
+                    select(DiffusionTargetRow.id)
+                    .where(
+                        col(DiffusionTargetRow.state).in_(OPEN_STATES), col(DiffusionTargetRow.next_at) <= now
+                    )
+                    .limit(1)
+                )
+            ).first()
+        if any_due is None:
+            return 0
         async with self.db.transaction() as session:
             stmt = (
                 select(DiffusionTargetRow)
@@ -279,17 +331,26 @@ class Diffusions:
             for target in due:
                 self._step(diffusions[target.diffusion_id], target, session, now)
             await self._complete(session, ids, now)
-        return len(due) + await self._overdue(now)
+        return len(due)
+
+    async def run_due(self, limit: int = 200) -> int:
+        """The partners' steps, the deadlines, then the national messages POUR ACTION."""
+        now = self.ctx.clock.now()
+        done = await self._run_targets(now, limit) + await self._overdue(now)
+        return done + await self.national.run_due(now)
 
     async def _overdue(self, now: datetime) -> int:
         """Diffusions still open past ``diffusion.deadline``: the duty officers are told, once,
         with the partners still silent."""
+        stmt = select(DiffusionRow).where(
+            col(DiffusionRow.completed_at).is_(None),
+            col(DiffusionRow.late_told_at).is_(None),
+            col(DiffusionRow.created_at) <= now - self.cfg.deadline,
+        )
+        async with self.db.read_session() as session:
+            if (await session.exec(stmt.limit(1))).first() is None:
+                return 0
         async with self.db.transaction() as session:
-            stmt = select(DiffusionRow).where(
-                col(DiffusionRow.completed_at).is_(None),
-                col(DiffusionRow.late_told_at).is_(None),
-                col(DiffusionRow.created_at) <= now - self.cfg.deadline,
-            )
             if self.db.is_postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
             late = list((await session.exec(stmt)).all())
@@ -453,6 +514,61 @@ class Diffusions:
             )
         diffusion, target = found
         return await self.confirm(diffusion.reference, target.partner_id, "sms", by=phone, done=done)
+
+    async def confirm_in_chat(
+        self, reference: str, platform: str, addresses: set[str], *, by: str, done: bool = False
+    ) -> DiffusionReply:
+        """A partner's chat button: the chat (or the Slack user) must be the partner's own."""
+        column = DiffusionTargetRow.telegram_id if platform == "telegram" else DiffusionTargetRow.slack_id
+        wanted: list[Any] = (
+            [int(a) for a in addresses if a.lstrip("-").isdigit()]
+            if platform == "telegram"
+            else list(addresses)
+        )
+        async with self.db.read_session() as session:
+            diffusion = await self._diffusion(session, reference)
+            target = (
+                await session.exec(
+                    select(DiffusionTargetRow).where(
+                        DiffusionTargetRow.diffusion_id == diffusion.id, col(column).in_(wanted)
+                    )
+                )
+            ).first()
+        if target is None:
+            return DiffusionReply(
+                f"Ce compte n'est pas destinataire de {diffusion.reference} : rien n'a été enregistré.",
+                ok=False,
+                code="not_found",
+            )
+        return await self.confirm(diffusion.reference, target.partner_id, platform, by=by, done=done)
+
+    async def confirm_by_mail(self, reference: str, sender: str, text: str) -> DiffusionReply | None:
+        """A reply from a partner's alerte mailbox quoting the diffusion's reference; « fait » or
+        « action réalisée » in its first lines says the action asked is done. None: the sender is
+        not one of that diffusion's partners (the mail is an ordinary one)."""
+        async with self.db.read_session() as session:
+            diffusion = (
+                await session.exec(select(DiffusionRow).where(DiffusionRow.reference == reference.upper()))
+            ).first()
+            if diffusion is None:
+                return None
+            target = (
+                await session.exec(
+                    select(DiffusionTargetRow).where(
+                        DiffusionTargetRow.diffusion_id == diffusion.id,
+                        sa.func.lower(DiffusionTargetRow.email) == sender.strip().lower(),
+                    )
+                )
+            ).first()
+        if target is None:
+            return None
+        head = " ".join(text.strip().splitlines()[:3]).lower()
+        done = diffusion.nature == Nature.ACTION.value and bool(
+            re.search(r"\b(fait|action r[ée]alis[ée]e|r[ée]alis[ée]e)\b", head)
+        )
+        return await self.confirm(
+            diffusion.reference, target.partner_id, "email-reponse", by=sender, done=done
+        )
 
     async def _target(
         self, session: AsyncSession, reference: str, partner_id: str

@@ -336,7 +336,9 @@ class FakeSlack:
             url, urllib.parse.urlencode(form), "application/x-www-form-urlencoded", headers
         )
 
-    def _press_payload(self, user_id: str, message: dict[str, Any], action_id: str) -> dict[str, Any]:
+    def _press_payload(
+        self, user_id: str, message: dict[str, Any], action_id: str, channel: str | None = None
+    ) -> dict[str, Any]:
         element = next(
             e
             for b in message["blocks"]
@@ -344,6 +346,7 @@ class FakeSlack:
             for e in b["elements"]
             if e["action_id"] == action_id
         )
+        where = channel or "D" + user_id[1:]  # a DM unless pressed in a channel
         payload = {
             "type": "block_actions",
             "team": {"id": TEAM},
@@ -351,8 +354,8 @@ class FakeSlack:
             "api_app_id": "AVIGIE",
             "trigger_id": f"trig{time.time_ns()}",
             "response_url": f"{self.url}/respond/{next(self._ts)}",
-            "container": {"type": "message", "message_ts": message["ts"], "channel_id": "D" + user_id[1:]},
-            "channel": {"id": "D" + user_id[1:]},
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": where},
+            "channel": {"id": where},
             "message": message,
             "actions": [
                 {
@@ -366,8 +369,10 @@ class FakeSlack:
         }
         return payload
 
-    async def press(self, url: str, user_id: str, message: dict[str, Any], action_id: str) -> httpx.Response:
-        payload = self._press_payload(user_id, message, action_id)
+    async def press(
+        self, url: str, user_id: str, message: dict[str, Any], action_id: str, channel: str | None = None
+    ) -> httpx.Response:
+        payload = self._press_payload(user_id, message, action_id, channel)
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         return await self._post(url, body, "application/x-www-form-urlencoded", None)
 
