@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,6 +26,7 @@ from bot.diffusion.service import KIND as DIFFUSION_KIND
 from bot.diffusion.service import Diffusions
 from bot.diffusion.worker import DiffusionWorker
 from bot.directory import sync_directory
+from bot.domain import ChannelKind
 from bot.inbound import Inbound
 from bot.intake import IntakeService
 from bot.metrics import Metrics
@@ -58,7 +59,9 @@ class Vigie:
     engine: EscalationEngine
     actions: SignalActions
     dispatcher: OutboxDispatcher
-    diffusion_lane: OutboxDispatcher  # the same delivery, for diffusion messages only
+    # The same delivery, for diffusion messages only: mails and chats in one lane, the paced SMS
+    # and calls in another (a batch of mails never holds back an SMS due now).
+    diffusion_lanes: tuple[OutboxDispatcher, ...]
     calendar: CalendarService
     commands: DeskCommands
     cell: CrisisCell
@@ -91,7 +94,8 @@ class Vigie:
         for _ in range(rounds):
             done = await self.engine.run_due() + await self.rooms.run_once()
             done += await self.diffusions.run_due()
-            done += await self.diffusion_lane.run_once()
+            for lane in self.diffusion_lanes:
+                done += await lane.run_once()
             if not (done + await self.dispatcher.run_once()):
                 return
 
@@ -104,9 +108,10 @@ class Vigie:
         await self.supervisor.start()
         if background:
             self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(), name="outbox-dispatcher"))
-            self._tasks.append(
-                asyncio.create_task(self.diffusion_lane.run_forever(), name="outbox-dispatcher-diffusion")
-            )
+            for lane in self.diffusion_lanes:
+                self._tasks.append(
+                    asyncio.create_task(lane.run_forever(), name=f"outbox-dispatcher-{lane.lane}")
+                )
             self._tasks.append(
                 asyncio.create_task(self.engine.run_forever(after_round=self.dispatcher.poke), name="engine")
             )
@@ -119,7 +124,8 @@ class Vigie:
         """Let the message being sent finish (the claimed rest goes back to the queue), then stop
         the workers, the channels and the store, in that order."""
         self.dispatcher.stop_soon()
-        self.diffusion_lane.stop_soon()
+        for lane in self.diffusion_lanes:
+            lane.stop_soon()
         dispatcher = [t for t in self._tasks if t.get_name().startswith("outbox-dispatcher")]
         if dispatcher:
             done, _ = await asyncio.wait(dispatcher, timeout=grace)
@@ -174,8 +180,34 @@ def build(
         engine.poke()
 
     dispatcher = OutboxDispatcher(db, ctx, build_channels(config), on_failure=on_failure)
-    diffusion_lane = OutboxDispatcher(db, ctx, {}, on_failure=on_failure, batch=50, lane="diffusion")
-    diffusion_lane.channels = dispatcher.channels  # one set of channels: the adapters plug in once
+    phones = ("sms", "voice")
+    others = tuple(kind.value for kind in ChannelKind if kind.value not in phones)
+    diffusion_lanes = (
+        OutboxDispatcher(
+            db,
+            ctx,
+            {},
+            on_failure=on_failure,
+            batch=50,
+            lane="diffusion",
+            only=others,
+            pace={"email": timedelta(seconds=1 / config.diffusion.mail_per_second)},
+            background=True,  # thousands of mails give way to the pages' writes
+        ),
+        OutboxDispatcher(
+            db,
+            ctx,
+            {},
+            on_failure=on_failure,
+            batch=1,
+            lane="diffusion-phone",
+            only=phones,
+            # A few small writes a second, which must keep the pace: not in the background.
+            pace=dict.fromkeys(phones, timedelta(seconds=1 / config.diffusion.sms_per_second)),
+        ),
+    )
+    for lane in diffusion_lanes:
+        lane.channels = dispatcher.channels  # one set of channels: the adapters plug in once
     intake = IntakeService(db, clock, config.desk, hooks=[engine.start_runs])
     actions = SignalActions(db, ctx)
     commands = DeskCommands(config, db, intake, actions, ctx)
@@ -186,7 +218,11 @@ def build(
         config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke, crisis, diffusions
     )
 
-    diffusion_worker = DiffusionWorker(diffusions, diffusion_lane.poke)
+    def poke_diffusion_lanes() -> None:
+        for lane in diffusion_lanes:
+            lane.poke()
+
+    diffusion_worker = DiffusionWorker(diffusions, poke_diffusion_lanes)
 
     async def channel_notice(channel: str, back: bool, since: datetime, error: str | None) -> None:
         await tell_officers(db, ctx, channel, back=back, since=since, now=clock.now(), error=error)
@@ -211,7 +247,7 @@ def build(
         cell=cell,
         inbound=inbound,
         dispatcher=dispatcher,
-        diffusion_lane=diffusion_lane,
+        diffusion_lanes=diffusion_lanes,
         calendar=CalendarService(CalendarJobs(db, ctx), Leadership(db), poke=dispatcher.poke),
         metrics=metrics,
         tokens=api_tokens(config, settings),
@@ -225,7 +261,7 @@ def build(
     )
     inbound.also_wake(vigie.rooms.poke)
     inbound.also_wake(vigie.diffusion_worker.poke)
-    inbound.also_wake(vigie.diffusion_lane.poke)
+    inbound.also_wake(poke_diffusion_lanes)
     channels = config.channels
     if not adapters:
         return vigie

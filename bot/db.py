@@ -45,6 +45,49 @@ def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
         conn.exec_driver_sql(begin)
 
 
+class WriteGate:
+    """Who writes first. Background writers (a diffusion's thousands of messages) start a
+    transaction only when no urgent one (a page, a receipt, a confirmation) is waiting or
+    running; with SQLite's one writer, urgent ones also queue ahead of the background ones
+    already waiting. A real signal's page then never queues behind a diffusion's batch."""
+
+    def __init__(self, serial: bool) -> None:
+        self._lock: asyncio.Lock | None = asyncio.Lock() if serial else None
+        self._urgent = 0  # urgent transactions waiting or running
+        self._clear = asyncio.Event()
+        self._clear.set()
+
+    @asynccontextmanager
+    async def hold(self, *, background: bool) -> AsyncIterator[None]:
+        if background:
+            while True:
+                await self._clear.wait()
+                if self._lock is not None:
+                    await self._lock.acquire()
+                if self._urgent == 0:
+                    break
+                if self._lock is not None:  # an urgent one came while we queued: it goes first
+                    self._lock.release()
+            try:
+                yield
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
+            return
+        self._urgent += 1
+        self._clear.clear()
+        try:
+            if self._lock is None:
+                yield
+            else:
+                async with self._lock:
+                    yield
+        finally:
+            self._urgent -= 1
+            if self._urgent == 0:
+                self._clear.set()
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_database_url(url)
@@ -66,9 +109,7 @@ class Database:
         # SQLite has one writer. Within this process, writers queue on a FIFO lock instead of
         # SQLite's busy handler, which sleeps in growing steps and can starve the engine under
         # load; other processes (the CLI) still wait through busy_timeout.
-        self._write_lock: asyncio.Lock | None = (
-            asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
-        )
+        self._gate = WriteGate(serial=self.engine.dialect.name == "sqlite")
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(
             self.read_engine, class_=AsyncSession, expire_on_commit=False
@@ -97,13 +138,10 @@ class Database:
             await session.exec(select(sa.func.pg_advisory_xact_lock(key)))
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed on success and rolled back on any error."""
-        if self._write_lock is None:
-            async with self._sessions() as session, session.begin():
-                yield session
-            return
-        async with self._write_lock, self._sessions() as session, session.begin():
+    async def transaction(self, *, background: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session whose work is committed on success and rolled back on any error.
+        ``background``: bulk work that gives way to every other writer (``WriteGate``)."""
+        async with self._gate.hold(background=background), self._sessions() as session, session.begin():
             yield session
 
     async def ping(self) -> bool:

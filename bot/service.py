@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Iterator
 
@@ -70,6 +71,11 @@ class HttpService:
         try:
             try:
                 await self.vigie.start(background=self.background)
+                # What start-up built (modules, SQLAlchemy's mappers, the clients) lives as long
+                # as the process: out of the collector's sight, a full collection no longer walks
+                # it, which had pauses of a tenth of a second land on pages and confirmations.
+                gc.collect()
+                gc.freeze()
                 if not self._stop_requested:
                     await self.server.serve()
             finally:

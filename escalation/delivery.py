@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -25,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, wait_exponential
 
 from bot.channels import Channel, DeliveryOutcome, DeliveryResult
-from bot.clock import Clock
+from bot.clock import Clock, utc
 from bot.config import DeliveryConfig
 from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import ChannelKind, Function, MessageState
@@ -65,6 +66,9 @@ class OutboxDispatcher:
         batch: int = 500,
         sweep_every: timedelta = timedelta(seconds=5),
         lane: str = "main",
+        only: tuple[str, ...] | None = None,
+        pace: Mapping[str, timedelta] | None = None,
+        background: bool = False,
     ) -> None:
         self.db = db
         self.ctx = ctx
@@ -75,6 +79,17 @@ class OutboxDispatcher:
         # Two lanes: « main » (pages, notices, replies…) and « diffusion » (a national message to
         # hundreds of partners), each its own loop, so that a big diffusion never delays a page.
         self.lane = lane
+        # ``background``: this lane's writes give way to everyone else's (bot.db.WriteGate).
+        self.background = background
+        self.diffusion = lane != "main"
+        self.only = only  # the channels this lane sends on (None: all)
+        # One message per channel each ``pace`` on average (the diffusion SMS: Twilio takes
+        # about one a second per number), counted over a sliding window of one second (or one
+        # gap, if longer): a lane late by a few slots catches up, but never sends more in any
+        # window than the rate allows.
+        self.pace = dict(pace or {})  # channel -> the gap between two of its messages
+        self._sent: dict[str, deque[datetime]] = {}
+        self._wake_at: datetime | None = None  # when a full window frees a place, for run_forever
         self._last_sweep: datetime | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -109,12 +124,18 @@ class OutboxDispatcher:
             swept = await self._sweep(now)
         handled, claimed = await self._claim(now)
         slow(log, "delivery_claim", started, local=handled, external=len(claimed), swept=swept)
+        if self.pace:
+            for row in claimed:
+                self._sent.setdefault(row.channel, deque()).append(self.clock.now())
+            self._wake_at = min(
+                (self._frees_at(c, now) for c in self._sent if self._frees_at(c, now) > now), default=None
+            )
         for index, row in enumerate(claimed):
             if self._stopping:
                 await self._release(claimed[index:])
                 break
             assert row.id is not None
-            if row.kind in ATTEMPT_MARKED:
+            if row.kind in ATTEMPT_MARKED and self.batch > 1:  # one at a time: marked when claimed
                 await self._mark_attempt(row.id)
             result = await self._deliver_with_retries(row)
             await self._record(row.id, result)
@@ -123,14 +144,14 @@ class OutboxDispatcher:
     async def _mark_attempt(self, message_id: int) -> None:
         """From here on, a crash leaves the message uncertain (it may have left)."""
         table = table_of(OutboxMessageRow)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(background=self.background) as session:
             await session.exec(
                 sa.update(table).where(table.c.id == message_id).values(attempted_at=self.clock.now())
             )
 
     async def _release(self, rows: list[OutboxMessageRow]) -> None:
         """Claimed but not attempted: back to the queue, for this or another instance."""
-        async with self.db.transaction() as session:
+        async with self.db.transaction(background=self.background) as session:
             for claimed in rows:
                 row = await session.get(OutboxMessageRow, claimed.id)
                 if row is not None and row.state == MessageState.SENDING:
@@ -139,19 +160,68 @@ class OutboxDispatcher:
                     session.add(row)
         log.info("delivery_released", count=len(rows))
 
+    async def _next_slot(self) -> datetime | None:
+        """When this lane's next queued message may leave (a paced SMS, a retry's back-off)."""
+        if not self.pace:
+            return None  # the others are woken when something is queued, and poll
+        try:
+            async with self.db.read_session() as session:
+                found = (
+                    await session.exec(
+                        select(sa.func.min(OutboxMessageRow.not_before)).where(
+                            OutboxMessageRow.state == MessageState.PENDING.value,
+                            OutboxMessageRow.kind == DIFFUSION,
+                            col(OutboxMessageRow.channel).in_(list(self.only or self.channels)),
+                            col(OutboxMessageRow.not_before) > self.clock.now(),  # due ones: the pace's
+                        )
+                    )
+                ).one()
+        except UNAVAILABLE_ERRORS:
+            return None
+        return utc(found) if found is not None else None
+
     # --- claiming ----------------------------------------------------------------
+
+    def _window(self, channel: str) -> tuple[timedelta, int]:
+        """A paced channel's window and how many messages may leave within it."""
+        gap = self.pace[channel]
+        window = max(timedelta(seconds=1), gap)
+        return window, max(1, round(window / gap))
+
+    def _room(self, channel: str, now: datetime) -> int:
+        """How many more messages a paced channel may send now."""
+        window, allowed = self._window(channel)
+        sent = self._sent.setdefault(channel, deque())
+        while sent and sent[0] <= now - window:
+            sent.popleft()
+        return allowed - len(sent)
+
+    def _frees_at(self, channel: str, now: datetime) -> datetime:
+        """When a channel may send again: now, or when its window's oldest send ages out."""
+        if channel not in self.pace or self._room(channel, now) > 0:
+            return now
+        return self._sent[channel][0] + self._window(channel)[0]
+
+    def _open_channels(self, now: datetime) -> list[str]:
+        """The channels this lane may send on now (a paced one: once its gap has passed)."""
+        return [
+            c
+            for c in self.channels
+            if (self.only is None or c in self.only) and self._frees_at(c, now) <= now
+        ]
 
     async def _claim(self, now: datetime) -> tuple[int, list[OutboxMessageRow]]:
         external: list[OutboxMessageRow] = []
         delivered_here = 0
-        async with self.db.transaction() as session:
+        open_channels = self._open_channels(now)
+        async with self.db.transaction(background=self.background) as session:
             stmt = (
                 select(OutboxMessageRow)
                 .where(OutboxMessageRow.state == MessageState.PENDING.value)
-                .where(col(OutboxMessageRow.channel).in_(list(self.channels)))
+                .where(col(OutboxMessageRow.channel).in_(open_channels))
                 .where(
                     (OutboxMessageRow.kind == DIFFUSION)
-                    if self.lane == DIFFUSION
+                    if self.diffusion
                     else (OutboxMessageRow.kind != DIFFUSION)
                 )
                 .where(
@@ -166,7 +236,7 @@ class OutboxDispatcher:
                     ),
                     col(OutboxMessageRow.id),
                 )
-                .limit(self.batch)
+                .limit(min([self.batch, *(self._room(c, now) for c in open_channels if c in self.pace)]))
             )
             if self.db.is_postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
@@ -180,6 +250,8 @@ class OutboxDispatcher:
                 else:
                     row.state, row.claimed_at = MessageState.SENDING.value, now
                     row.attempts += 1
+                    if row.kind in ATTEMPT_MARKED and self.batch == 1:  # sent right after this commit
+                        row.attempted_at = now
                     session.add(row)
                     external.append(row)
         return delivered_here, external
@@ -298,7 +370,7 @@ class OutboxDispatcher:
         return await retrying(self._safe_deliver, row)
 
     async def _record(self, message_id: int, result: DeliveryResult) -> None:
-        async with self.db.transaction() as session:
+        async with self.db.transaction(background=self.background) as session:
             row = await session.get(OutboxMessageRow, message_id)
             if row is not None and row.state == MessageState.SENDING:
                 await self._apply(session, row, result, self.clock.now())
@@ -401,7 +473,7 @@ class OutboxDispatcher:
     ) -> bool:
         """A provider's delivery report (Twilio status callback…); False if the message is unknown."""
         now = self.clock.now()
-        async with self.db.transaction() as session:
+        async with self.db.transaction(background=self.background) as session:
             stmt = select(OutboxMessageRow).where(
                 OutboxMessageRow.channel == channel, OutboxMessageRow.provider_id == provider_id
             )
@@ -478,7 +550,11 @@ class OutboxDispatcher:
             if handled:
                 continue
             self._wake.clear()
+            timeout = poll_seconds
+            soonest = [at for at in (self._wake_at, await self._next_slot()) if at is not None]
+            if soonest:  # a message due (or a paced channel open) before the next poll
+                timeout = min(timeout, max(0.0, (min(soonest) - self.clock.now()).total_seconds()))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
                 pass

@@ -77,6 +77,8 @@ class DiffusionConfig(StrictModel):
     cycle_wait: Duration = timedelta(minutes=30)
     # Diffusion SMS and calls per second (Twilio: about 1 SMS/s per number); paced, never dropped.
     sms_per_second: float = Field(default=1.0, gt=0, le=100)
+    # Diffusion mails per second: 2,000 in under a minute, with room left for the pages.
+    mail_per_second: float = Field(default=40.0, gt=0, le=1000)
     # The desk's own contacts, in every message (partners answer the ARS, not the national level).
     contact: str = ""
     # Who receives the diffusion's report (vigie diffusion report --send-upward).

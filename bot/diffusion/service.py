@@ -310,7 +310,7 @@ class Diffusions:
             ).first()
         if any_due is None:
             return 0
-        async with self.db.transaction() as session:
+        async with self.db.transaction(background=True) as session:
             stmt = (
                 select(DiffusionTargetRow)
                 .where(col(DiffusionTargetRow.state).in_(OPEN_STATES), col(DiffusionTargetRow.next_at) <= now)
@@ -333,7 +333,7 @@ class Diffusions:
             await self._complete(session, ids, now)
         return len(due)
 
-    async def run_due(self, limit: int = 200) -> int:
+    async def run_due(self, limit: int = 50) -> int:
         """The partners' steps, the deadlines, then the national messages POUR ACTION."""
         now = self.ctx.clock.now()
         done = await self._run_targets(now, limit) + await self._overdue(now)
@@ -462,13 +462,16 @@ class Diffusions:
                 target.done_at, target.state = now, TargetState.DONE.value
                 target.comment = comment or target.comment
             session.add(target)
-            table = table_of(OutboxMessageRow)
+            # Its messages' keys are « DIFF-…:<partner>:<n> »: a range of the unique index, not a
+            # scan of every queued message's JSON (a 2,000-partner diffusion queues thousands).
+            table, prefix = table_of(OutboxMessageRow), f"{diffusion.reference}:{target.partner_id}:"
             await session.exec(
                 sa.update(table)
                 .where(
+                    table.c.idempotency_key >= prefix,
+                    table.c.idempotency_key < prefix[:-1] + ";",
                     table.c.kind == KIND,
                     table.c.state == MessageState.PENDING.value,
-                    table.c.data["target"].as_integer() == target.id,
                 )
                 .values(state=MessageState.CANCELLED.value, last_error="réception confirmée")
             )
