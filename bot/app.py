@@ -27,6 +27,8 @@ from bot.diffusion.service import Diffusions
 from bot.diffusion.worker import DiffusionWorker
 from bot.directory import sync_directory
 from bot.domain import ChannelKind
+from bot.drills.service import Drills
+from bot.drills.worker import DrillWorker
 from bot.inbound import Inbound
 from bot.intake import IntakeService
 from bot.metrics import Metrics
@@ -75,6 +77,8 @@ class Vigie:
     rooms: RoomKeeper  # creates the crisis rooms on the platforms that have rooms
     diffusions: Diffusions  # national messages relayed to the partners
     diffusion_worker: DiffusionWorker
+    drills: Drills  # exercise drills on the real ladder
+    drill_worker: DrillWorker
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -93,7 +97,7 @@ class Vigie:
         """Run timers and deliveries until nothing is due (tests and one-shot CLI commands)."""
         for _ in range(rounds):
             done = await self.engine.run_due() + await self.rooms.run_once()
-            done += await self.diffusions.run_due()
+            done += await self.diffusions.run_due() + await self.drills.run_due()
             for lane in self.diffusion_lanes:
                 done += await lane.run_once()
             if not (done + await self.dispatcher.run_once()):
@@ -118,6 +122,7 @@ class Vigie:
             self._tasks.append(asyncio.create_task(self.calendar.run_forever(), name="calendar"))
             self._tasks.append(asyncio.create_task(self.rooms.run_forever(), name="crisis-rooms"))
             self._tasks.append(asyncio.create_task(self.diffusion_worker.run_forever(), name="diffusions"))
+            self._tasks.append(asyncio.create_task(self.drill_worker.run_forever(), name="drills"))
         log.info("vigie_started", database=self.db.dialect, desk=self.config.desk.name)
 
     async def stop(self, grace: float = 6.0) -> None:
@@ -214,8 +219,19 @@ def build(
     cell = CrisisCell(config, db, ctx, actions)
     crisis = build_crisis(cell)
     diffusions = Diffusions(config, db, ctx)
+    drills = Drills(config, db, ctx, intake, cell)
     inbound = Inbound(
-        config, ctx, intake, actions, commands, dispatcher, engine.poke, dispatcher.poke, crisis, diffusions
+        config,
+        ctx,
+        intake,
+        actions,
+        commands,
+        dispatcher,
+        engine.poke,
+        dispatcher.poke,
+        crisis,
+        diffusions,
+        drills,
     )
 
     def poke_diffusion_lanes() -> None:
@@ -258,9 +274,12 @@ def build(
         rooms=RoomKeeper(cell, {}, dispatcher.poke, crisis.due),
         diffusions=diffusions,
         diffusion_worker=diffusion_worker,
+        drills=drills,
+        drill_worker=DrillWorker(drills, dispatcher.poke),
     )
     inbound.also_wake(vigie.rooms.poke)
     inbound.also_wake(vigie.diffusion_worker.poke)
+    inbound.also_wake(vigie.drill_worker.poke)
     inbound.also_wake(poke_diffusion_lanes)
     channels = config.channels
     if not adapters:

@@ -62,3 +62,15 @@ def parse_due(text: str, now: datetime, zone: object) -> tuple[str, datetime | N
     if due <= local:
         due += timedelta(days=1)
     return (text[: found.start()] + text[found.end() :]).strip(), due
+
+
+def took(seconds: float | None) -> str:
+    """« 4 min 12 s », « 38 s », « — »."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"

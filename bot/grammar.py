@@ -34,7 +34,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     # Diffusion to the partners (bot/diffusion/service.py).
     "diffuse": ("diffuser", "diffuse"),
     "diffusion": ("diffusion",),
-    "followup": ("suite", "followup"),  # a national message POUR ACTION (bot/diffusion/followup.py)
+    # A national message POUR ACTION followed up (bot/diffusion/followup.py).
+    "followup": ("suite", "followup"),
+    # A drill on the real ladder (bot/drills/).
+    "drill": ("exercice", "drill"),
 }
 _ALIASES = {alias: name for name, aliases in COMMANDS.items() for alias in aliases}
 

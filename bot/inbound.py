@@ -26,6 +26,7 @@ from bot.crisis.store import EntryDraft
 from bot.desk_commands import DeskCommands
 from bot.diffusion.service import DiffusionCommands, DiffusionError, Diffusions
 from bot.domain import ChannelKind, OriginChannel
+from bot.drills.service import Drills
 from bot.grammar import is_ack_reply, is_join_reply, parse_command
 from bot.intake import IntakeService, Origin, Receipt, SignalDraft
 from bot.outbox import send_reply
@@ -93,8 +94,10 @@ class Inbound:
         wake_delivery: Callable[[], None],
         crisis: CrisisServices,
         diffusions: Diffusions,
+        drills: Drills,
     ) -> None:
         self.config, self.ctx = config, ctx
+        self._drills = drills
         self._intake, self._actions, self._commands = intake, actions, commands
         self._cell = crisis.cell
         self._retex = crisis.retex
@@ -410,6 +413,8 @@ class Inbound:
             return await self.crisis_command("join", "", Speaker(person_id, origin.channel.value, room))
         if parsed is not None and parsed.name in ("diffuse", "diffusion", "followup"):
             return await self.diffusion_command(person_id, parsed.name, parsed.args)
+        if parsed is not None and parsed.name == "drill":
+            return await self.drill_command(person_id, parsed.args)
         if parsed is not None and parsed.name == "close":
             try:
                 reference, note = self._commands.close_arguments(parsed.args)
@@ -452,6 +457,18 @@ class Inbound:
         if said.changed:
             self._wake()
         return Reply(said.text, ok=said.ok, changed=said.changed, reference=said.reference, code=said.code)
+
+    async def drill_command(self, person_id: str, args: str, token: ApiToken | None = None) -> Reply:
+        """``/exercice [échelle] [avec-crise]`` (permission ``exercice``): a drill now."""
+        if refused := self._refusal(person_id, token, "exercice"):
+            return refused
+        words = args.split()
+        crisis = any(w.lower() in ("avec-crise", "crise", "with-crisis", "crisis") for w in words)
+        named = [w for w in words if w.lower() not in ("avec-crise", "crise", "with-crisis", "crisis")]
+        said = await self._drills.start(person_id, named[0] if named else None, with_crisis=crisis)
+        if said.changed:
+            self._wake()
+        return Reply(said.text, ok=said.ok, changed=said.changed, code=said.code)
 
     async def confirm_receipt(
         self, reference: str, partner_id: str, via: str, *, done: bool = False

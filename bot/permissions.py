@@ -15,6 +15,7 @@ _ACTIONS = {
     "relais": {"fr": "prendre le relais de l'astreinte", "en": "taking over the on-call duty"},
     "crise": {"fr": "ouvrir une cellule de crise", "en": "opening a crisis cell"},
     "diffusion": {"fr": "diffuser un message aux partenaires", "en": "relaying a message to the partners"},
+    "exercice": {"fr": "lancer un exercice", "en": "starting a drill"},
 }
 
 

@@ -445,6 +445,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "{reference} pris en charge par {name} à {time}.",
         "en": "{reference} taken by {name} at {time}.",
     },
+    "action.taken.exercise": {
+        "fr": "EXERCICE EXERCICE EXERCICE — {reference} pris en charge par {name} à {time}, "
+        "{took} après le signal. Merci ! Le rapport de l'exercice suit.",
+        "en": "EXERCISE EXERCISE EXERCISE — {reference} taken by {name} at {time}, {took} after the "
+        "signal. Thank you! The drill's report follows.",
+    },
     "action.no_ladder": {
         "fr": "{reference} n'a pas d'échelle d'astreinte à faire avancer.",
         "en": "{reference} has no on-call ladder to move on.",

@@ -24,6 +24,7 @@ def create_app(vigie: Vigie) -> FastAPI:
         alertmanager,
         http_crisis,
         http_diffusion,
+        http_drills,
         http_feeds,
         http_intake,
         http_ops,
@@ -106,6 +107,7 @@ def create_app(vigie: Vigie) -> FastAPI:
         http_feeds,
         http_crisis,
         http_diffusion,
+        http_drills,
     ):
         app.include_router(module.router)
     for adapter in vigie.adapters:

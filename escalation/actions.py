@@ -11,11 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
 from bot.domain import MessageState, PageState, RunState, SignalStatus
+from bot.durations import took
 from bot.history import add_event
 from bot.models import LadderRunRow, OutboxMessageRow, PageRow, SignalRow, table_of
 from bot.texts import t
 from escalation.context import PagingContext
-from escalation.paging import notify
+from escalation.paging import exercise_prefix, notify
 from escalation.timers import cancel_pending, schedule_step
 
 # Channels whose adapters can edit a message already sent.
@@ -121,7 +122,7 @@ class SignalActions:
         """Tell everyone paged for this signal, but ``skip``, who took or closed it; on chat
         channels the pages themselves are edited too, for ``skip`` as well."""
         now = self.ctx.clock.now()
-        text = t(
+        text = exercise_prefix(self.ctx, signal) + t(
             f"notice.{kind}",
             self.ctx.lang,
             name=name,
@@ -197,6 +198,12 @@ class SignalActions:
                 channel=channel,
             )
             await self._tell_paged(session, signal, run, "acknowledged", name, skip=person_id)
+        if signal.is_exercise:  # the person is thanked with the time they took
+            return ActionResult(
+                signal.reference,
+                t("action.taken.exercise", self.ctx.lang, reference=signal.reference, name=name,
+                  time=self.ctx.local(now), took=took((now - signal.received_at).total_seconds())),
+            )  # fmt: skip
         return ActionResult(
             signal.reference,
             t("action.taken", self.ctx.lang, reference=signal.reference, name=name, time=self.ctx.local(now)),

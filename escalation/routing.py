@@ -1,4 +1,5 @@
-"""Which ladder pages for a signal: the first matching intake route, else the default ladder."""
+"""Which ladder pages for a signal: a drill's own, the first matching intake route, else the
+default ladder."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ def _matches(route: IntakeRoute, signal: SignalRow) -> bool:
 
 
 def choose_ladder(config: VigieConfig, signal: SignalRow) -> Ladder | None:
+    named = (signal.attributes or {}).get("ladder")  # a drill tries the ladder it was given
+    if signal.is_exercise and isinstance(named, str) and config.ladder(named) is not None:
+        return config.ladder(named)
     for route in config.intake.routes:
         if _matches(route, signal):
             return config.ladder(route.ladder)

@@ -66,6 +66,12 @@ from bot.config.directory import (
 from bot.config.directory import (
     _notify_rule as _notify_rule,
 )
+from bot.config.drills import (
+    DrillSchedule as DrillSchedule,
+)
+from bot.config.drills import (
+    DrillsConfig as DrillsConfig,
+)
 from bot.config.http import (
     Exposure as Exposure,
 )

@@ -15,6 +15,7 @@ from bot.config.crisis import CrisisConfig
 from bot.config.delivery import DeliveryConfig
 from bot.config.desk import DeskConfig
 from bot.config.directory import Person
+from bot.config.drills import DrillsConfig
 from bot.config.http import HttpConfig
 from bot.config.intake import IntakeConfig
 from bot.config.ladders import Ladder
@@ -24,7 +25,9 @@ from bot.config.rosters import Roster
 from bot.config.types import LEVELS, StrictModel
 from bot.domain import ChannelKind, Function
 
-Guarded = Literal["relais", "clore", "crise", "diffusion"]  # the desk commands a permission rule can restrict
+Guarded = Literal[
+    "relais", "clore", "crise", "diffusion", "exercice"
+]  # the desk commands a permission rule can restrict
 
 
 def _default_permissions() -> dict[Guarded, list[Function]]:
@@ -33,6 +36,7 @@ def _default_permissions() -> dict[Guarded, list[Function]]:
         "clore": [Function.CADRE, Function.RESPONSABLE, Function.PILOTAGE, Function.DECISION],
         "crise": [Function.CADRE, Function.RESPONSABLE, Function.DECISION, Function.PILOTAGE],
         "diffusion": [Function.CADRE, Function.RESPONSABLE],
+        "exercice": [Function.CADRE, Function.RESPONSABLE],
     }
 
 
@@ -54,6 +58,8 @@ class VigieConfig(StrictModel):
     # Partners the desk relays national messages to (more from CSV: vigie partners import).
     partners: list[Partner] = Field(default_factory=list)
     diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
+    # Exercise drills on the real ladder, scheduled or started by hand (bot/drills/).
+    drills: DrillsConfig = Field(default_factory=DrillsConfig)
     # Who may use the HTTP API, to do what, for whom (secrets in the environment).
     api_tokens: list[ApiTokenConfig] = Field(default_factory=list)
 
@@ -81,6 +87,7 @@ class VigieConfig(StrictModel):
             "clore": "clore",
             "crise": "crise",
             "diffusion": "diffusion",
+            "exercice": "exercice",
         }
         key = guarded.get(command)
         if key is None:

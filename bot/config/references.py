@@ -182,6 +182,17 @@ def cross_check(data: dict[str, Any], lang: str = "fr") -> list[tuple[tuple[int 
                 ),
             )
         )
+    if _section(data.get("diffusion")).get("upward") and not email_on:
+        found.append(
+            (
+                ("diffusion", "upward"),
+                say(
+                    "les rapports de diffusion et les retours POUR ACTION partent par e-mail : "
+                    "activez channels.email",
+                    "diffusion and FOR ACTION reports go by e-mail: enable channels.email",
+                ),
+            )
+        )
     for i, token in _items(data.get("api_tokens")):
         act_as = token.get("act_as")
         for j, pid in enumerate(act_as if isinstance(act_as, list) else []):
@@ -197,6 +208,26 @@ def cross_check(data: dict[str, Any], lang: str = "fr") -> list[tuple[tuple[int 
                     say(f"échelle inconnue « {ladder_ref} »", f"unknown ladder “{ladder_ref}”"),
                 )
             )
+    drills = data.get("drills")
+    schedules, where = (drills, ("drills",)) if isinstance(drills, list) else (
+        _section(drills).get("schedules"), ("drills", "schedules"))  # fmt: skip
+    for i, schedule in _items(schedules):
+        ladder_ref = schedule.get("ladder")
+        if isinstance(ladder_ref, str) and ladder_ref not in ladder_ids:
+            found.append(
+                (
+                    (*where, i, "ladder"),
+                    say(f"échelle inconnue « {ladder_ref} »", f"unknown ladder “{ladder_ref}”"),
+                )
+            )
+    if _section(drills).get("report_to") and not email_on:
+        found.append(
+            (
+                ("drills", "report_to"),
+                say("les rapports d'exercice partent par e-mail : activez channels.email",
+                    "drill reports go by e-mail: enable channels.email"),
+            )
+        )  # fmt: skip
     default = intake.get("default_ladder")
     if isinstance(default, str) and default not in ladder_ids:
         found.append(

@@ -10,7 +10,8 @@ from typing import Any
 from bot.crisis.export import latin
 
 
-def text_pdf(title: str, text: str) -> bytes:
+def text_pdf(title: str, text: str, images: tuple[bytes, ...] = ()) -> bytes:
+    """A plain document: « # » headings, upper-case lines as subheadings, then the images (PNG)."""
     from xml.sax.saxutils import escape
 
     from reportlab.lib.pagesizes import A4
@@ -36,6 +37,13 @@ def text_pdf(title: str, text: str) -> bytes:
             story.append(p(line, styles["Heading3"]))
         else:
             story.append(p(line))
+    for png in images:
+        from reportlab.platypus import Image
+
+        picture = Image(io.BytesIO(png))
+        ratio = (170 * mm) / picture.drawWidth
+        picture.drawWidth, picture.drawHeight = 170 * mm, picture.drawHeight * ratio
+        story += [Spacer(1, 4 * mm), picture]
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out, pagesize=A4, title=latin(title), author="Vigie", leftMargin=18 * mm, rightMargin=18 * mm

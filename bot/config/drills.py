@@ -1,0 +1,71 @@
+"""Exercise drills: when Vigie tries the real ladder by itself (seed 001: regular exercises,
+prepared or unannounced, evenings and weekends included) and who reads the reports."""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from typing import Any
+
+from pydantic import EmailStr, Field, model_validator
+
+from bot.config.types import SLUG, Duration, StrictModel
+
+WEEKDAYS = {
+    "lundi": 0, "mardi": 1, "mercredi": 2, "jeudi": 3, "vendredi": 4, "samedi": 5, "dimanche": 6,
+    "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
+}  # fmt: skip
+_WINDOW = re.compile(r"^\s*(\w+)\s+(\d{1,2})[:h](\d{2})\s*[-–]\s*(\d{1,2})[:h](\d{2})\s*$")
+
+
+def parse_window(text: str) -> tuple[int, time, time]:
+    """« mardi 09:00–17:00 » → (weekday, start, end)."""
+    found = _WINDOW.match(text)
+    day = WEEKDAYS.get(found[1].lower()) if found else None
+    if found is None or day is None:
+        raise ValueError(f"fenêtre « {text} » illisible (exemple : « mardi 09:00-17:00 »)")
+    start, end = time(int(found[2]), int(found[3])), time(int(found[4]), int(found[5]))
+    if end <= start:
+        raise ValueError(f"fenêtre « {text} » : la fin vient après le début")
+    return day, start, end
+
+
+class DrillSchedule(StrictModel):
+    id: str = Field(pattern=SLUG)
+    ladder: str | None = None  # the default ladder unless named
+    # Either a weekly window in which Vigie picks a random time, or a cron expression.
+    window: str | None = None
+    cron: str | None = None
+    # Unannounced: the random time may fall at night, on a weekend or a holiday (the whole week).
+    inopine: bool = False
+    with_crisis: bool = False  # once acknowledged, an exercise crisis cell is opened and timed
+    title: str = Field(default="Exercice d'alerte : essai de la chaîne d'astreinte", max_length=200)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> DrillSchedule:
+        if (self.window is None) == (self.cron is None):
+            raise ValueError("un exercice planifié a soit une fenêtre (window), soit une expression cron")
+        if self.window is not None:
+            parse_window(self.window)
+        if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as exc:
+                raise ValueError(f"cron « {self.cron} » illisible : {exc}") from None
+        return self
+
+
+class DrillsConfig(StrictModel):
+    schedules: list[DrillSchedule] = Field(default_factory=list)
+    # The desk manager(s): each drill's report, with the trend chart, by e-mail.
+    report_to: list[EmailStr] = Field(default_factory=list)
+    # A drill nobody acknowledged ends after this long (« sans réponse »).
+    timeout: Duration = timedelta(hours=1)
+    # A scheduled drill found past its window (the service was down) is reported as missed.
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list(cls, data: Any) -> Any:
+        return {"schedules": data} if isinstance(data, list) else data

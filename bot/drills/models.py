@@ -1,0 +1,55 @@
+"""The drills' table (on bot.models' metadata)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from bot.models import _json, _ts
+
+
+class DrillState(StrEnum):
+    PLANNED = "prevu"  # a scheduled drill waiting for its time
+    RUNNING = "en-cours"  # its signal is on the ladder
+    DONE = "termine"  # acknowledged, or given up after drills.timeout: measured, reported
+    MISSED = "manque"  # the service was down through its whole window
+
+
+DRILL_LABELS = {
+    DrillState.PLANNED: "prévu",
+    DrillState.RUNNING: "en cours",
+    DrillState.DONE: "terminé",
+    DrillState.MISSED: "manqué",
+}
+
+
+class DrillRow(SQLModel, table=True):
+    """One drill. A schedule has one row per window (unique): planned once, run once, whatever
+    the number of instances; a drill started by hand has no schedule."""
+
+    __tablename__ = "drills"
+    __table_args__ = (
+        sa.UniqueConstraint("schedule_id", "window_start", name="uq_drills_schedule_window"),
+        sa.Index("ix_drills_state_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: str | None = Field(default=None, max_length=64)
+    ladder_id: str | None = Field(default=None, max_length=64)
+    with_crisis: bool = False
+    title: str = Field(max_length=200)
+    state: str = Field(default=DrillState.PLANNED.value, max_length=20)
+    window_start: datetime | None = _ts(nullable=True)
+    window_end: datetime | None = _ts(nullable=True)
+    due_at: datetime | None = _ts(nullable=True)  # the (random) time it starts
+    started_at: datetime | None = _ts(nullable=True)
+    started_by: str | None = Field(default=None, max_length=64)  # None: the schedule
+    signal_id: int | None = Field(default=None, foreign_key="signals.id", index=True)
+    crisis_id: int | None = Field(default=None, foreign_key="crises.id")
+    ended_at: datetime | None = _ts(nullable=True)
+    measures: dict[str, Any] = _json()  # seconds to first page, delivery, ack; who, which step…
+    created_at: datetime = _ts()
