@@ -184,7 +184,7 @@ def build(
         await failover(session, ctx, row, reason, now)
         engine.poke()
 
-    dispatcher = OutboxDispatcher(db, ctx, build_channels(config), on_failure=on_failure)
+    dispatcher = OutboxDispatcher(db, ctx, build_channels(config), on_failure=on_failure, metrics=metrics)
     phones = ("sms", "voice")
     others = tuple(kind.value for kind in ChannelKind if kind.value not in phones)
     diffusion_lanes = (
@@ -198,6 +198,7 @@ def build(
             only=others,
             pace={"email": timedelta(seconds=1 / config.diffusion.mail_per_second)},
             background=True,  # thousands of mails give way to the pages' writes
+            metrics=metrics,
         ),
         OutboxDispatcher(
             db,
@@ -209,11 +210,18 @@ def build(
             only=phones,
             # A few small writes a second, which must keep the pace: not in the background.
             pace=dict.fromkeys(phones, timedelta(seconds=1 / config.diffusion.sms_per_second)),
+            metrics=metrics,
         ),
     )
     for lane in diffusion_lanes:
         lane.channels = dispatcher.channels  # one set of channels: the adapters plug in once
-    intake = IntakeService(db, clock, config.desk, hooks=[engine.start_runs])
+    intake = IntakeService(
+        db,
+        clock,
+        config.desk,
+        hooks=[engine.start_runs],
+        on_accepted=lambda d, r: metrics.signal_accepted(d.origin.channel.value, r.created, d.is_exercise),
+    )
     actions = SignalActions(db, ctx)
     commands = DeskCommands(config, db, intake, actions, ctx)
     cell = CrisisCell(config, db, ctx, actions)

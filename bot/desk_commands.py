@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from bot.config import VigieConfig
 from bot.db import Database
@@ -120,21 +120,33 @@ class DeskCommands:
             lines = [await self._line(signal)]
             lines += [f"  {self.ctx.local(e.at, '%d/%m %H:%M')} {e.message}" for e in events[-8:]]
             return CommandReply("\n".join(lines))
+        # Exercises are hidden unless asked (« /signaux exercices »): they are no real work.
+        exercises = args.strip().lower() in ("exercice", "exercices", "exercise", "exercises")
         async with self.db.read_session() as session:
             signals = (
                 await session.exec(
                     select(SignalRow)
-                    .where(SignalRow.status != SignalStatus.CLOS.value)
+                    .where(SignalRow.status != SignalStatus.CLOS.value, SignalRow.is_exercise == exercises)
                     .order_by(col(SignalRow.received_at).desc())
                     .limit(15)
                 )
             ).all()
+            hidden = 0
+            if not exercises:
+                hidden = (
+                    await session.exec(
+                        select(func.count()).where(
+                            SignalRow.status != SignalStatus.CLOS.value, col(SignalRow.is_exercise)
+                        )
+                    )
+                ).one()
+        note = [t("cmd.exercises_hidden", self.lang, count=hidden)] if hidden else []
         if not signals:
-            return CommandReply(t("cmd.no_open_signal", self.lang))
+            return CommandReply("\n".join([t("cmd.no_open_signal", self.lang), *note]))
         count = f"{len(signals)}{'+' if len(signals) == 15 else ''}"
-        lines = [t("cmd.open_signals", self.lang, count=count)]
+        lines = [t("cmd.open_exercises" if exercises else "cmd.open_signals", self.lang, count=count)]
         lines += [await self._line(s) for s in signals]
-        return CommandReply("\n".join(lines))
+        return CommandReply("\n".join([*lines, *note]))
 
     async def _line(self, signal: SignalRow) -> str:
         status = STATUS_LABELS_FR.get(SignalStatus(signal.status), signal.status)

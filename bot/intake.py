@@ -33,6 +33,8 @@ from bot.validation import printable
 # Called inside the intake transaction with the new signals (e.g. to start their ladders),
 # so that what they write is committed together with the signals or not at all.
 NewSignalsHook = Callable[[AsyncSession, list[SignalRow]], Awaitable[None]]
+# Told of each accepted signal once its receipt exists (metrics).
+AcceptedHook = Callable[["SignalDraft", "Receipt"], None]
 
 _MAX_DEDUP_RETRIES = 5
 
@@ -128,12 +130,14 @@ class IntakeService:
         desk: DeskConfig,
         hooks: list[NewSignalsHook] | None = None,
         max_batch: int = 200,
+        on_accepted: AcceptedHook | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.desk = desk
         self.hooks: list[NewSignalsHook] = list(hooks or [])
         self.max_batch = max_batch
+        self.on_accepted = on_accepted
         self._pending: list[tuple[SignalDraft, asyncio.Future[Receipt]]] = []
         self._batch_lock = asyncio.Lock()
 
@@ -147,7 +151,10 @@ class IntakeService:
                 if not future.done():
                     batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                     await self._process(batch)
-        return future.result()
+        receipt = future.result()
+        if self.on_accepted is not None:
+            self.on_accepted(draft, receipt)
+        return receipt
 
     async def _process(self, batch: list[tuple[SignalDraft, asyncio.Future[Receipt]]]) -> None:
         started = time.perf_counter()

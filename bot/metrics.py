@@ -20,8 +20,9 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.signals_received = Counter(
             "vigie_signals_received_total",
-            "Signals received, by source channel and outcome (new signal or attached duplicate)",
-            ["source", "outcome"],
+            "Signals received, by source channel, outcome (new signal or attached duplicate) and "
+            "whether it is an exercise (drills count apart from real signals)",
+            ["source", "outcome", "exercise"],
             registry=self.registry,
         )
         self.intake_latency = Histogram(
@@ -35,6 +36,14 @@ class Metrics:
             "vigie_intake_failures_total",
             "Intake requests refused because the store was unavailable",
             ["source"],
+            registry=self.registry,
+        )
+
+        self.messages_sent = Counter(
+            "vigie_messages_sent_total",
+            "Messages handed to their channel, by channel, kind (page, notice, receipt…) and "
+            "whether they are about an exercise",
+            ["channel", "kind", "exercise"],
             registry=self.registry,
         )
 
@@ -57,6 +66,11 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+
+    def signal_accepted(self, source: str, created: bool, exercise: bool) -> None:
+        self.signals_received.labels(
+            source, "new" if created else "duplicate", "true" if exercise else "false"
+        ).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -150,6 +150,8 @@ class OutboxMessageRow(SQLModel, table=True):
     # Pages: which page this notification serves, and its rank in the person's channels.
     page_id: int | None = Field(default=None, foreign_key="pages.id", index=True)
     sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # About an exercise: delivered after real traffic, on a rate-limit budget of its own.
+    is_exercise: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # Set when a worker takes the message for an external provider; a crash leaves it set.
     claimed_at: datetime | None = _ts(nullable=True)
     # Set just before the provider is called, for messages that must be neither lost nor doubled

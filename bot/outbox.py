@@ -47,6 +47,7 @@ def enqueue(session: AsyncSession, message: OutgoingMessage, *, now: datetime) -
         data=message.data,
         page_id=message.page_id,
         sequence=message.sequence,
+        is_exercise=bool(message.data.get("exercise")),
     )
     session.add(row)
     return row

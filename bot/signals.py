@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, or_, select
 
 from bot.db import Database
@@ -38,11 +39,20 @@ async def get_signal(db: Database, reference: str) -> tuple[SignalRow, list[Sign
 
 
 async def list_signals(
-    db: Database, status: str | None = None, limit: int = 200, run_states: list[str | None] | None = None
+    db: Database,
+    status: str | None = None,
+    limit: int = 200,
+    run_states: list[str | None] | None = None,
+    exercise: str = "exclude",
 ) -> list[SignalRow]:
     """Newest first. ``status`` is a status code, or ``open`` / ``closed``; ``run_states`` keeps
-    the signals whose ladder run is in one of those states (``None``: no ladder run)."""
+    the signals whose ladder run is in one of those states (``None``: no ladder run);
+    ``exercise``: drills and exercises are hidden (``exclude``) unless asked (``include``, ``only``)."""
     stmt = select(SignalRow)
+    if exercise == "exclude":
+        stmt = stmt.where(sa.not_(col(SignalRow.is_exercise)))
+    elif exercise == "only":
+        stmt = stmt.where(col(SignalRow.is_exercise))
     if run_states is not None:
         stmt = stmt.join(LadderRunRow, col(LadderRunRow.signal_id) == col(SignalRow.id), isouter=True)
         wanted = [s for s in run_states if s is not None]

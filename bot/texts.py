@@ -397,6 +397,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "cmd.no_open_signal": {"fr": "Aucun signal ouvert.", "en": "No open signal."},
     "cmd.open_signals": {"fr": "Signaux ouverts ({count}) :", "en": "Open signals ({count}):"},
+    "cmd.open_exercises": {"fr": "Exercices en cours ({count}) :", "en": "Exercises running ({count}):"},
+    "cmd.exercises_hidden": {
+        "fr": "(+ {count} exercice(s) en cours, masqué(s) : /signaux exercices)",
+        "en": "(+ {count} exercise(s) running, hidden: /signals exercises)",
+    },
     "cmd.line.taken": {"fr": "{head} — pris en charge par {name}", "en": "{head} — taken by {name}"},
     "cmd.line.no_ladder": {"fr": "{head} — aucune échelle", "en": "{head} — no ladder"},
     "cmd.line.unanswered": {

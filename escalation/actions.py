@@ -152,7 +152,11 @@ class SignalActions:
                     now=now,
                     channels=[channel] if channel else None,
                     # Chat adapters edit the pages they sent (and only that, for ``skip``).
-                    data={"page_refs": refs if channel in CHAT_CHANNELS else [], "edit_only": edit_only},
+                    data={
+                        "page_refs": refs if channel in CHAT_CHANNELS else [],
+                        "edit_only": edit_only,
+                        "exercise": signal.is_exercise,
+                    },
                 )
 
     async def acknowledge(self, reference: str, person_id: str, channel: str = "cli") -> ActionResult:

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -32,6 +33,7 @@ from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import ChannelKind, Function, MessageState
 from bot.history import add_event
 from bot.logging_setup import slow
+from bot.metrics import Metrics
 from bot.models import OutboxMessageRow, table_of
 from bot.texts import t
 from escalation.context import PagingContext
@@ -47,6 +49,9 @@ DIFFUSION = "diffusion"  # the kind delivered in a lane of its own
 # How often a message waiting for a degraded channel looks again.
 DEGRADED_WAIT = timedelta(seconds=15)
 MERGE_SEPARATOR = "\n\n———\n"
+# An exercise message to someone a real message is reaching in the same round waits this long:
+# the real page is seen first, and alone.
+EXERCISE_YIELD = timedelta(seconds=30)
 
 
 def _last_result(state: RetryCallState) -> DeliveryResult:
@@ -69,8 +74,10 @@ class OutboxDispatcher:
         only: tuple[str, ...] | None = None,
         pace: Mapping[str, timedelta] | None = None,
         background: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.ctx = ctx
         self.channels = dict(channels)
         self.on_failure = on_failure
@@ -227,11 +234,13 @@ class OutboxDispatcher:
                 .where(
                     or_(col(OutboxMessageRow.not_before).is_(None), col(OutboxMessageRow.not_before) <= now)
                 )
-                # Pages go before everything else; a diffusion to hundreds of partners goes last.
+                # Real pages go before everything else, then the rest of the real traffic, then
+                # exercises; a diffusion to hundreds of partners goes last.
                 .order_by(
                     case(
+                        (OutboxMessageRow.kind == "diffusion", 3),
+                        (col(OutboxMessageRow.is_exercise), 2),
                         (OutboxMessageRow.kind == "page", 0),
-                        (OutboxMessageRow.kind == "diffusion", 2),
                         else_=1,
                     ),
                     col(OutboxMessageRow.id),
@@ -281,25 +290,38 @@ class OutboxDispatcher:
     async def _rate_limit(
         self, session: AsyncSession, rows: list[OutboxMessageRow], now: datetime
     ) -> list[OutboxMessageRow]:
-        """Rows to send now; the others are delayed or merged into one that is sent."""
+        """Rows to send now; the others are delayed or merged into one that is sent.
+
+        Exercise messages have a budget of their own: real messages count only real sends (a
+        drill never uses up a real page's budget), exercise ones count everything (a drill waits
+        while the contact is busy); the two are never merged together."""
         limits, room_limits = self.settings.rate_limits, self.settings.room_rate_limits
         ready: list[OutboxMessageRow] = []
-        # (channel, address, is a room post): a room's posts count per group, whatever its topic.
-        groups: dict[tuple[str, str | None, bool], list[OutboxMessageRow]] = {}
+        real_contacts = {(r.channel, r.recipient_address) for r in rows if not r.is_exercise}
+        # (channel, address, is a room post, is an exercise): a room's posts count per group,
+        # whatever its topic.
+        groups: dict[tuple[str, str | None, bool, bool], list[OutboxMessageRow]] = {}
         for row in rows:
-            if row.kind == "diffusion":  # paced when queued (bot.diffusion), never merged: each has its code
+            if row.is_exercise and (row.channel, row.recipient_address) in real_contacts:
+                row.not_before = now + EXERCISE_YIELD  # a real message reaches them this round
+                session.add(row)
+            elif (
+                row.kind == "diffusion"
+            ):  # paced when queued (bot.diffusion), never merged: each has its code
                 ready.append(row)
             elif row.kind == "room_post" and row.channel in room_limits:
                 chat = str(row.recipient_address or "").partition(":")[0]
-                groups.setdefault((row.channel, chat, True), []).append(row)
+                groups.setdefault((row.channel, chat, True, row.is_exercise), []).append(row)
             elif row.channel in limits:
-                groups.setdefault((row.channel, row.recipient_address, False), []).append(row)
+                groups.setdefault((row.channel, row.recipient_address, False, row.is_exercise), []).append(
+                    row
+                )
             else:
                 ready.append(row)
-        for (channel, address, is_room), group in groups.items():
+        for (channel, address, is_room, exercise), group in groups.items():
             limit = (room_limits if is_room else limits)[ChannelKind(channel)]
             window_start = now - limit.per
-            where = (
+            where: list[Any] = (
                 [
                     col(OutboxMessageRow.recipient_address).startswith(f"{address}:"),
                     OutboxMessageRow.kind == "room_post",
@@ -307,6 +329,8 @@ class OutboxDispatcher:
                 if is_room
                 else [OutboxMessageRow.recipient_address == address]
             )
+            if not exercise:
+                where.append(sa.not_(col(OutboxMessageRow.is_exercise)))
             recent = (
                 await session.exec(
                     select(func.count(), func.min(OutboxMessageRow.sent_at)).where(
@@ -390,6 +414,10 @@ class OutboxDispatcher:
                 else MessageState.SENT.value
             )
             row.sent_at = row.sent_at or now
+            if self.metrics is not None:
+                self.metrics.messages_sent.labels(
+                    row.channel, row.kind, "true" if row.is_exercise else "false"
+                ).inc()
             if outcome is DeliveryOutcome.DELIVERED:
                 row.delivered_at = now
             session.add(row)

@@ -228,6 +228,7 @@ class EscalationEngine:
                 signal_id=signal.id,
                 key=f"exhausted:{run.id}",
                 now=now,
+                data={"exercise": signal.is_exercise},
             )
         add_event(
             session,

@@ -158,9 +158,6 @@ async def post_alertmanager(request: Request) -> JSONResponse:
         for draft in firing_drafts:
             receipt = await vigie.inbound.raise_signal(draft)
             receipts.append(receipt)
-            vigie.metrics.signals_received.labels(
-                "alertmanager", "new" if receipt.created else "duplicate"
-            ).inc()
         for key, detail, data in resolutions:
             found = await vigie.intake.record_source_resolved(key, origin, detail, data)
             if found is not None:

@@ -76,7 +76,6 @@ async def post_signal(request: Request) -> JSONResponse:
         vigie.metrics.intake_failures.labels("http").inc()
         log.exception("intake_store_unavailable", token=token.name)
         raise store_unavailable() from None
-    vigie.metrics.signals_received.labels("http", "new" if receipt.created else "duplicate").inc()
     vigie.metrics.intake_latency.labels("http").observe(time.perf_counter() - started)
     log.info("signal_accepted", reference=receipt.reference, created=receipt.created, token=token.name)
     return JSONResponse(

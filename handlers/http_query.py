@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -35,8 +35,12 @@ async def read_signals(
     status: str | None = None,
     state: str | None = None,
     limit: int = Query(default=200, ge=1, le=1000),
+    exercise: Literal["exclude", "include", "only"] = Query(
+        default="exclude", description="Exercices : masqués (défaut), inclus, ou seuls."
+    ),
 ) -> dict[str, Any]:
-    """Signals, newest first, each with where its ladder stands (``ladder``)."""
+    """Signals, newest first, each with where its ladder stands (``ladder``); exercises hidden
+    unless asked."""
     vigie = request.app.state.vigie
     require(request, Scope.READ)
     if status is not None and status not in _STATUS_CHOICES:
@@ -53,7 +57,7 @@ async def read_signals(
             f"État d'échelle inconnu « {state} » (valeurs possibles : {', '.join(states)}).",
         )
     runs = run_states(LadderState(state)) if state else None
-    signals = await list_signals(vigie.db, status, limit, run_states=runs)
+    signals = await list_signals(vigie.db, status, limit, run_states=runs, exercise=exercise)
     views = await ladder_views(vigie.db, vigie.engine.ctx, signals)
     return {
         "signals": [

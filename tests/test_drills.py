@@ -16,6 +16,8 @@ import pytest
 from pypdf import PdfReader
 
 from bot.clock import ManualClock
+from bot.domain import OriginChannel
+from bot.intake import Origin
 from tests.devices import NIGHT, DutyDesk
 from tests.fakes.smtp import FakeSmtp
 from tests.support import AUTH, make_config, running_vigie
@@ -32,8 +34,9 @@ PEOPLE: list[dict[str, Any]] = [
 WINDOW = "mardi 09:00-17:00"
 
 
-def drill_config(smtp: FakeSmtp, **drills: Any) -> Any:
+def drill_config(smtp: FakeSmtp, extra: dict[str, Any] | None = None, **drills: Any) -> Any:
     return make_config(
+        **(extra or {}),
         people=PEOPLE,
         rosters=[ROSTER],
         ladders=[LADDER],
@@ -54,13 +57,13 @@ def drill_config(smtp: FakeSmtp, **drills: Any) -> Any:
 
 @asynccontextmanager
 async def drill_desk(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, **drills: Any
+    db_url: str, monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any] | None = None, **drills: Any
 ) -> AsyncIterator[tuple[DutyDesk, FakeSmtp]]:
     monkeypatch.setenv("VIGIE_LINK_SECRET", "link-secret-for-tests")
     monkeypatch.delenv("VIGIE_SMTP_USERNAME", raising=False)
     monkeypatch.delenv("VIGIE_SMTP_PASSWORD", raising=False)
     with FakeSmtp() as smtp:
-        config = drill_config(smtp, **drills)
+        config = drill_config(smtp, extra, **drills)
         async with running_vigie(db_url, config=config, clock=ManualClock(NIGHT), background=False) as server:
             async with server.client() as client:
                 yield DutyDesk(server, client, server.vigie.clock), smtp  # type: ignore[arg-type]
@@ -158,31 +161,54 @@ async def test_a_drill_slept_through_is_reported_missed(db_url: str, monkeypatch
         assert following["id"] != planned["id"]
 
 
-async def test_a_real_signal_during_a_drill_is_paged_at_once(
+async def test_a_real_signal_during_a_drill_is_paged_at_once_and_the_drill_waits(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with drill_desk(db_url, monkeypatch, schedules=[]) as (desk, _smtp):
+    # One message per contact every 10 minutes: the drill must not use up the real page's budget.
+    limits = {"delivery": {"rate_limits": {"console": {"count": 1, "per": "10m", "merge": True}}}}
+    async with drill_desk(db_url, monkeypatch, limits, schedules=[]) as (desk, _smtp):
         refused = await desk.vigie.inbound.drill_command("alice", "")
         assert not refused.ok and refused.text.startswith("Refusé : lancer un exercice")
         started = await desk.vigie.inbound.drill_command("david", "")
         assert started.ok, started.text
         assert started.text.startswith("Exercice n° 1 lancé sur l'échelle « default »")
-        await desk.vigie.settle()
-        real = await desk.signal("Incendie, EHPAD du Parc", severity="critique")
-        pages = await desk.messages(kind="page")
-        assert [(p["recipient"], p["state"]) for p in pages] == [
-            ("alice", "delivered"),
-            ("alice", "delivered"),
-        ]
-        mine = next(p for p in pages if real in p["text"])
-        assert not mine["text"].startswith("EXERCICE")
-        drill = next(p for p in pages if real not in p["text"])
-        assert drill["text"].startswith("EXERCICE EXERCICE EXERCICE")
-        # The drill, unanswered, ends after drills.timeout with its report; the real one goes on.
+        # The drill's page to Alice is queued; a real signal comes before it is sent.
+        answer = await desk.client.post(
+            "/api/v1/signals", headers=AUTH, json={"title": "Incendie, EHPAD du Parc", "severity": "critique"}
+        )
+        real = answer.json()["reference"]
+        await desk.vigie.engine.run_due()  # both ladders' first step: Alice, paged twice
+        await desk.vigie.dispatcher.run_once()
+        pages = {("real" if real in p["text"] else "drill"): p for p in await desk.messages(kind="page")}
+        assert pages["real"]["recipient"] == "alice" and pages["real"]["state"] == "delivered"
+        assert not pages["real"]["text"].startswith("EXERCICE")
+        assert pages["drill"]["recipient"] == "alice" and pages["drill"]["state"] == "pending"  # it waits
+        assert pages["drill"]["text"].startswith("EXERCICE EXERCICE EXERCICE")
+        # It goes once the contact's window allows (it counts the real page), never merged into it.
+        await desk.advance(minutes=10, seconds=30)
+        pages = {("real" if real in p["text"] else "drill"): p for p in await desk.messages(kind="page")
+                 if p["recipient"] == "alice"}  # fmt: skip
+        assert pages["drill"]["state"] == "delivered" and real not in pages["drill"]["text"]
+        # A second real signal right after: the drill's page did not use up Alice's budget.
+        second = await desk.signal("Fuite de gaz, CH de Lens", severity="critique")
+        mine = next(p for p in await desk.messages(kind="page") if second in p["text"])
+        assert mine["state"] == "delivered" and "EXERCICE" not in mine["text"]
+        # The drill, unanswered, ends after drills.timeout with its report; the real ones go on.
         await desk.advance(minutes=61)
         [report] = [m for m in await desk.messages(kind="drill_report") if m["recipient"] == "david"]
         assert "Personne n'a pris l'alerte en charge avant la fin de l'exercice." in report["text"]
         assert "Appelés sans réponse : Alice Martin, Bruno Petit, Chloé Bernard." in report["text"]
+        # Real lists and figures do not show the drill; asked for, it is there.
+        listed = (await desk.client.get("/api/v1/signals", headers=AUTH)).json()["signals"]
+        assert {s["reference"] for s in listed} == {real, second}
+        asked = (await desk.client.get("/api/v1/signals?exercise=only", headers=AUTH)).json()["signals"]
+        assert [s["exercise"] for s in asked] == [True]
+        said = await desk.vigie.inbound.handle_message("david", "/signaux", Origin(OriginChannel.CLI))
+        assert "EXERCICE" not in said.text and "Exercice d'alerte" not in said.text
+        metrics = (await desk.client.get("/metrics")).text
+        assert 'vigie_signals_received_total{exercise="false",outcome="new",source="http"} 2.0' in metrics
+        assert 'vigie_signals_received_total{exercise="true",outcome="new",source="cli"} 1.0' in metrics
+        assert 'vigie_messages_sent_total{channel="console",exercise="false",kind="page"}' in metrics
 
 
 async def test_two_instances_plan_and_run_a_drill_once(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

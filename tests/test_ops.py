@@ -23,10 +23,13 @@ async def test_metrics_count_signals_by_source_and_time_intake(db_url: str) -> N
         for _ in range(3):
             await client.post("/api/v1/signals", headers=AUTH, json={"title": "x", "dedup_key": "k"})
         await client.post("/api/v1/signals", headers=AUTH, json={"title": "y"})
+        await client.post("/api/v1/signals", headers=AUTH, json={"title": "essai", "exercise": True})
         text = (await client.get("/metrics")).text
-    assert 'vigie_signals_received_total{outcome="new",source="http"} 2.0' in text
-    assert 'vigie_signals_received_total{outcome="duplicate",source="http"} 2.0' in text
-    assert 'vigie_intake_latency_seconds_count{source="http"} 4.0' in text
+    # An exercise counts apart: the real figures are those of the four real requests.
+    assert 'vigie_signals_received_total{exercise="false",outcome="new",source="http"} 2.0' in text
+    assert 'vigie_signals_received_total{exercise="false",outcome="duplicate",source="http"} 2.0' in text
+    assert 'vigie_signals_received_total{exercise="true",outcome="new",source="http"} 1.0' in text
+    assert 'vigie_intake_latency_seconds_count{source="http"} 5.0' in text
 
 
 async def test_every_error_has_the_one_shape_in_the_desks_language(db_url: str) -> None:

@@ -64,6 +64,9 @@ def signals(
         str | None,
         typer.Option(help="État de l'échelle : en-cours, sans-reponse, acquitte, clos, sans-echelle."),
     ] = None,
+    exercises: Annotated[
+        bool, typer.Option("--exercices", "--exercises", help="Inclure les exercices (masqués sinon).")
+    ] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
     demo: DemoOption = False,
@@ -80,7 +83,9 @@ def signals(
     runs = run_states(LadderState(state)) if state else None
 
     async def work(vigie: Any) -> Any:
-        rows = await list_signals(vigie.db, status, run_states=runs)
+        rows = await list_signals(
+            vigie.db, status, run_states=runs, exercise="include" if exercises else "exclude"
+        )
         return rows, await ladder_views(vigie.db, vigie.engine.ctx, rows), vigie.engine.ctx
 
     rows, views, ctx = run_async(lambda: with_vigie(settings, cfg, work))

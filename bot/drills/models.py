@@ -53,3 +53,63 @@ class DrillRow(SQLModel, table=True):
     ended_at: datetime | None = _ts(nullable=True)
     measures: dict[str, Any] = _json()  # seconds to first page, delivery, ack; who, which step…
     created_at: datetime = _ts()
+
+
+class CheckState(StrEnum):
+    PLANNED = "prevu"  # the schedule's coming check
+    RUNNING = "en-cours"  # test messages sent, confirmations awaited
+    DONE = "termine"  # the unconfirmed contacts listed for the desk manager
+
+
+class ProbeState(StrEnum):
+    WAITING = "attente"
+    CONFIRMED = "confirme"
+    FAILED = "echec"  # the provider refused it: a dead number, an unknown address
+    SILENT = "sans-reponse"  # sent, never confirmed before the check's deadline
+
+
+PROBE_LABELS = {
+    ProbeState.WAITING: "en attente",
+    ProbeState.CONFIRMED: "confirmé",
+    ProbeState.FAILED: "échec d'envoi",
+    ProbeState.SILENT: "sans confirmation",
+}
+
+
+class ContactCheckRow(SQLModel, table=True):
+    """A test de joignabilité: every contact of every person (or of one) asked to confirm. A
+    schedule's occurrence (``slot``) is unique: planned and run once, whatever the instances."""
+
+    __tablename__ = "contact_checks"
+    __table_args__ = (
+        sa.UniqueConstraint("slot", name="uq_contact_checks_slot"),
+        sa.Index("ix_contact_checks_state_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slot: datetime | None = _ts(nullable=True)  # the schedule's time; None: started by hand
+    person_id: str | None = Field(default=None, max_length=64)  # one person only
+    state: str = Field(default=CheckState.PLANNED.value, max_length=20)
+    due_at: datetime = _ts()  # planned: when it starts; running: confirmations awaited until
+    started_at: datetime | None = _ts(nullable=True)
+    started_by: str | None = Field(default=None, max_length=64)
+    ended_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class ContactProbeRow(SQLModel, table=True):
+    """One contact method of one person tested: its message, and whether it was confirmed."""
+
+    __tablename__ = "contact_probes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    check_id: int = Field(foreign_key="contact_checks.id", index=True)
+    person_id: str = Field(max_length=64)
+    channel: str = Field(max_length=20)
+    address: str = Field(max_length=320)
+    message_id: int | None = Field(default=None, foreign_key="outbox_messages.id")
+    state: str = Field(default=ProbeState.WAITING.value, max_length=20)
+    confirmed_at: datetime | None = _ts(nullable=True)
+    confirmed_via: str | None = Field(default=None, max_length=20)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _ts()

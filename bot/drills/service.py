@@ -192,6 +192,7 @@ class Drills:
                             "arrêté pendant toute sa fenêtre (jusqu'au "
                             f"{self.ctx.local_day(drill.window_end)}).",
                             kind="drill_missed", signal_id=None, key=f"drill:{drill.id}:missed", now=now,
+                            data={"exercise": True},
                         )  # fmt: skip
                     continue
                 drill.state, drill.started_at = DrillState.RUNNING.value, now
@@ -284,7 +285,7 @@ class Drills:
             for officer in self.config.officers():
                 notify(
                     session, self.ctx, officer, text, kind="drill_report", signal_id=drill.signal_id,
-                    key=f"drill:{drill.id}:report", now=now,
+                    key=f"drill:{drill.id}:report", now=now, data={"exercise": True},
                 )  # fmt: skip
         if self.config.drills.report_to:
             await self._mail_report(drill_id, now)
