@@ -463,12 +463,28 @@ class Inbound:
         if refused := self._refusal(person_id, token, "exercice"):
             return refused
         words = args.split()
+        if words and words[0].lower() in ("contacts", "joignabilite", "joignabilité"):
+            # « /exercice contacts [personne] »: the test de joignabilité.
+            checked = await self._drills.contacts.start(person_id, words[1] if len(words) > 1 else None)
+            if checked.ok:
+                self._wake()
+            return Reply(checked.text, ok=checked.ok, changed=checked.ok)
         crisis = any(w.lower() in ("avec-crise", "crise", "with-crisis", "crisis") for w in words)
         named = [w for w in words if w.lower() not in ("avec-crise", "crise", "with-crisis", "crisis")]
         said = await self._drills.start(person_id, named[0] if named else None, with_crisis=crisis)
         if said.changed:
             self._wake()
         return Reply(said.text, ok=said.ok, changed=said.changed, code=said.code)
+
+    async def contact_confirmed(self, probe_id: int, channel: str, addresses: set[str] | None) -> Reply:
+        """A contact under test answered: its button, its call's key 1, its mail's link."""
+        said = await self._drills.contacts.confirm(probe_id, channel, addresses)
+        return Reply(said.text, ok=said.ok, changed=said.ok)
+
+    async def contact_code(self, phone: str, code: int) -> Reply | None:
+        """« T12 » by SMS; None when that number was sent no such test."""
+        said = await self._drills.contacts.confirm_code(code, phone)
+        return Reply(said.text, ok=said.ok, changed=said.ok) if said is not None else None
 
     async def confirm_receipt(
         self, reference: str, partner_id: str, via: str, *, done: bool = False

@@ -44,6 +44,7 @@ ACTIONS_FR = {
     "join": "Je rejoins la cellule de crise",
     "confirm": "Je confirme la réception",
     "done": "Action réalisée",
+    "contact": "Je confirme que cette adresse me joint",
 }
 
 
@@ -147,6 +148,9 @@ class EmailChannel:
             return _page(
                 f"Diffusion {data['r']}", f"<p>{html.escape(said.text)}</p>", 200 if said.ok else 409
             )
+        if data["a"] == "contact" and str(data["r"])[1:].isdigit():  # this address answers its test
+            said = await self.core.inbound.contact_confirmed(int(str(data["r"])[1:]), "email", None)
+            return _page("Test de joignabilité", f"<p>{html.escape(said.text)}</p>", 200 if said.ok else 409)
         reply = await self.core.inbound.respond(data["p"], data["r"], Answer(data["a"]), "email")
         return _page(f"Alerte {data['r']}", f"<p>{html.escape(reply.text)}</p>", 200 if reply.ok else 409)
 
@@ -221,6 +225,11 @@ class EmailChannel:
             if message.data.get("nature") == "action":  # POUR ACTION: say when it is done, too
                 body += f"\nAction réalisée : {self.link('done', details.reference, partner, ttl=valid)}"
             body += "\n(liens propres à votre établissement)"
+        elif message.kind == "contact_check" and details.reference:  # a test de joignabilité
+            mail["Subject"] = message.subject or f"[Vigie] {details.reference}"
+            valid = self.core.config.drills.contacts.confirm_within + timedelta(days=1)
+            person = message.recipient_person_id or ""
+            body += f"\n\nConfirmer : {self.link('contact', details.reference, person, ttl=valid)}"
         elif message.kind == "retex_question" and details.reference:
             banner = details.banner(self.core.config.desk.language)
             mail["Subject"] = f"{banner}[Vigie] RETEX à chaud {details.reference} — {details.title[:150]}"

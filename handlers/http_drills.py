@@ -68,3 +68,62 @@ async def list_drills(request: Request, last: int = Query(default=10, ge=1, le=2
         "coming": [_row(vigie, d) for d in await vigie.drills.coming()],
         "drills": [{**_row(vigie, d), "report": report.text(vigie.engine.ctx, d)} for d in done],
     }
+
+
+class ContactCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    person: str = Field(min_length=1, max_length=64, description="Qui lance le test.")
+    only: str | None = Field(default=None, max_length=64, description="Une seule personne (défaut : tous).")
+
+
+@router.post("/api/v1/drills/contacts", status_code=201, openapi_extra=documented_body(ContactCheckIn))
+async def start_contact_check(request: Request) -> dict[str, Any]:
+    """A test de joignabilité of every contact (or of one person's), as ``/exercice contacts``."""
+    vigie = request.app.state.vigie
+    token = require(request, Scope.PAGING_ACT)
+    body = await parse_json_body(request, ContactCheckIn)
+    said = await vigie.inbound.drill_command(body.person, f"contacts {body.only or ''}".strip(), token=token)
+    if not said.ok:
+        status = 403 if said.code == "forbidden" else 422
+        raise HttpError(status, "forbidden" if status == 403 else "invalid", said.text)
+    vigie.dispatcher.poke()
+    return {"message": said.text}
+
+
+@router.get("/api/v1/drills/contacts")
+async def list_contact_checks(request: Request, last: int = Query(default=5, ge=1, le=50)) -> dict[str, Any]:
+    """The last tests de joignabilité with each contact's state, and the report text."""
+    vigie = request.app.state.vigie
+    require(request, Scope.READ)
+    checks = vigie.drills.contacts
+    coming = await checks.coming()
+
+    def when(at: Any) -> str | None:
+        return at.astimezone(vigie.engine.ctx.zone).isoformat() if at else None
+
+    return {
+        "coming": when(coming.due_at) if coming else None,
+        "checks": [
+            {
+                "id": check.id,
+                "state": check.state,
+                "person": check.person_id,
+                "started_at": when(check.started_at),
+                "due_at": when(check.due_at),
+                "ended_at": when(check.ended_at),
+                "probes": [
+                    {
+                        "person": p.person_id,
+                        "channel": p.channel,
+                        "address": p.address,
+                        "state": p.state,
+                        "confirmed_at": when(p.confirmed_at),
+                        "error": p.error,
+                    }
+                    for p in probes
+                ],
+                "report": checks.report(check, probes),
+            }
+            for check, probes in await checks.last(last)
+        ],
+    }

@@ -36,6 +36,7 @@ from bot.channels import (
 from bot.config import SlackConfig
 from bot.diffusion.service import CHAT_CONFIRM, CHAT_DONE
 from bot.domain import OriginChannel
+from bot.drills.contacts import CHAT_CONTACT
 from bot.grammar import COMMANDS
 from bot.inbound import Answer, RoomMessage
 from bot.intake import Origin
@@ -127,6 +128,7 @@ class SlackAdapter:
         app.command(SLASH_COMMANDS)(self._on_command)
         app.action(re.compile(r"^(ack|escalate|join)$"))(self._on_button)
         app.action(re.compile(rf"^({CHAT_CONFIRM}|{CHAT_DONE})$"))(self._on_partner_button)
+        app.action(CHAT_CONTACT)(self._on_contact_button)
         app.event("message")(self._on_message)
         return app
 
@@ -333,6 +335,19 @@ class SlackAdapter:
             ),
             done=action["action_id"] == CHAT_DONE,
         )
+        await respond(text=said.text, replace_original=False, response_type="ephemeral")
+
+    async def _on_contact_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        """A test de joignabilité: confirmed by the Slack user it was sent to."""
+        await ack()
+        code = str(action.get("value", ""))
+        user = str(body.get("user", {}).get("id") or "")
+        if not code[1:].isdigit():
+            await respond(text="Test inconnu.", replace_original=False, response_type="ephemeral")
+            return
+        said = await self.core.inbound.contact_confirmed(int(code[1:]), "slack", {user})
         await respond(text=said.text, replace_original=False, response_type="ephemeral")
 
     async def _on_message(self, event: dict[str, Any], say: Any) -> None:

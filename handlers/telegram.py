@@ -47,6 +47,7 @@ from bot.channels import (
 from bot.config import TelegramConfig
 from bot.diffusion.service import CHAT_CONFIRM, CHAT_DONE
 from bot.domain import OriginChannel
+from bot.drills.contacts import CHAT_CONTACT
 from bot.inbound import Answer, RoomMessage
 from bot.intake import Origin
 from bot.models import OutboxMessageRow
@@ -351,6 +352,14 @@ class TelegramAdapter:
         query = update.callback_query
         assert query is not None
         action, _, reference = (query.data or "").partition(":")
+        if action == CHAT_CONTACT and reference[1:].isdigit():  # a test de joignabilité of this account
+            user = update.effective_user
+            chat = query.message.chat.id if query.message is not None else None
+            said = await self.core.inbound.contact_confirmed(
+                int(reference[1:]), "telegram", {str(a) for a in (chat, user.id if user else None) if a}
+            )
+            await query.answer(said.text[:200], show_alert=True)
+            return
         if action in (CHAT_CONFIRM, CHAT_DONE):  # a partner's button: no person of the directory
             user = update.effective_user
             chat = query.message.chat.id if query.message is not None else None

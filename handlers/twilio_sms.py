@@ -36,6 +36,10 @@ MAX_SMS = 480
 DIFFUSION_REPLY = re.compile(r"^\s*(?:ok\s+)?d\s?(\d{1,6})\s*(fait|done)?\s*(?:ok|re[cç]u)?\s*$", re.I)
 
 
+# « T12 », « t 12 ok »: the answer to a test de joignabilité of this number.
+CONTACT_REPLY = re.compile(r"^\s*(?:ok\s+)?t\s?(\d{1,9})\s*(?:ok|re[cç]u)?\s*[.!]?\s*$", re.I)
+
+
 def sms_text(message: OutboxMessageRow, lang: str = "fr") -> str:
     """Pages are short on SMS: reference, title and the reply codes."""
     details = MessageDetails.of(message)
@@ -90,6 +94,12 @@ class TwilioSmsChannel:
         inbound = self.core.inbound
         sender, body = form.get("From", ""), form.get("Body", "").strip()
         person = inbound.person_for("sms", sender)
+        testing = CONTACT_REPLY.match(body)
+        if testing is not None:  # « T12 »: this number answers its test de joignabilité
+            said = await inbound.contact_code(sender, int(testing[1]))
+            text = said.text if said is not None else "code de test inconnu pour ce numéro."
+            await inbound.send_reply("sms", sender, f"Vigie : {text}", person)
+            return Response(EMPTY_TWIML, media_type="text/xml")
         confirming = DIFFUSION_REPLY.match(body)
         if confirming is not None:  # « D7 » from a partner's on-call phone: a diffusion received
             said = await inbound.diffusion_code(sender, int(confirming[1]), done=bool(confirming[2]))

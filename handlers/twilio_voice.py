@@ -26,6 +26,7 @@ FR = "fr-FR"
 MENU = "Appuyez sur 1 pour prendre en charge, sur 2 pour escalader, sur 9 pour réécouter."
 CRISIS_MENU = "Appuyez sur 1 pour rejoindre la cellule de crise, sur 9 pour réécouter."
 DIFFUSION_MENU = "Appuyez sur 1 pour confirmer la réception, sur 9 pour réécouter."
+CONTACT_MENU = "Appuyez sur 1 pour confirmer ce numéro, sur 9 pour réécouter."
 
 
 def spoken(message: OutboxMessageRow, lang: str = "fr") -> str:
@@ -91,7 +92,9 @@ class TwilioVoiceChannel:
             method="POST",
             timeout=10,
         )
-        menu = {"crisis_call": CRISIS_MENU, "diffusion": DIFFUSION_MENU}.get(message.kind, MENU)
+        menu = {"crisis_call": CRISIS_MENU, "diffusion": DIFFUSION_MENU, "contact_check": CONTACT_MENU}.get(
+            message.kind, MENU
+        )
         gather.say(f"{intro} {menu}".strip(), language=FR)
         response.append(gather)
         response.say("Aucune touche reçue. L'alerte reste en attente. Au revoir.", language=FR)
@@ -130,6 +133,17 @@ class TwilioVoiceChannel:
             )
             answer = VoiceResponse()
             answer.say("C'est noté : réception confirmée. Merci." if said.ok else said.text, language=FR)
+            return twiml(answer)
+        if message is not None and message.kind == "contact_check":  # a test de joignabilité
+            if digits == "9":
+                return twiml(self._menu(message, spoken(message, self.core.config.desk.language)))
+            if digits != "1":
+                return twiml(self._menu(message, "Touche non reconnue."))
+            said = await self.core.inbound.contact_confirmed(
+                int(message.data.get("probe") or 0), "voice", None
+            )
+            answer = VoiceResponse()
+            answer.say("C'est noté : ce numéro est confirmé. Merci." if said.ok else said.text, language=FR)
             return twiml(answer)
         if message is None or not message.recipient_person_id:
             return twiml(VoiceResponse())

@@ -101,3 +101,47 @@ def report(
     if chart is not None and png is not None:
         chart.write_bytes(png)
         typer.echo(f"Graphique écrit : {chart}")
+
+
+@app.command("contacts")
+def contacts(
+    person: Annotated[str | None, typer.Option("--person", help="Une seule personne (annuaire).")] = None,
+    last: Annotated[
+        bool, typer.Option("--last", help="Le résultat du dernier test au lieu d'en lancer un.")
+    ] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    demo: DemoOption = False,
+) -> None:
+    """Test de joignabilité : chaque contact de chacun reçoit un message à confirmer ; les contacts
+    non confirmés sont listés pour le responsable (« Annuaire à vérifier »)."""
+    settings, cfg = configured(config, demo)
+    if person is not None and cfg.person(person) is None:
+        typer.echo(f"Personne inconnue « {person} ».", err=True)
+        raise typer.Exit(2)
+
+    async def work(vigie: Any) -> Any:
+        checks = vigie.drills.contacts
+        if last:
+            found = await checks.last(1)
+            return (*found[0], checks.report(*found[0])) if found else None
+        return await checks.start(None, person)
+
+    said = run_async(lambda: with_vigie(settings, cfg, work))
+    if not last:
+        typer.echo(said.text, err=not said.ok)
+        if not said.ok:
+            raise typer.Exit(1)
+        return
+    if said is None:
+        typer.echo("Aucun test de joignabilité pour l'instant.")
+        return
+    check, probes, text = said
+    if as_json:
+        out = {"id": check.id, "state": check.state,
+               "probes": [{"person": p.person_id, "channel": p.channel, "address": p.address,
+                           "state": p.state, "error": p.error} for p in probes]}  # fmt: skip
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    state = "en cours : " if check.state == "en-cours" else ""
+    typer.echo(state + text)

@@ -67,6 +67,9 @@ from bot.config.directory import (
     _notify_rule as _notify_rule,
 )
 from bot.config.drills import (
+    ContactChecksConfig as ContactChecksConfig,
+)
+from bot.config.drills import (
     DrillSchedule as DrillSchedule,
 )
 from bot.config.drills import (

@@ -47,18 +47,40 @@ class DrillSchedule(StrictModel):
             raise ValueError("un exercice planifié a soit une fenêtre (window), soit une expression cron")
         if self.window is not None:
             parse_window(self.window)
-        if self.cron is not None:
-            from apscheduler.triggers.cron import CronTrigger
+        _cron(self.cron)
+        return self
 
-            try:
-                CronTrigger.from_crontab(self.cron)
-            except ValueError as exc:
-                raise ValueError(f"cron « {self.cron} » illisible : {exc}") from None
+
+def _cron(text: str | None) -> str | None:
+    if text is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(text)
+        except ValueError as exc:
+            raise ValueError(f"cron « {text} » illisible : {exc}") from None
+    return text
+
+
+class ContactChecksConfig(StrictModel):
+    """The test de joignabilité: every contact of the directory asked to confirm (seed 001 and
+    GDPR: the directory is kept current, a dead number found before an alert, not during one)."""
+
+    # When: a cron expression, e.g. « 0 10 1-7 * tue » (the first Tuesday of the month, 10:00);
+    # none: only by hand (vigie drill contacts, /exercice contacts).
+    cron: str | None = None
+    # Contacts not confirmed after this long are listed for the desk manager.
+    confirm_within: Duration = timedelta(hours=24)
+
+    @model_validator(mode="after")
+    def _readable(self) -> ContactChecksConfig:
+        _cron(self.cron)
         return self
 
 
 class DrillsConfig(StrictModel):
     schedules: list[DrillSchedule] = Field(default_factory=list)
+    contacts: ContactChecksConfig = Field(default_factory=ContactChecksConfig)
     # The desk manager(s): each drill's report, with the trend chart, by e-mail.
     report_to: list[EmailStr] = Field(default_factory=list)
     # A drill nobody acknowledged ends after this long (« sans réponse »).

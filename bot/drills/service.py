@@ -25,6 +25,7 @@ from bot.crisis.models import CrisisMemberRow, CrisisRow
 from bot.db import Database
 from bot.domain import OriginChannel
 from bot.drills import report
+from bot.drills.contacts import ContactChecks
 from bot.drills.models import DrillRow, DrillState
 from bot.drills.schedule import next_window, pick_time
 from bot.intake import IntakeService, Origin, SignalDraft
@@ -55,6 +56,7 @@ class Drills:
     ) -> None:
         self.config, self.db, self.ctx, self.intake, self.cell = config, db, ctx, intake, cell
         self.rng = rng or random.SystemRandom()
+        self.contacts = ContactChecks(config, db, ctx)  # the test de joignabilité
 
     # --- starting -----------------------------------------------------------------------
 
@@ -111,7 +113,7 @@ class Drills:
         done = await self._plan(now)
         done += await self._start_due(now)
         done += await self._follow(now)
-        return done
+        return done + await self.contacts.run_due()
 
     async def _plan(self, now: datetime) -> int:
         """Each schedule has its coming drill planned (once, whatever the instances)."""
