@@ -227,7 +227,7 @@ def build(
     cell = CrisisCell(config, db, ctx, actions)
     crisis = build_crisis(cell)
     diffusions = Diffusions(config, db, ctx)
-    drills = Drills(config, db, ctx, intake, cell)
+    drills = Drills(config, db, ctx, intake, cell, diffusions=diffusions)
     inbound = Inbound(
         config,
         ctx,

@@ -148,8 +148,9 @@ class RoomChannel(Protocol):
         """Create the room; a name already taken gets a suffix."""
         ...
 
-    async def invite(self, room: RoomRef, addresses: list[str]) -> list[str]:
-        """Invite (or mention, where one cannot invite) these people; returns those it failed for."""
+    async def invite(self, room: RoomRef, addresses: list[str], *, banner: str = "") -> list[str]:
+        """Invite (or mention, where one cannot invite) these people; returns those it failed for.
+        ``banner`` (« EXERCICE EXERCICE EXERCICE ») goes before any text it posts."""
         ...
 
     async def post(self, room: RoomRef, text: str) -> PostedRef: ...

@@ -442,7 +442,7 @@ class SlackAdapter:
             return RoomRef("slack", channel, candidate)
         raise RuntimeError(f"Slack : aucun nom libre pour {name}")
 
-    async def invite(self, room: RoomRef, addresses: list[str]) -> list[str]:
+    async def invite(self, room: RoomRef, addresses: list[str], *, banner: str = "") -> list[str]:
         failed: list[str] = []
         for user in addresses:  # one by one: one unknown member must not block the others
             try:

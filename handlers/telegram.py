@@ -273,7 +273,7 @@ class TelegramAdapter:
         made = await self.app.bot.create_forum_topic(chat_id=self._group(), name=name[:128])
         return RoomRef("telegram", f"{self._group()}:{made.message_thread_id}", made.name)
 
-    async def invite(self, room: RoomRef, addresses: list[str]) -> list[str]:
+    async def invite(self, room: RoomRef, addresses: list[str], *, banner: str = "") -> list[str]:
         # One cannot invite into a topic: members of the supergroup are mentioned, so notified.
         mentions = []
         for address in addresses:
@@ -285,7 +285,7 @@ class TelegramAdapter:
             await self.app.bot.send_message(
                 chat_id=int(chat),
                 message_thread_id=int(thread),
-                text="Cellule de crise : " + ", ".join(mentions),
+                text=f"{banner}Cellule de crise : " + ", ".join(mentions),
                 parse_mode="HTML",
             )
         return []

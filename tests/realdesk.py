@@ -308,7 +308,8 @@ class RealDesk:
     async def mail_to(self, ids: dict[str, Any], contains: str) -> EmailMessage:
         def find() -> EmailMessage | None:
             for mail in self.fakes.smtp.to(str(ids["email"])):
-                if contains in str(mail["Subject"]) + mail.get_content():
+                body = mail.get_body(preferencelist=("plain",))  # a mail with attachments too
+                if contains in str(mail["Subject"]) + (body.get_content() if body else ""):
                     return mail
             return None
 
@@ -346,6 +347,7 @@ async def real_desk(
     log_level: str = "INFO",
     crisis: bool | dict[str, Any] = False,  # a dict: more of the crisis section
     extra: dict[str, Any] | None = None,  # more sections of the configuration
+    alice_notify: list[Any] | None = None,  # Alice's own channel preferences
 ) -> AsyncIterator[RealDesk]:
     port, mailbox_port = free_port(), free_port()
     config = desk_config(
@@ -357,6 +359,7 @@ async def real_desk(
         slack_socket=slack_socket,
         crisis=crisis,
         extra=extra,
+        alice_notify=alice_notify,
     )
     env = {**secrets_env(slack_socket), "VIGIE_LOG_LEVEL": log_level}
     process = ServeProcess(db_url, config, tmp_path / f"{name}.log", env=env, port=port)

@@ -59,7 +59,11 @@ class Fakes:
 
 @asynccontextmanager
 async def contacts_desk(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, **contacts: Any
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    partners: list[dict[str, Any]] | None = None,
+    partner_checks: list[dict[str, Any]] | None = None,
+    **contacts: Any,
 ) -> AsyncIterator[Fakes]:
     tg = FakeTelegram(TG_TOKEN)
     tg.user(1001, "Alice")
@@ -93,7 +97,8 @@ async def contacts_desk(
                 rosters=[ROSTER],
                 ladders=[LADDER],
                 duty_officers=["david"],
-                drills={"report_to": [MANAGER], "contacts": contacts},
+                drills={"report_to": [MANAGER], "contacts": contacts, "partners": partner_checks or []},
+                partners=partners or [],
                 channels={
                     "console": {"enabled": True},
                     "telegram": {"enabled": True, "base_url": f"{tg_api.url}/bot", "poll_timeout": "1s"},
@@ -248,3 +253,39 @@ async def test_the_monthly_schedule_plans_one_check_and_runs_it_at_its_time(
         await desk.vigie.settle()
         [check] = (await checks(desk))["checks"]
         assert check["state"] == "termine" and len(fakes.twilio.to(ALICE["phone"])) == 1
+
+
+async def test_a_partners_check_is_an_exercise_diffusion_sent_once_at_its_time(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    partners = [
+        {"id": "ehpad-lilas", "name": "EHPAD Les Lilas", "kind": "EMS", "email": "alerte@lilas.fr",
+         "groups": ["ehpad-59"]},
+        {"id": "ehpad-tilleuls", "name": "EHPAD Les Tilleuls", "kind": "EMS", "email": "alerte@tilleuls.fr",
+         "groups": ["ehpad-59"]},
+    ]  # fmt: skip
+    schedule = [{"id": "alerte-ehpad", "cron": "30 9 * * wed", "groups": ["ehpad-59"]}]
+    async with contacts_desk(db_url, monkeypatch, partners=partners, partner_checks=schedule) as fakes:
+        desk = fakes.desk
+        await desk.vigie.settle()
+        assert fakes.smtp.collector.messages == []  # not before its time: Wednesday 09:30
+        desk.clock.set(datetime(2026, 11, 25, 8, 31, tzinfo=NIGHT.tzinfo))  # 09:31 in Paris
+        await desk.vigie.settle()
+        await desk.vigie.settle()
+        mails = {str(m["To"]): m for m in fakes.smtp.collector.messages}
+        assert set(mails) == {"alerte@lilas.fr", "alerte@tilleuls.fr"}  # once each
+        mail = mails["alerte@lilas.fr"]
+        assert "Test de joignabilité" in str(mail["Subject"])
+        assert mail.get_content().startswith("EXERCICE EXERCICE EXERCICE")
+        assert "Confirmer la réception : " in mail.get_content()
+        reference = re.search(r"DIFF-2026-\d{4}", str(mail["Subject"]))
+        assert reference and reference[0] == "DIFF-2026-0001"
+        state = (await desk.client.get(f"/api/v1/diffusions/{reference[0]}", headers=AUTH)).json()
+        assert {p["partner"] for p in state["partners"]} == {"ehpad-lilas", "ehpad-tilleuls"}
+        # A week later, the next one: DIFF-2026-0002, and still one a week.
+        desk.clock.set(datetime(2026, 12, 2, 8, 31, tzinfo=NIGHT.tzinfo))
+        await desk.vigie.settle()
+        subjects = [
+            str(m["Subject"]) for m in fakes.smtp.collector.messages if "DIFF-2026-0002" in str(m["Subject"])
+        ]
+        assert len(subjects) == 2

@@ -575,3 +575,101 @@ async def test_a_kill_9_mid_diffusion_sends_nobody_twice_and_skips_nobody(tmp_pa
         counts = received()
         assert max(counts.values()) == 1  # nobody twice
         assert len(counts) >= 300 - uncertain and uncertain <= 1  # nobody skipped but the one caught mid-send
+
+
+async def test_a_drill_with_a_crisis_cell_on_every_channel_in_the_real_process(tmp_path: Path) -> None:
+    """A drill on Alice's own preferences (Telegram, Slack, SMS, a call, e-mail at once), with an
+    exercise cell: every message about it says EXERCICE first; Alice takes it on Telegram, the
+    cell opens in the forum, David joins, the drill measures the armed cell and reports."""
+    from tests.realdesk import DAVID, FORUM
+
+    manager = "responsable-pfr@ars-exemple.fr"
+    everything = ["telegram", "slack", "sms", "voice", "email"]
+    url = sqlite_url(tmp_path)
+    async with (
+        providers() as fakes,
+        real_desk(
+            url,
+            tmp_path,
+            fakes,
+            crisis=True,
+            alice_notify=everything,
+            extra={"drills": {"report_to": [manager]}},
+        ) as desk,
+    ):
+        started = await desk.http.post(
+            "/api/v1/drills", headers=AUTH, json={"person": "david", "ladder": "alice", "with_crisis": True}
+        )
+        assert started.status_code == 201, started.text
+        ref = re.search(r"signal (PFR-\d{4}-\d{6})", started.json()["message"])
+        assert ref, started.json()
+        signal = ref[1]
+        page = await desk.telegram_page(ALICE, signal)
+        slack_page = await desk.slack_page(ALICE, signal)
+        sms = await desk.sms_to(ALICE, signal)
+        call = await desk.call_to(ALICE)
+        mail = await desk.mail_to(ALICE, signal)
+        twiml = await fakes.twilio.answer(call)
+        spoken = re.search(r"<Say[^>]*>([^<]+)</Say>", twiml)
+        assert spoken and spoken[1].startswith("Exercice, exercice, exercice."), twiml
+        for text in (page["text"], slack_page["text"], sms, str(mail["Subject"]), mail.get_content()):
+            assert text.startswith("EXERCICE EXERCICE EXERCICE"), text
+
+        async def delivered() -> bool:
+            pages = await desk.outbox(kind="page", signal=signal, channel="telegram")
+            return any(m["state"] == "delivered" for m in pages)
+
+        await eventually(delivered, 15)
+        await fakes.telegram.press(int(ALICE["tg"]), page, f"ack:{signal}")
+        await eventually(lambda: _acked(desk, signal), 15)
+        # The exercise cell: its topic in the forum, David (décision) called and joining.
+        thread = await eventually(lambda: fakes.telegram.topic_named(FORUM, "crise-"), 20)
+        assert "-exercice-" in fakes.telegram.topics[(FORUM, thread)]["name"]
+        call_to_cell = await eventually(
+            lambda: next(
+                (m for m in fakes.telegram.from_bot(int(DAVID["tg"])) if "CRISE-" in m.get("text", "")), None
+            ),
+            20,
+        )
+        crisis = re.search(r"CRISE-\d{4}-\d{4}", call_to_cell["text"])
+        assert crisis and call_to_cell["text"].startswith("EXERCICE")
+        await fakes.telegram.press(int(DAVID["tg"]), call_to_cell, f"join:{crisis[0]}")
+
+        async def reported() -> dict[str, Any] | None:
+            drills = (await desk.http.get("/api/v1/drills", headers=AUTH)).json()["drills"]
+            return drills[0] if drills else None
+
+        drill = await eventually(reported, 30)
+        measures = drill["measures"]
+        assert measures["acked_by"] == "alice" and measures["acked_channel"] == "telegram"
+        assert measures["crisis"] == crisis[0] and measures["armed_s"] >= measures["ack_s"] > 0
+        assert set(measures["joined_s"]) >= {"alice", "david"}
+        report = await desk.mail_to({"email": manager}, "Rapport de l'exercice")
+        body = report.get_body(preferencelist=("plain",))
+        assert body is not None and f"Cellule de crise {crisis[0]} : armée en " in body.get_content()
+        assert [p.get_content_type() for p in report.iter_attachments()] == ["image/png"]
+        await eventually(
+            lambda: any(
+                m["text"].startswith("EXERCICE EXERCICE EXERCICE — Rapport de l'exercice")
+                for m in fakes.telegram.from_bot(int(DAVID["tg"]))
+            ),
+            20,
+        )
+        # Every message Vigie sent about it, on every channel, the pages edited since, says so.
+        for message in await desk.outbox(signal=signal):
+            assert message["text"].startswith("EXERCICE EXERCICE EXERCICE"), message
+        for message in fakes.telegram.from_bot(int(ALICE["tg"])) + fakes.telegram.from_bot(int(DAVID["tg"])):
+            assert message["text"].startswith("EXERCICE EXERCICE EXERCICE"), message["text"]
+        for message in fakes.slack.dm(str(ALICE["slack"])):
+            assert message["text"].startswith("EXERCICE EXERCICE EXERCICE"), message["text"]
+        for message in fakes.telegram.in_topic(FORUM, thread):
+            assert message["text"].startswith("EXERCICE"), message["text"]
+        for body in fakes.twilio.to(str(ALICE["phone"])):
+            assert body.startswith("EXERCICE EXERCICE EXERCICE"), body
+        # A real signal list does not show it.
+        listed = (await desk.http.get("/api/v1/signals", headers=AUTH)).json()["signals"]
+        assert signal not in {s["reference"] for s in listed}
+
+
+async def _acked(desk: RealDesk, ref: str) -> bool:
+    return await desk.acknowledged_by(ref) == "alice"

@@ -78,9 +78,31 @@ class ContactChecksConfig(StrictModel):
         return self
 
 
+class PartnerCheck(StrictModel):
+    """A scheduled exercise diffusion to partner groups: the periodic check that each partner's
+    alerte mailbox and on-call phone still answer (seed 003), like ``vigie diffusion send
+    --exercice`` at set times."""
+
+    id: str = Field(pattern=SLUG)
+    cron: str
+    groups: list[str] = Field(min_length=1)
+    title: str = Field(default="Test de joignabilité des points d'entrée « alerte »", max_length=200)
+    text: str = Field(
+        default="Message de test de l'ARS : merci de confirmer sa réception, pour vérifier que votre "
+        "boîte « alerte » et votre téléphone d'astreinte nous joignent bien.",
+        max_length=2000,
+    )
+
+    @model_validator(mode="after")
+    def _readable(self) -> PartnerCheck:
+        _cron(self.cron)
+        return self
+
+
 class DrillsConfig(StrictModel):
     schedules: list[DrillSchedule] = Field(default_factory=list)
     contacts: ContactChecksConfig = Field(default_factory=ContactChecksConfig)
+    partners: list[PartnerCheck] = Field(default_factory=list)  # scheduled exercise diffusions
     # The desk manager(s): each drill's report, with the trend chart, by e-mail.
     report_to: list[EmailStr] = Field(default_factory=list)
     # A drill nobody acknowledged ends after this long (« sans réponse »).

@@ -573,6 +573,9 @@ class CrisisCell:
         people the platform should notify (Slack ``<@U…>``, a Telegram mention). Returns how many
         rooms it went to."""
         assert crisis.id is not None
+        banner = t("exercise.banner", self.lang).strip()
+        if crisis.is_exercise and not text.startswith(banner):  # nobody takes a drill's post for real
+            text = f"{banner} {text}"
         posted = 0
         for room in await store.rooms(session, crisis.id):
             if room.room_id is None or room.platform == skip or room.closed_at is not None:
@@ -586,7 +589,12 @@ class CrisisCell:
                     text=text,
                     recipient_address=room.room_id,
                     idempotency_key=f"{key}:{room.id}" if key else None,
-                    data={"reference": crisis.reference, "room": True, "mentions": mentions or []},
+                    data={
+                        "reference": crisis.reference,
+                        "room": True,
+                        "mentions": mentions or [],
+                        "exercise": crisis.is_exercise,
+                    },
                 ),
                 now=now,
             )

@@ -185,7 +185,9 @@ class RoomKeeper:
         )
         failed: list[str] = []
         try:
-            failed = await adapter.invite(room, addresses)
+            failed = await adapter.invite(
+                room, addresses, banner=t("exercise.banner", lang) if crisis.is_exercise else ""
+            )
             posted = await adapter.post(room, brief)
             await adapter.pin(posted)
         except Exception as exc:  # the room exists: record it; invitations and brief are logged as missing

@@ -14,6 +14,7 @@ import base64
 import csv
 import io
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,7 +96,10 @@ class Diffusions:
         attachments: list[dict[str, Any]] | None = None,
         exercise: bool = False,
         signal_id: int | None = None,
+        then: Callable[[AsyncSession, str], Awaitable[None]] | None = None,
     ) -> DiffusionReply:
+        """``then``: run in the diffusion's own transaction with its reference (a scheduled
+        check records it there: both are committed or neither)."""
         chosen = NATURES.get(nature.strip().lower())
         if chosen is None:
             raise DiffusionError(
@@ -144,6 +148,8 @@ class Diffusions:
                         next_at=now,
                     )
                 )
+            if then is not None:
+                await then(session, reference)
         return DiffusionReply(
             f"Diffusion {reference} ({NATURE_LABELS[chosen]}) : {len(found)} partenaire(s), envoi en cours. "
             f"Suivi : /diffusion statut {reference}.",

@@ -13,18 +13,22 @@ instances; one found late (the service was down) runs when the service comes bac
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+import structlog
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Person, VigieConfig
 from bot.db import Database
+from bot.diffusion.replies import DiffusionError
 from bot.domain import ChannelKind, Function, MessageState
 from bot.drills.models import (
+    DIRECTORY,
     PROBE_LABELS,
     CheckState,
     ContactCheckRow,
@@ -35,6 +39,11 @@ from bot.models import OutboxMessageRow
 from bot.outbox import OutgoingMessage, enqueue
 from escalation.context import PagingContext
 from escalation.paging import notify
+
+if TYPE_CHECKING:
+    from bot.diffusion.service import Diffusions
+
+log = structlog.get_logger("vigie.drills.contacts")
 
 KIND = "contact_check"
 CHAT_CONTACT = "cconfirm"  # the chat button's callback action
@@ -58,9 +67,16 @@ class CheckReply:
     check: int | None = None
 
 
+class PlannedElsewhere(Exception):
+    """Another instance ran this occurrence: its diffusion is rolled back."""
+
+
 class ContactChecks:
-    def __init__(self, config: VigieConfig, db: Database, ctx: PagingContext) -> None:
+    def __init__(
+        self, config: VigieConfig, db: Database, ctx: PagingContext, diffusions: Diffusions | None = None
+    ) -> None:
         self.config, self.db, self.ctx = config, db, ctx
+        self.diffusions = diffusions  # for the scheduled partner checks (drills.partners)
 
     @property
     def settings(self) -> Any:
@@ -200,35 +216,51 @@ class ContactChecks:
         now = self.ctx.clock.now()
         return await self._plan(now) + await self._start_due(now) + await self._finish_due(now)
 
-    def _next_slot(self, after: datetime) -> datetime | None:
-        if self.settings.cron is None:
-            return None
+    def _schedules(self) -> list[tuple[str, str]]:
+        """(schedule id, cron): the directory's check and the partners' exercise diffusions."""
+        found = [(DIRECTORY, self.settings.cron)] if self.settings.cron else []
+        return found + [(p.id, p.cron) for p in self.config.drills.partners]
+
+    def _next_slot(self, cron: str, after: datetime) -> datetime:
         from apscheduler.triggers.cron import CronTrigger
 
-        trigger = CronTrigger.from_crontab(self.settings.cron, timezone=self.ctx.zone)
+        trigger = CronTrigger.from_crontab(cron, timezone=self.ctx.zone)
         fire = trigger.get_next_fire_time(None, after.astimezone(self.ctx.zone))
+        assert fire is not None
         return fire
 
     async def _plan(self, now: datetime) -> int:
-        """The schedule's coming check, planned once whatever the instances."""
-        if self.settings.cron is None:
+        """Each schedule's coming occurrence, planned once whatever the instances."""
+        schedules = self._schedules()
+        if not schedules:
             return 0
-        planned = select(ContactCheckRow).where(ContactCheckRow.state == CheckState.PLANNED.value)
+        planned_stmt = select(ContactCheckRow.schedule_id).where(
+            ContactCheckRow.state == CheckState.PLANNED.value, col(ContactCheckRow.slot).is_not(None)
+        )
         async with self.db.read_session() as session:
-            if (await session.exec(planned.limit(1))).first() is not None:
-                return 0
+            planned = set((await session.exec(planned_stmt)).all())
+        missing = [(sid, cron) for sid, cron in schedules if sid not in planned]
+        if not missing:
+            return 0
+        made = 0
         async with self.db.transaction() as session:
             await self.db.serialize(session, "contact-checks-plan")
-            if (await session.exec(planned.limit(1))).first() is not None:
-                return 0
-            last = (
-                await session.exec(select(sa.func.max(ContactCheckRow.slot)))
-            ).one()  # the last occurrence planned: the next one comes after it
-            slot = self._next_slot(max(now, last) if last is not None else now)
-            if slot is None:
-                return 0
-            session.add(ContactCheckRow(slot=slot, due_at=slot, created_at=now))
-        return 1
+            planned = set((await session.exec(planned_stmt)).all())
+            for schedule_id, cron in missing:
+                if schedule_id in planned:
+                    continue
+                last = (
+                    await session.exec(
+                        select(sa.func.max(ContactCheckRow.slot)).where(
+                            ContactCheckRow.schedule_id == schedule_id
+                        )
+                    )
+                ).one()  # the last occurrence planned: the next one comes after it
+                after = max(now, last + timedelta(seconds=1)) if last is not None else now
+                slot = self._next_slot(cron, after)
+                session.add(ContactCheckRow(schedule_id=schedule_id, slot=slot, due_at=slot, created_at=now))
+                made += 1
+        return made
 
     async def _claim(self, session: AsyncSession, stmt: Any) -> list[ContactCheckRow]:
         if self.db.is_postgres:
@@ -243,10 +275,58 @@ class ContactChecks:
             if (await session.exec(due.limit(1))).first() is None:
                 return 0
         async with self.db.transaction() as session:
-            checks = await self._claim(session, due)
+            checks = await self._claim(session, due.where(ContactCheckRow.schedule_id == DIRECTORY))
             for check in checks:
                 await self._launch(session, check, now)
-        return len(checks)
+        async with self.db.read_session() as session:
+            partner_checks = list(
+                (await session.exec(due.where(ContactCheckRow.schedule_id != DIRECTORY))).all()
+            )
+        for check in partner_checks:
+            await self._diffuse(check, now)
+        return len(checks) + len(partner_checks)
+
+    async def _diffuse(self, check: ContactCheckRow, now: datetime) -> None:
+        """A partners schedule's occurrence: an exercise diffusion, recorded in its transaction."""
+        schedule = next((p for p in self.config.drills.partners if p.id == check.schedule_id), None)
+
+        async def record(session: AsyncSession, reference: str | None) -> None:
+            stmt = select(ContactCheckRow).where(
+                ContactCheckRow.id == check.id, ContactCheckRow.state == CheckState.PLANNED.value
+            )
+            claimed = await self._claim(session, stmt)
+            if not claimed:
+                raise PlannedElsewhere
+            row = claimed[0]
+            row.state, row.started_at, row.ended_at = CheckState.DONE.value, now, now
+            row.diffusion_ref = reference
+            session.add(row)
+
+        if schedule is None or self.diffusions is None:  # the schedule was removed from the configuration
+            async with self.db.transaction() as session:
+                with contextlib.suppress(PlannedElsewhere):
+                    await record(session, None)
+            return
+        try:
+            await self.diffusions.send(
+                "vigie", "information", list(schedule.groups), schedule.text, title=schedule.title,
+                exercise=True, then=record,
+            )  # fmt: skip
+        except PlannedElsewhere:
+            return
+        except DiffusionError as exc:  # no partner in those groups: said once, not retried
+            log.warning("partner_check_not_sent", schedule=schedule.id, error=exc.message)
+            async with self.db.transaction() as session:
+                with contextlib.suppress(PlannedElsewhere):
+                    await record(session, None)
+                for officer in self.config.officers():
+                    notify(
+                        session, self.ctx, officer,
+                        f"{BANNER} — Test de joignabilité des partenaires « {schedule.id} » non envoyé : "
+                        f"{exc.message}",
+                        kind="partner_check_failed", signal_id=None, key=f"partners:{check.id}", now=now,
+                        data={"exercise": True},
+                    )  # fmt: skip
 
     async def _finish_due(self, now: datetime) -> int:
         """Running checks past their deadline, or with no probe left waiting: reported."""
@@ -254,7 +334,10 @@ class ContactChecks:
             running = list(
                 (
                     await session.exec(
-                        select(ContactCheckRow).where(ContactCheckRow.state == CheckState.RUNNING.value)
+                        select(ContactCheckRow).where(
+                            ContactCheckRow.state == CheckState.RUNNING.value,
+                            ContactCheckRow.schedule_id == DIRECTORY,
+                        )
                     )
                 ).all()
             )
@@ -373,7 +456,10 @@ class ContactChecks:
             checks = (
                 await session.exec(
                     select(ContactCheckRow)
-                    .where(ContactCheckRow.state != CheckState.PLANNED.value)
+                    .where(
+                        ContactCheckRow.state != CheckState.PLANNED.value,
+                        ContactCheckRow.schedule_id == DIRECTORY,
+                    )
                     .order_by(col(ContactCheckRow.id).desc())
                     .limit(count)
                 )
@@ -387,7 +473,10 @@ class ContactChecks:
         async with self.db.read_session() as session:
             return (
                 await session.exec(
-                    select(ContactCheckRow).where(ContactCheckRow.state == CheckState.PLANNED.value)
+                    select(ContactCheckRow).where(
+                        ContactCheckRow.state == CheckState.PLANNED.value,
+                        ContactCheckRow.schedule_id == DIRECTORY,
+                    )
                 )
             ).first()
 

@@ -55,6 +55,9 @@ class DrillRow(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+DIRECTORY = "contacts"  # the schedule id of the directory's own check
+
+
 class CheckState(StrEnum):
     PLANNED = "prevu"  # the schedule's coming check
     RUNNING = "en-cours"  # test messages sent, confirmations awaited
@@ -82,11 +85,13 @@ class ContactCheckRow(SQLModel, table=True):
 
     __tablename__ = "contact_checks"
     __table_args__ = (
-        sa.UniqueConstraint("slot", name="uq_contact_checks_slot"),
+        sa.UniqueConstraint("schedule_id", "slot", name="uq_contact_checks_schedule_slot"),
         sa.Index("ix_contact_checks_state_due", "state", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # « contacts »: the directory's check; else a drills.partners schedule (an exercise diffusion).
+    schedule_id: str = Field(default=DIRECTORY, max_length=64)
     slot: datetime | None = _ts(nullable=True)  # the schedule's time; None: started by hand
     person_id: str | None = Field(default=None, max_length=64)  # one person only
     state: str = Field(default=CheckState.PLANNED.value, max_length=20)
@@ -94,6 +99,7 @@ class ContactCheckRow(SQLModel, table=True):
     started_at: datetime | None = _ts(nullable=True)
     started_by: str | None = Field(default=None, max_length=64)
     ended_at: datetime | None = _ts(nullable=True)
+    diffusion_ref: str | None = Field(default=None, max_length=32)  # a partners schedule's diffusion
     created_at: datetime = _ts()
 
 

@@ -102,6 +102,7 @@ def chart_png(ctx: PagingContext, drills: list[DrillRow]) -> bytes:
         m = drill.measures or {}
         if m.get("ack_s") is None:
             axes.scatter([i], [top], marker="x", color="#c62828", s=80, zorder=3)
+            axes.annotate("sans réponse", (i, top), ha="center", va="bottom", fontsize=7, color="#c62828")
             continue
         step = m.get("acked_step") or 0
         axes.bar([i], [minutes[i]], color=colours.get(step, "#6d4c41"))

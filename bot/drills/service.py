@@ -23,6 +23,7 @@ from bot.config import DrillSchedule, VigieConfig
 from bot.crisis.cell import CrisisCell
 from bot.crisis.models import CrisisMemberRow, CrisisRow
 from bot.db import Database
+from bot.diffusion.service import Diffusions
 from bot.domain import OriginChannel
 from bot.drills import report
 from bot.drills.contacts import ContactChecks
@@ -53,10 +54,12 @@ class Drills:
         intake: IntakeService,
         cell: CrisisCell,
         rng: random.Random | None = None,
+        diffusions: Diffusions | None = None,
     ) -> None:
         self.config, self.db, self.ctx, self.intake, self.cell = config, db, ctx, intake, cell
         self.rng = rng or random.SystemRandom()
-        self.contacts = ContactChecks(config, db, ctx)  # the test de joignabilité
+        # The test de joignabilité of the directory, and the partners' scheduled exercise diffusions.
+        self.contacts = ContactChecks(config, db, ctx, diffusions)
 
     # --- starting -----------------------------------------------------------------------
 

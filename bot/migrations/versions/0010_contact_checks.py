@@ -1,4 +1,4 @@
-"""contact checks; exercise messages flagged in the outbox
+"""contact checks (the directory's, and scheduled partner checks); exercise messages flagged
 
 Revision ID: 0010
 Revises: 0009
@@ -26,6 +26,7 @@ def upgrade() -> None:
     op.create_table(
         "contact_checks",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("schedule_id", sa.String(length=64), nullable=False),
         sa.Column("slot", TS(), nullable=True),
         sa.Column("person_id", sa.String(length=64), nullable=True),
         sa.Column("state", sa.String(length=20), nullable=False),
@@ -33,9 +34,10 @@ def upgrade() -> None:
         sa.Column("started_at", TS(), nullable=True),
         sa.Column("started_by", sa.String(length=64), nullable=True),
         sa.Column("ended_at", TS(), nullable=True),
+        sa.Column("diffusion_ref", sa.String(length=32), nullable=True),
         sa.Column("created_at", TS(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("slot", name="uq_contact_checks_slot"),
+        sa.UniqueConstraint("schedule_id", "slot", name="uq_contact_checks_schedule_slot"),
     )
     op.create_index("ix_contact_checks_state_due", "contact_checks", ["state", "due_at"], unique=False)
     op.create_table(
