@@ -289,3 +289,45 @@ async def test_a_partners_check_is_an_exercise_diffusion_sent_once_at_its_time(
             str(m["Subject"]) for m in fakes.smtp.collector.messages if "DIFF-2026-0002" in str(m["Subject"])
         ]
         assert len(subjects) == 2
+
+
+async def test_two_instances_plan_and_run_the_monthly_check_once(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIE_LINK_SECRET", "link-secret-for-tests")
+    monkeypatch.delenv("VIGIE_SMTP_USERNAME", raising=False)
+    monkeypatch.delenv("VIGIE_SMTP_PASSWORD", raising=False)
+    with FakeSmtp() as smtp:
+        config = make_config(
+            people=PEOPLE,
+            rosters=[ROSTER],
+            ladders=[LADDER],
+            duty_officers=["david"],
+            drills={"contacts": {"cron": "0 10 1-7 * tue"}},
+            channels={
+                "console": {"enabled": True},
+                "email": {
+                    "enabled": True, "smtp_host": "127.0.0.1", "smtp_port": smtp.port,
+                    "security": "none", "from_address": "vigie@ars-exemple.fr",
+                },
+            },
+        )  # fmt: skip
+        clock = ManualClock(NIGHT)
+        async with (
+            running_vigie(pg_url, config=config, clock=clock, background=False) as one,
+            running_vigie(pg_url, config=config, clock=clock, background=False) as two,
+        ):
+            await asyncio.gather(one.vigie.drills.run_due(), two.vigie.drills.run_due())
+            planned = await one.vigie.drills.contacts.coming()
+            assert planned is not None
+            clock.set(planned.due_at + timedelta(seconds=1))
+            await asyncio.gather(one.vigie.drills.run_due(), two.vigie.drills.run_due())
+            await asyncio.gather(one.vigie.dispatcher.run_once(), two.vigie.dispatcher.run_once())
+            [(check, probes)] = await two.vigie.drills.contacts.last(5)
+            assert check.state == "en-cours"
+            assert sorted(p.address for p in probes) == [ALICE["email"], BRUNO["email"]]
+            sent = await asyncio.to_thread(lambda: [str(m["To"]) for m in smtp.collector.messages])
+            assert sorted(sent) == [ALICE["email"], BRUNO["email"]]  # one mail each, not two
+            await asyncio.gather(one.vigie.drills.run_due(), two.vigie.drills.run_due())
+            coming = await one.vigie.drills.contacts.coming()  # next month's, planned once
+            assert coming is not None and coming.due_at > planned.due_at
