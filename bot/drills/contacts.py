@@ -95,6 +95,9 @@ class ContactChecks:
             await session.flush()
             assert check.id is not None
             count = await self._launch(session, check, now)
+            if not count:  # nothing to wait for, nothing to report
+                check.state, check.ended_at = CheckState.DONE.value, now
+                session.add(check)
         if not count:
             return CheckReply("Aucun contact à tester sur les canaux activés.", ok=False, check=check.id)
         until = self.ctx.local_day(now + self.settings.confirm_within)
@@ -382,6 +385,8 @@ class ContactChecks:
                 session.add(probe)
             check.state, check.ended_at = CheckState.DONE.value, now
             session.add(check)
+            if not probes:  # no contact on the enabled channels: nothing to tell
+                return 1
             text = self.report(check, [p for p, _ in probes])
             for person_id in self._managers():
                 notify(
