@@ -24,15 +24,16 @@ from bot.desk_commands import DeskCommands
 from bot.diffusion.partners import sync_config as sync_partners
 from bot.diffusion.service import KIND as DIFFUSION_KIND
 from bot.diffusion.service import Diffusions
-from bot.diffusion.worker import DiffusionWorker
 from bot.directory import sync_directory
 from bot.domain import ChannelKind
 from bot.drills.service import Drills
-from bot.drills.worker import DrillWorker
+from bot.heartbeats.deadman import DeadMansSwitch
+from bot.heartbeats.service import Heartbeats
 from bot.inbound import Inbound
 from bot.intake import IntakeService
 from bot.metrics import Metrics
 from bot.models import OutboxMessageRow
+from bot.rounds import RoundWorker
 from bot.settings import ApiToken, Settings, api_tokens
 from bot.supervision import AdapterSupervisor
 from escalation.actions import SignalActions
@@ -76,9 +77,12 @@ class Vigie:
     feeds: FeedSigner | None  # None: VIGIE_FEED_SECRET unset, no calendar feeds
     rooms: RoomKeeper  # creates the crisis rooms on the platforms that have rooms
     diffusions: Diffusions  # national messages relayed to the partners
-    diffusion_worker: DiffusionWorker
+    diffusion_worker: RoundWorker
     drills: Drills  # exercise drills on the real ladder
-    drill_worker: DrillWorker
+    drill_worker: RoundWorker
+    heartbeats: Heartbeats  # sources that must ping; a silent one is an alert
+    heartbeat_worker: RoundWorker
+    watchdog: DeadMansSwitch | None = None  # pings the desk's dead-man's switch
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -98,6 +102,7 @@ class Vigie:
         for _ in range(rounds):
             done = await self.engine.run_due() + await self.rooms.run_once()
             done += await self.diffusions.run_due() + await self.drills.run_due()
+            done += await self.heartbeats.run_due()
             for lane in self.diffusion_lanes:
                 done += await lane.run_once()
             if not (done + await self.dispatcher.run_once()):
@@ -123,6 +128,15 @@ class Vigie:
             self._tasks.append(asyncio.create_task(self.rooms.run_forever(), name="crisis-rooms"))
             self._tasks.append(asyncio.create_task(self.diffusion_worker.run_forever(), name="diffusions"))
             self._tasks.append(asyncio.create_task(self.drill_worker.run_forever(), name="drills"))
+            self._tasks.append(asyncio.create_task(self.heartbeat_worker.run_forever(), name="heartbeats"))
+            if self.watchdog is not None:
+                pinging = RoundWorker(
+                    "watchdog",
+                    self.watchdog.ping,
+                    lambda: None,
+                    interval=self.watchdog.cfg.every.total_seconds(),
+                )
+                self._tasks.append(asyncio.create_task(pinging.run_forever(), name="watchdog"))
         log.info("vigie_started", database=self.db.dialect, desk=self.config.desk.name)
 
     async def stop(self, grace: float = 6.0) -> None:
@@ -159,6 +173,12 @@ def build_channels(config: VigieConfig) -> dict[str, Channel]:
 
         channels["console"] = ConsoleChannel()
     return channels
+
+
+def heartbeat_round(config: VigieConfig) -> float:
+    """How often the monitors are looked at: often enough for the shortest grace (10 s at most)."""
+    graces = [h.grace.total_seconds() for h in config.heartbeats]
+    return max(0.5, min([10.0, *(g / 4 for g in graces)]))
 
 
 def build(
@@ -228,6 +248,7 @@ def build(
     crisis = build_crisis(cell)
     diffusions = Diffusions(config, db, ctx)
     drills = Drills(config, db, ctx, intake, cell, diffusions=diffusions)
+    heartbeats = Heartbeats(config, db, ctx, intake, actions)
     inbound = Inbound(
         config,
         ctx,
@@ -246,7 +267,9 @@ def build(
         for lane in diffusion_lanes:
             lane.poke()
 
-    diffusion_worker = DiffusionWorker(diffusions, poke_diffusion_lanes)
+    diffusion_worker = RoundWorker(
+        "diffusions", diffusions.run_due, poke_diffusion_lanes, interval=2.0, drain=True
+    )
 
     async def channel_notice(channel: str, back: bool, since: datetime, error: str | None) -> None:
         await tell_officers(db, ctx, channel, back=back, since=since, now=clock.now(), error=error)
@@ -283,7 +306,10 @@ def build(
         diffusions=diffusions,
         diffusion_worker=diffusion_worker,
         drills=drills,
-        drill_worker=DrillWorker(drills, dispatcher.poke),
+        drill_worker=RoundWorker("drills", drills.run_due, dispatcher.poke),
+        heartbeats=heartbeats,
+        heartbeat_worker=RoundWorker("heartbeats", heartbeats.run_due, engine.poke, interval=heartbeat_round(config)),
+        watchdog=DeadMansSwitch(config.watchdog, config.desk.name) if config.watchdog else None,
     )
     inbound.also_wake(vigie.rooms.poke)
     inbound.also_wake(vigie.diffusion_worker.poke)

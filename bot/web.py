@@ -26,6 +26,7 @@ def create_app(vigie: Vigie) -> FastAPI:
         http_diffusion,
         http_drills,
         http_feeds,
+        http_heartbeats,
         http_intake,
         http_ops,
         http_paging,
@@ -108,6 +109,7 @@ def create_app(vigie: Vigie) -> FastAPI:
         http_crisis,
         http_diffusion,
         http_drills,
+        http_heartbeats,
     ):
         app.include_router(module.router)
     for adapter in vigie.adapters:

@@ -275,6 +275,31 @@ class SignalActions:
         closed = t("action.closed", self.ctx.lang, reference=signal.reference, name=name)
         return ActionResult(signal.reference, closed)
 
+    async def resolve_by_source(self, reference: str, source: str, note: str) -> ActionResult:
+        """The source itself says it is over (a silent monitor pinging again): closed with a
+        history entry naming it, the ladder stopped, the people paged told."""
+        now = self.ctx.clock.now()
+        async with self.db.transaction() as session:
+            signal, run = await self._load(session, reference)
+            assert signal.id is not None
+            if signal.status == SignalStatus.CLOS.value:
+                return ActionResult(signal.reference, "", changed=False)
+            signal.status, signal.closed_at, signal.open_dedup_key = SignalStatus.CLOS.value, now, None
+            await self._stop_ladder(session, signal, run, now)
+            add_event(
+                session,
+                signal.id,
+                "resolved",
+                t("event.resolved", self.ctx.lang, name=source, note=f" : {note}"),
+                now,
+                actor=source,
+                data={"note": note, "by_source": True},
+            )
+            await self._tell_paged(session, signal, run, "resolved", source, skip="")
+        return ActionResult(
+            signal.reference, t("action.closed", self.ctx.lang, reference=signal.reference, name=source)
+        )
+
     async def take_into_crisis(
         self, session: AsyncSession, reference: str, crisis_reference: str, person_id: str
     ) -> SignalRow:

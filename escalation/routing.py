@@ -1,5 +1,5 @@
-"""Which ladder pages for a signal: a drill's own, the first matching intake route, else the
-default ladder."""
+"""Which ladder pages for a signal: a drill's or a heartbeat monitor's own, the first matching
+intake route, else the default ladder."""
 
 from __future__ import annotations
 
@@ -22,8 +22,12 @@ def _matches(route: IntakeRoute, signal: SignalRow) -> bool:
 
 
 def choose_ladder(config: VigieConfig, signal: SignalRow) -> Ladder | None:
-    named = (signal.attributes or {}).get("ladder")  # a drill tries the ladder it was given
-    if signal.is_exercise and isinstance(named, str) and config.ladder(named) is not None:
+    # A drill tries the ladder it was given; a silent source's monitor names its own. (Only Vigie
+    # itself sets this attribute: what comes from outside is kept under ``extra``.)
+    attributes = signal.attributes or {}
+    named = attributes.get("ladder")
+    internal = signal.is_exercise or "heartbeat" in attributes
+    if internal and isinstance(named, str) and config.ladder(named) is not None:
         return config.ladder(named)
     for route in config.intake.routes:
         if _matches(route, signal):

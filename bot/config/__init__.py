@@ -75,6 +75,12 @@ from bot.config.drills import (
 from bot.config.drills import (
     DrillsConfig as DrillsConfig,
 )
+from bot.config.heartbeats import (
+    Heartbeat as Heartbeat,
+)
+from bot.config.heartbeats import (
+    Watchdog as Watchdog,
+)
 from bot.config.http import (
     Exposure as Exposure,
 )

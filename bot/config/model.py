@@ -16,6 +16,7 @@ from bot.config.delivery import DeliveryConfig
 from bot.config.desk import DeskConfig
 from bot.config.directory import Person
 from bot.config.drills import DrillsConfig
+from bot.config.heartbeats import Heartbeat, Watchdog
 from bot.config.http import HttpConfig
 from bot.config.intake import IntakeConfig
 from bot.config.ladders import Ladder
@@ -62,6 +63,10 @@ class VigieConfig(StrictModel):
     drills: DrillsConfig = Field(default_factory=DrillsConfig)
     # Who may use the HTTP API, to do what, for whom (secrets in the environment).
     api_tokens: list[ApiTokenConfig] = Field(default_factory=list)
+    # Sources that must ping Vigie regularly: a silent one raises « Source muette » (bot/heartbeats/).
+    heartbeats: list[Heartbeat] = Field(default_factory=list)
+    # Vigie's own dead-man's switch: it pings this URL regularly (README: two sites).
+    watchdog: Watchdog | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> VigieConfig:
@@ -69,6 +74,7 @@ class VigieConfig(StrictModel):
             ("identifiant de personne", [p.id for p in self.people]),
             ("identifiant de partenaire", [p.id for p in self.partners]),
             ("nom de jeton d'API", [t.name for t in self.api_tokens]),
+            ("identifiant de moniteur de pulsations", [h.id for h in self.heartbeats]),
             ("variable d'environnement de jeton d'API", [t.variable for t in self.api_tokens]),
         ):
             seen: set[str] = set()

@@ -228,6 +228,27 @@ def cross_check(data: dict[str, Any], lang: str = "fr") -> list[tuple[tuple[int 
                     "drill reports go by e-mail: enable channels.email"),
             )
         )  # fmt: skip
+    # Tokens named by a monitor must be declared, when tokens are declared here (the older
+    # VIGIE_API_TOKENS form names its tokens in the environment only).
+    tokens = {str(t.get("name")) for _, t in _items(data.get("api_tokens"))}
+    for i, monitor in _items(data.get("heartbeats")):
+        ladder_ref = monitor.get("ladder")
+        if isinstance(ladder_ref, str) and ladder_ref not in ladder_ids:
+            found.append(
+                (
+                    ("heartbeats", i, "ladder"),
+                    say(f"échelle inconnue « {ladder_ref} »", f"unknown ladder “{ladder_ref}”"),
+                )
+            )
+        for j, name in enumerate(monitor.get("tokens") or []):
+            if isinstance(name, str) and tokens and name not in tokens:
+                found.append(
+                    (
+                        ("heartbeats", i, "tokens", j),
+                        say(f"jeton d'API inconnu « {name} » (absent de api_tokens)",
+                            f"unknown API token “{name}” (not in api_tokens)"),
+                    )
+                )  # fmt: skip
     default = intake.get("default_ladder")
     if isinstance(default, str) and default not in ladder_ids:
         found.append(

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 import bot.crisis.models
 import bot.diffusion.models
 import bot.drills.models
+import bot.heartbeats.models
 import bot.models  # noqa: F401  (registers the tables on the metadata)
 
 connection = context.config.attributes.get("connection")

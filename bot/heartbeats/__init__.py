@@ -1,0 +1,1 @@
+"""Heartbeat monitors: silent sources raise their own alert."""
