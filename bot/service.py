@@ -47,6 +47,7 @@ class HttpService:
                 access_log=False,
                 lifespan="off",
                 timeout_graceful_shutdown=HTTP_GRACE_SECONDS,
+                timeout_keep_alive=int(vigie.config.http.keep_alive.total_seconds()),
             )
         )
         self._stop_requested = False

@@ -94,3 +94,36 @@ async def test_demo_service_prints_token_and_urls_and_takes_a_signal(tmp_path: P
     assert "vigie-demo-token" not in stderr  # …but never a secret
     assert "devine-moi" not in stderr
     assert (tmp_path / "vigie.db").exists()
+
+
+async def test_a_pooled_connection_idle_past_five_seconds_is_still_served(tmp_path: Path) -> None:
+    """Alertmanager and most HTTP clients keep idle connections for 60–90 s; a server that closes
+    them at 5 s races the client's next request, which then fails unanswered. The real process
+    keeps them longer (``http.keep_alive``, 120 s): a request 6 s later on the same socket works."""
+    from tests.processes import ServeProcess, write_config
+    from tests.support import TOKEN
+
+    process = ServeProcess(
+        f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}", write_config(tmp_path / "v.yaml"), tmp_path / "v.log"
+    )
+    await process.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", process.port)
+        request = (
+            "POST /api/v1/signals HTTP/1.1\r\nHost: vigie\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nContent-Length: 17\r\n\r\n" + '{"title": "idle"}'
+        ).encode()
+        for _ in range(2):
+            writer.write(request)
+            await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), 10)
+            assert status.startswith(b"HTTP/1.1 202"), status
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            await asyncio.sleep(6)  # idle past uvicorn's default keep-alive (5 s)
+        writer.close()
+    finally:
+        await process.stop()
