@@ -44,6 +44,7 @@ from escalation.delivery import OutboxDispatcher
 from escalation.engine import EscalationEngine
 from escalation.feeds import FeedSigner
 from escalation.leadership import Leadership
+from escalation.maintenance import Maintenance
 from escalation.paging import failover
 
 log = structlog.get_logger("vigie")
@@ -81,6 +82,7 @@ class Vigie:
     drills: Drills  # exercise drills on the real ladder
     drill_worker: RoundWorker
     heartbeats: Heartbeats  # sources that must ping; a silent one is an alert
+    maintenance: Maintenance  # sources whose pages are held for a while
     heartbeat_worker: RoundWorker
     watchdog: DeadMansSwitch | None = None  # pings the desk's dead-man's switch
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -102,7 +104,7 @@ class Vigie:
         for _ in range(rounds):
             done = await self.engine.run_due() + await self.rooms.run_once()
             done += await self.diffusions.run_due() + await self.drills.run_due()
-            done += await self.heartbeats.run_due()
+            done += await self.heartbeats.run_due() + await self.maintenance.run_due()
             for lane in self.diffusion_lanes:
                 done += await lane.run_once()
             if not (done + await self.dispatcher.run_once()):
@@ -249,6 +251,12 @@ def build(
     diffusions = Diffusions(config, db, ctx)
     drills = Drills(config, db, ctx, intake, cell, diffusions=diffusions)
     heartbeats = Heartbeats(config, db, ctx, intake, actions)
+    maintenance = Maintenance(config, db, ctx)
+
+    async def watch_sources() -> int:
+        """Silent sources raise their signal; expired maintenance windows end and say so."""
+        return await heartbeats.run_due() + await maintenance.run_due()
+
     inbound = Inbound(
         config,
         ctx,
@@ -261,6 +269,7 @@ def build(
         crisis,
         diffusions,
         drills,
+        maintenance,
     )
 
     def poke_diffusion_lanes() -> None:
@@ -308,7 +317,10 @@ def build(
         drills=drills,
         drill_worker=RoundWorker("drills", drills.run_due, dispatcher.poke),
         heartbeats=heartbeats,
-        heartbeat_worker=RoundWorker("heartbeats", heartbeats.run_due, engine.poke, interval=heartbeat_round(config)),
+        maintenance=maintenance,
+        heartbeat_worker=RoundWorker(
+            "sources", watch_sources, dispatcher.poke, interval=heartbeat_round(config)
+        ),
         watchdog=DeadMansSwitch(config.watchdog, config.desk.name) if config.watchdog else None,
     )
     inbound.also_wake(vigie.rooms.poke)

@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "followup": ("suite", "followup"),
     # A drill on the real ladder (bot/drills/).
     "drill": ("exercice", "drill"),
+    # A source's signals held back for a while (escalation/maintenance.py).
+    "maintenance": ("maintenance",),
 }
 _ALIASES = {alias: name for name, aliases in COMMANDS.items() for alias in aliases}
 

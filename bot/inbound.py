@@ -36,6 +36,7 @@ from bot.texts import t
 from escalation.actions import ActionError, SignalActions, signal_for_code
 from escalation.context import PagingContext
 from escalation.delivery import OutboxDispatcher
+from escalation.maintenance import Maintenance
 
 
 class Answer(StrEnum):
@@ -95,9 +96,11 @@ class Inbound:
         crisis: CrisisServices,
         diffusions: Diffusions,
         drills: Drills,
+        maintenance: Maintenance,
     ) -> None:
         self.config, self.ctx = config, ctx
         self._drills = drills
+        self._maintenance = maintenance
         self._intake, self._actions, self._commands = intake, actions, commands
         self._cell = crisis.cell
         self._retex = crisis.retex
@@ -415,6 +418,8 @@ class Inbound:
             return await self.diffusion_command(person_id, parsed.name, parsed.args)
         if parsed is not None and parsed.name == "drill":
             return await self.drill_command(person_id, parsed.args)
+        if parsed is not None and parsed.name == "maintenance":
+            return await self.maintenance_command(person_id, parsed.args)
         if parsed is not None and parsed.name == "close":
             try:
                 reference, note = self._commands.close_arguments(parsed.args)
@@ -472,6 +477,16 @@ class Inbound:
         crisis = any(w.lower() in ("avec-crise", "crise", "with-crisis", "crisis") for w in words)
         named = [w for w in words if w.lower() not in ("avec-crise", "crise", "with-crisis", "crisis")]
         said = await self._drills.start(person_id, named[0] if named else None, with_crisis=crisis)
+        if said.changed:
+            self._wake()
+        return Reply(said.text, ok=said.ok, changed=said.changed, code=said.code)
+
+    async def maintenance_command(self, person_id: str, args: str, token: ApiToken | None = None) -> Reply:
+        """``/maintenance [<source> <durée> [motif] | fin <source>]``: reading is for everyone,
+        starting or ending a window needs the ``maintenance`` permission."""
+        if args.strip() and (refused := self._refusal(person_id, token, "maintenance")):
+            return refused
+        said = await self._maintenance.command(person_id, args)
         if said.changed:
             self._wake()
         return Reply(said.text, ok=said.ok, changed=said.changed, code=said.code)

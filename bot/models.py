@@ -256,3 +256,21 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     """The table behind a model, for bulk statements (UPDATE … WHERE, INSERT … ON CONFLICT)."""
     table = SQLModel.metadata.tables[str(model.__tablename__)]
     return table
+
+
+class MaintenanceRow(SQLModel, table=True):
+    """A maintenance window: signals from ``source`` are stored and receipted but their ladders
+    wait for ``ends_at`` (a severe one pages anyway)."""
+
+    __tablename__ = "maintenance_windows"
+    __table_args__ = (sa.Index("ix_maintenance_source_end", "source", "ends_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=200)
+    starts_at: datetime = _ts()
+    ends_at: datetime = _ts()
+    motif: str | None = Field(default=None, max_length=300)
+    started_by: str = Field(max_length=64)
+    ended_at: datetime | None = _ts(nullable=True)  # ended (by hand, or its time came: told once)
+    ended_by: str | None = Field(default=None, max_length=64)
+    held: int = 0  # signals whose ladder waited for the end

@@ -16,6 +16,7 @@ _ACTIONS = {
     "crise": {"fr": "ouvrir une cellule de crise", "en": "opening a crisis cell"},
     "diffusion": {"fr": "diffuser un message aux partenaires", "en": "relaying a message to the partners"},
     "exercice": {"fr": "lancer un exercice", "en": "starting a drill"},
+    "maintenance": {"fr": "mettre une source en maintenance", "en": "putting a source in maintenance"},
 }
 
 

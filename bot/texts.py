@@ -128,6 +128,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Passé en crise {crisis} par {name}",
         "en": "Taken into crisis {crisis} by {name}",
     },
+    "event.maintenance": {
+        "fr": "Source « {source} » en maintenance jusqu'à {until}{motif} : appel différé à la fin "
+        "de la fenêtre",
+        "en": "Source “{source}” in maintenance until {until}{motif}: paging held until the window ends",
+    },
     "event.resolved": {"fr": "Signal clos par {name}{note}", "en": "Signal closed by {name}{note}"},
     "event.delivered": {
         "fr": "Message remis à {name} par {channel}",

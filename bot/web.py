@@ -28,6 +28,7 @@ def create_app(vigie: Vigie) -> FastAPI:
         http_feeds,
         http_heartbeats,
         http_intake,
+        http_maintenance,
         http_ops,
         http_paging,
         http_query,
@@ -101,6 +102,7 @@ def create_app(vigie: Vigie) -> FastAPI:
     app.add_middleware(CleanAddresses)
     for module in (
         http_intake,
+        http_maintenance,
         alertmanager,
         http_paging,
         http_query,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 import structlog
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,9 +22,10 @@ from bot.domain import RunState, TimerState
 from bot.history import add_event
 from bot.logging_setup import slow
 from bot.metrics import Metrics
-from bot.models import LadderRunRow, SignalRow, TimerRow
+from bot.models import LadderRunRow, MaintenanceRow, SignalRow, TimerRow, table_of
 from bot.texts import t
 from escalation.context import PagingContext
+from escalation.maintenance import active_windows, held
 from escalation.overrides import refresh_overrides
 from escalation.paging import StepPlan, emit_step, exercise_prefix, notify, plan_step
 from escalation.routing import choose_ladder
@@ -54,6 +56,9 @@ class EscalationEngine:
         always has its ladder (or a recorded reason why nobody is paged)."""
         now = self.ctx.clock.now()
         runs: list[tuple[LadderRunRow, SignalRow, str]] = []
+        # A source in maintenance: its ladders start now, their first step due at the window's end.
+        windows = await active_windows(session, {s.source for s in signals if s.source}, now)
+        first_due: dict[int, MaintenanceRow] = {}
         for signal in signals:
             assert signal.id is not None
             ladder = choose_ladder(self.ctx.config, signal)
@@ -74,7 +79,21 @@ class EscalationEngine:
         await session.flush()  # one multi-row insert gives every run its id
         for run, signal, name in runs:
             assert run.id is not None and signal.id is not None
-            schedule_step(session, run.id, 0, 0, now, now)
+            window = windows.get(signal.source or "")
+            if window is not None and held(self.ctx.config, signal):
+                schedule_step(session, run.id, 0, 0, window.ends_at, now)
+                first_due[signal.id] = window
+                add_event(
+                    session,
+                    signal.id,
+                    "maintenance",
+                    t("event.maintenance", self.ctx.lang, source=window.source,
+                      until=self.ctx.local(window.ends_at), motif=f" ({window.motif})" * bool(window.motif)),
+                    now,
+                    data={"window": window.id},
+                )  # fmt: skip
+            else:
+                schedule_step(session, run.id, 0, 0, now, now)
             add_event(
                 session,
                 signal.id,
@@ -82,6 +101,12 @@ class EscalationEngine:
                 t("event.ladder_started", self.ctx.lang, ladder=name),
                 now,
                 data={"ladder": run.ladder_id},
+            )
+        for window in {w.id: w for w in first_due.values()}.values():
+            count = sum(1 for w in first_due.values() if w.id == window.id)
+            table = table_of(MaintenanceRow)
+            await session.exec(
+                sa.update(table).where(table.c.id == window.id).values(held=table.c.held + count)
             )
 
     # --- timers ------------------------------------------------------------------

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from bot.cli import checks, crisis, db, diffusion, drill, feeds, oncall, paging, serve, signals
+from bot.cli import checks, crisis, db, diffusion, drill, feeds, maintenance, oncall, paging, serve, signals
 
 app = typer.Typer(help="Vigie : point d'entrée unique des signaux et astreinte 24/7.", no_args_is_help=True)
 for commands in (serve.app, checks.app, signals.app, paging.app, oncall.app, crisis.top):
@@ -18,6 +18,7 @@ app.add_typer(crisis.app, name="crisis")
 app.add_typer(diffusion.partners_app, name="partners")
 app.add_typer(diffusion.app, name="diffusion")
 app.add_typer(drill.app, name="drill")
+app.add_typer(maintenance.app, name="maintenance")
 
 
 @app.callback()

@@ -79,6 +79,9 @@ from bot.config.heartbeats import (
     Heartbeat as Heartbeat,
 )
 from bot.config.heartbeats import (
+    MaintenanceConfig as MaintenanceConfig,
+)
+from bot.config.heartbeats import (
     Watchdog as Watchdog,
 )
 from bot.config.http import (

@@ -1,4 +1,5 @@
-"""Heartbeat monitors: sources that must ping Vigie regularly; a silent one is itself an alert."""
+"""Watching the sources: heartbeat monitors (a silent source is itself an alert), Vigie's own
+dead-man's switch, and maintenance windows (a source's known noise held back)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,9 @@ class Watchdog(StrictModel):
     every: Duration = timedelta(minutes=1)
     # The bearer token the other side expects (a second Vigie's API token), from the environment.
     token_env: str | None = "VIGIE_WATCHDOG_TOKEN"
+
+
+class MaintenanceConfig(StrictModel):
+    # A signal this severe or worse pages at once even from a source in maintenance.
+    pages_anyway_from: Severity = Severity.CRITIQUE
+    longest: Duration = timedelta(days=7)  # a window longer than this is refused (a typo in --for)

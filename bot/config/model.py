@@ -16,7 +16,7 @@ from bot.config.delivery import DeliveryConfig
 from bot.config.desk import DeskConfig
 from bot.config.directory import Person
 from bot.config.drills import DrillsConfig
-from bot.config.heartbeats import Heartbeat, Watchdog
+from bot.config.heartbeats import Heartbeat, MaintenanceConfig, Watchdog
 from bot.config.http import HttpConfig
 from bot.config.intake import IntakeConfig
 from bot.config.ladders import Ladder
@@ -27,7 +27,7 @@ from bot.config.types import LEVELS, StrictModel
 from bot.domain import ChannelKind, Function
 
 Guarded = Literal[
-    "relais", "clore", "crise", "diffusion", "exercice"
+    "relais", "clore", "crise", "diffusion", "exercice", "maintenance"
 ]  # the desk commands a permission rule can restrict
 
 
@@ -38,6 +38,7 @@ def _default_permissions() -> dict[Guarded, list[Function]]:
         "crise": [Function.CADRE, Function.RESPONSABLE, Function.DECISION, Function.PILOTAGE],
         "diffusion": [Function.CADRE, Function.RESPONSABLE],
         "exercice": [Function.CADRE, Function.RESPONSABLE],
+        "maintenance": [Function.CADRE, Function.RESPONSABLE],
     }
 
 
@@ -67,6 +68,8 @@ class VigieConfig(StrictModel):
     heartbeats: list[Heartbeat] = Field(default_factory=list)
     # Vigie's own dead-man's switch: it pings this URL regularly (README: two sites).
     watchdog: Watchdog | None = None
+    # Maintenance windows: a source's signals stored and receipted, their pages held until the end.
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> VigieConfig:
@@ -94,6 +97,7 @@ class VigieConfig(StrictModel):
             "crise": "crise",
             "diffusion": "diffusion",
             "exercice": "exercice",
+            "maintenance": "maintenance",
         }
         key = guarded.get(command)
         if key is None:
