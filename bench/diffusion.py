@@ -73,6 +73,8 @@ def config(
             },
         ],
         "ladders": [{"id": "default", "steps": [{"page": ["alice"], "wait": "1h"}]}],
+        # The pages measured come from one token faster than a storm's limit: each must page.
+        "intake": {"storm": {"limit": 1_000_000}},
         "channels": {
             "console": {"enabled": True},
             "email": {

@@ -168,6 +168,8 @@ async def run_backend(backend: str, ladders: int, wait: str, down_seconds: float
         url = reader_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
     config = {
         **CONFIG,
+        # Ten thousand ladders from one token on purpose: no storm grouping (intake.storm) here.
+        "intake": {"storm": {"limit": 1_000_000}},
         "ladders": [
             {
                 "id": "default",

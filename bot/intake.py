@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,6 +65,9 @@ class SignalDraft:
     reporter: str | None = None
     is_exercise: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)
+    # A flood key (an unknown sender): attached only within this long of the signal's last
+    # message, quietly (no receipt); later, a new signal.
+    dedup_window: timedelta | None = None
 
 
 def _printable(draft: SignalDraft) -> SignalDraft:
@@ -199,6 +202,16 @@ class IntakeService:
             if keys:
                 found = await session.exec(select(SignalRow).where(col(SignalRow.open_dedup_key).in_(keys)))
                 open_by_key = {row.open_dedup_key: row for row in found.all() if row.open_dedup_key}
+                windows = {d.dedup_key: d.dedup_window for d in drafts if d.dedup_key and d.dedup_window}
+                for flood_key, window in windows.items():
+                    lapsed = open_by_key.get(flood_key)
+                    if lapsed is not None and lapsed.last_seen_at < now - window:
+                        # The flood is over: that signal stays open but a new message starts anew.
+                        lapsed.open_dedup_key = None
+                        session.add(lapsed)
+                        del open_by_key[flood_key]
+                if windows:
+                    await session.flush()
             fresh: list[int] = []
             creating: set[str] = set()  # keys opened by an earlier draft of this batch
             for index, draft in enumerate(drafts):
@@ -296,14 +309,16 @@ class IntakeService:
             channel=draft.origin.channel.value,
             data={"title": draft.title, "body": draft.body, "attributes": draft.attributes},
         )
+        quiet = draft.dedup_window is not None  # a flood: one receipt per window, not one a message
         receipt = Receipt(
             signal.id,
             signal.reference,
             False,
             SignalStatus(signal.status),
-            draft.origin.reply_channel is not None,
+            draft.origin.reply_channel is not None and not quiet,
         )
-        self._queue_receipt(session, signal.id, draft.origin, receipt)
+        if not quiet:
+            self._queue_receipt(session, signal.id, draft.origin, receipt)
         return receipt
 
     def _queue_receipt(self, session: AsyncSession, signal_id: int, origin: Origin, receipt: Receipt) -> None:

@@ -29,6 +29,7 @@ from escalation.maintenance import active_windows, held
 from escalation.overrides import refresh_overrides
 from escalation.paging import StepPlan, emit_step, exercise_prefix, notify, plan_step
 from escalation.routing import choose_ladder
+from escalation.storms import sort_storms
 from escalation.timers import LADDER_STEP, schedule_step
 
 log = structlog.get_logger("vigie.engine")
@@ -59,7 +60,10 @@ class EscalationEngine:
         # A source in maintenance: its ladders start now, their first step due at the window's end.
         windows = await active_windows(session, {s.source for s in signals if s.source}, now)
         first_due: dict[int, MaintenanceRow] = {}
-        for signal in signals:
+        # A token's burst beyond intake.storm: grouped into one storm signal, paged once.
+        storms = await sort_storms(session, self.ctx, signals, now)
+        gathering = {s.id for s in storms.gathering}
+        for signal in [*storms.page, *storms.gathering]:
             assert signal.id is not None
             ladder = choose_ladder(self.ctx.config, signal)
             if ladder is None:
@@ -80,7 +84,9 @@ class EscalationEngine:
         for run, signal, name in runs:
             assert run.id is not None and signal.id is not None
             window = windows.get(signal.source or "")
-            if window is not None and held(self.ctx.config, signal):
+            if signal.id in gathering:  # the storm's page counts the burst
+                schedule_step(session, run.id, 0, 0, now + self.ctx.config.intake.storm.gather, now)
+            elif window is not None and held(self.ctx.config, signal):
                 schedule_step(session, run.id, 0, 0, window.ends_at, now)
                 first_due[signal.id] = window
                 add_event(

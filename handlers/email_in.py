@@ -228,6 +228,9 @@ class AlertMailbox:
             title = subject if national.title.lower() in subject.lower() else f"{national.title} — {subject}"
             title = title if label.lower() in title.lower() else f"{title} — {label}"
             category = Category.MESSAGE_NATIONAL
+        # An unknown sender writing again and again joins its first signal (one page, one receipt
+        # per window); never a national message, each of which is its own.
+        flood = origin.person_id is None and national is None
         receipt = await self.core.inbound.raise_signal(
             SignalDraft(
                 title=title[:500],
@@ -237,6 +240,8 @@ class AlertMailbox:
                 origin=origin,
                 category=category,
                 attributes=attributes,
+                dedup_key=f"flood:email:{sender.lower()}" if flood else None,
+                dedup_window=self.core.config.intake.floods.window if flood else None,
             )
         )
         return receipt.reference

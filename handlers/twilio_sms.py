@@ -117,6 +117,9 @@ class TwilioSmsChannel:
         match = REPLY.match(body)
         if match is None:
             # Not a reply code: a new signal from whoever wrote, known or not.
+            # An unknown number writing again and again joins its first signal (one page, one
+            # receipt per window): Vigie must not be a way to flood the desk or spam a number.
+            flood = person is None
             await inbound.raise_signal(
                 SignalDraft(
                     title=(body.splitlines() or ["SMS sans texte"])[0][:120] or "SMS sans texte",
@@ -124,6 +127,8 @@ class TwilioSmsChannel:
                     source="sms",
                     reporter=inbound.name(person) if person else sender,
                     origin=Origin(OriginChannel.SMS, address=sender, person_id=person, reply_channel="sms"),
+                    dedup_key=f"flood:sms:{sender}" if flood else None,
+                    dedup_window=self.core.config.intake.floods.window if flood else None,
                 )
             )
         elif person is None:

@@ -84,6 +84,7 @@ async def test_two_instances_page_exactly_once_per_step(pg_url: str, tmp_path: P
         rosters=[ROSTER],
         ladders=[ladder("1s", "1s", "1s")],
         duty_officers=["david"],
+        intake={"storm": {"limit": 1000}},  # thirty at once from one token, each on its own ladder
     )
     a = ServeProcess(pg_url, config, tmp_path / "a.log")
     b = ServeProcess(pg_url, config, tmp_path / "b.log")

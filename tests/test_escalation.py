@@ -278,9 +278,15 @@ async def test_the_list_of_signals_shows_where_each_ladder_stands(db_url: str) -
         await desk.advance(minutes=5)  # step 2 for the two others
 
         async def listed(**params: str) -> dict[str, dict[str, Any]]:
-            answer = await desk.client.get("/api/v1/signals", params=params, headers=AUTH)
+            # Exercises are hidden from the lists unless asked: asked here.
+            answer = await desk.client.get(
+                "/api/v1/signals", params={"exercise": "include", **params}, headers=AUTH
+            )
             return {s["reference"]: s for s in answer.json()["signals"]}
 
+        assert drill not in {
+            s["reference"] for s in (await desk.client.get("/api/v1/signals", headers=AUTH)).json()["signals"]
+        }
         now = await listed(status="open")
         assert now[unanswered]["ladder"] == {
             "state": "en-cours",
