@@ -28,6 +28,7 @@ from bot.directory import sync_directory
 from bot.domain import ChannelKind
 from bot.drills.service import Drills
 from bot.heartbeats.deadman import DeadMansSwitch
+from bot.heartbeats.selfcheck import SelfCheck
 from bot.heartbeats.service import Heartbeats
 from bot.inbound import Inbound
 from bot.intake import IntakeService
@@ -83,6 +84,7 @@ class Vigie:
     drill_worker: RoundWorker
     heartbeats: Heartbeats  # sources that must ping; a silent one is an alert
     maintenance: Maintenance  # sources whose pages are held for a while
+    selfcheck: SelfCheck  # stalled work told to the duty officers
     heartbeat_worker: RoundWorker
     watchdog: DeadMansSwitch | None = None  # pings the desk's dead-man's switch
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -253,9 +255,12 @@ def build(
     heartbeats = Heartbeats(config, db, ctx, intake, actions)
     maintenance = Maintenance(config, db, ctx)
 
+    selfcheck = SelfCheck(config, db, ctx, metrics)
+
     async def watch_sources() -> int:
-        """Silent sources raise their signal; expired maintenance windows end and say so."""
-        return await heartbeats.run_due() + await maintenance.run_due()
+        """Silent sources raise their signal; expired maintenance windows end and say so; Vigie
+        checks its own work."""
+        return await heartbeats.run_due() + await maintenance.run_due() + await selfcheck.run_due()
 
     inbound = Inbound(
         config,
@@ -318,6 +323,7 @@ def build(
         drill_worker=RoundWorker("drills", drills.run_due, dispatcher.poke),
         heartbeats=heartbeats,
         maintenance=maintenance,
+        selfcheck=selfcheck,
         heartbeat_worker=RoundWorker(
             "sources", watch_sources, dispatcher.poke, interval=heartbeat_round(config)
         ),

@@ -47,6 +47,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.selfcheck = Gauge(
+            "vigie_selfcheck_problems",
+            "What Vigie's self-check finds stalled: overdue ladder steps, messages stuck in sending, "
+            "channels whose last deliveries all failed (0: all well)",
+            ["check"],
+            registry=self.registry,
+        )
+
         self.timer_lateness = Histogram(
             "vigie_ladder_step_lateness_seconds",
             "How late each ladder step ran against its due time",

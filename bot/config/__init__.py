@@ -82,6 +82,9 @@ from bot.config.heartbeats import (
     MaintenanceConfig as MaintenanceConfig,
 )
 from bot.config.heartbeats import (
+    SelfCheckConfig as SelfCheckConfig,
+)
+from bot.config.heartbeats import (
     Watchdog as Watchdog,
 )
 from bot.config.http import (

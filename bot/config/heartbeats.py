@@ -41,3 +41,14 @@ class MaintenanceConfig(StrictModel):
     # A signal this severe or worse pages at once even from a source in maintenance.
     pages_anyway_from: Severity = Severity.CRITIQUE
     longest: Duration = timedelta(days=7)  # a window longer than this is refused (a typo in --for)
+
+
+class SelfCheckConfig(StrictModel):
+    """Vigie watching its own work (as Grafana OnCall's escalation auditor): overdue ladder
+    steps, messages stuck in « sending », a channel whose last deliveries all failed."""
+
+    every: Duration = timedelta(minutes=1)
+    overdue: Duration = timedelta(minutes=2)  # a ladder step this late is stalled work
+    stuck: Duration = timedelta(minutes=10)  # « sending » this long: the lease sweep is not running
+    failed_streak: int = Field(default=5, ge=2)  # this many failures in a row: the channel is broken
+    retell: Duration = timedelta(hours=1)  # a problem still there is told again after this long

@@ -16,7 +16,7 @@ from bot.config.delivery import DeliveryConfig
 from bot.config.desk import DeskConfig
 from bot.config.directory import Person
 from bot.config.drills import DrillsConfig
-from bot.config.heartbeats import Heartbeat, MaintenanceConfig, Watchdog
+from bot.config.heartbeats import Heartbeat, MaintenanceConfig, SelfCheckConfig, Watchdog
 from bot.config.http import HttpConfig
 from bot.config.intake import IntakeConfig
 from bot.config.ladders import Ladder
@@ -70,6 +70,8 @@ class VigieConfig(StrictModel):
     watchdog: Watchdog | None = None
     # Maintenance windows: a source's signals stored and receipted, their pages held until the end.
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
+    # Vigie's self-check of stalled work, told to the duty officers on another channel.
+    selfcheck: SelfCheckConfig = Field(default_factory=SelfCheckConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> VigieConfig:
