@@ -146,15 +146,19 @@ class EscalationEngine:
 
     async def _run_batch(self, now: datetime, careful: bool) -> int:
         async with self.db.transaction() as session:
-            stmt = (
-                select(TimerRow)
-                .where(TimerRow.state == TimerState.PENDING, col(TimerRow.due_at) <= now)
-                .order_by(col(TimerRow.due_at), col(TimerRow.id))
-                .limit(self.batch)
-            )
+            due = select(TimerRow).where(TimerRow.state == TimerState.PENDING, col(TimerRow.due_at) <= now)
+            # Mostly the oldest first; but a quarter of each batch goes to the most recently due,
+            # so that during a catch-up (a restart after an outage, thousands overdue) a step
+            # falling due now does not queue behind the whole backlog.
+            newest = max(1, self.batch // 4)
+            oldest_stmt = due.order_by(col(TimerRow.due_at), col(TimerRow.id)).limit(self.batch - newest)
+            newest_stmt = due.order_by(col(TimerRow.due_at).desc(), col(TimerRow.id).desc()).limit(newest)
             if self.db.is_postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
-            timers = list((await session.exec(stmt)).all())
+                oldest_stmt = oldest_stmt.with_for_update(skip_locked=True)
+                newest_stmt = newest_stmt.with_for_update(skip_locked=True)
+            picked = {t.id: t for t in (await session.exec(oldest_stmt)).all()}
+            picked.update({t.id: t for t in (await session.exec(newest_stmt)).all()})
+            timers = sorted(picked.values(), key=lambda t: (t.due_at, t.id or 0))
             if not timers:
                 return 0
             await refresh_overrides(self.db, self.ctx, now)  # /relais decided since the last batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from tests.devices import duty_desk
@@ -334,3 +335,22 @@ async def test_desk_language_en_gives_english_everywhere(db_url: str) -> None:
         assert "Taken by Alice Martin (http)" in history
         missing = await desk.ack("PFR-2026-999999", "alice")
         assert missing.json()["message"] == "No signal with reference “PFR-2026-999999”."
+
+
+async def test_a_step_falling_due_during_a_catch_up_does_not_wait_behind_the_backlog(db_url: str) -> None:
+    """After an outage thousands of steps are overdue; one falling due now is among the first run."""
+    async with duty_desk(db_url, config()) as desk:
+        desk.vigie.engine.batch = 6  # a small batch stands for a big backlog
+        for n in range(18):
+            answer = await desk.client.post("/api/v1/signals", headers=AUTH, json={"title": f"Ancien {n}"})
+            assert answer.status_code == 202
+        desk.clock.set(desk.clock.now() + timedelta(minutes=30))  # the service was down meanwhile
+        fresh = await desk.client.post("/api/v1/signals", headers=AUTH, json={"title": "Tout juste arrivé"})
+        reference = fresh.json()["reference"]
+        await desk.vigie.engine.run_due()  # the first batch of the catch-up
+        history = [e["kind"] for e in (await desk.history(reference))]
+        assert "step" in history  # paged in the first batch, not after the 24 overdue ones
+        pending = (
+            await desk.client.get("/api/v1/signals", params={"state": "en-cours"}, headers=AUTH)
+        ).json()
+        assert pending["count"] >= 1
