@@ -36,22 +36,23 @@ class MaintenanceReply:
     code: str | None = None
 
 
+# Built once: every intake batch asks, and building the statement each time cost a third of
+# the intake's CPU (SQLAlchemy's cache key of a new statement).
+_ACTIVE = select(MaintenanceRow).where(
+    col(MaintenanceRow.source).in_(sa.bindparam("sources", expanding=True)),
+    col(MaintenanceRow.starts_at) <= sa.bindparam("now"),
+    col(MaintenanceRow.ends_at) > sa.bindparam("now"),
+    col(MaintenanceRow.ended_at).is_(None),
+)
+
+
 async def active_windows(
     session: AsyncSession, sources: set[str], now: datetime
 ) -> dict[str, MaintenanceRow]:
     """The windows open now for these sources (the intake transaction asks, for its batch)."""
     if not sources:
         return {}
-    rows = (
-        await session.exec(
-            select(MaintenanceRow).where(
-                col(MaintenanceRow.source).in_(sources),
-                col(MaintenanceRow.starts_at) <= now,
-                col(MaintenanceRow.ends_at) > now,
-                col(MaintenanceRow.ended_at).is_(None),
-            )
-        )
-    ).all()
+    rows = (await session.exec(_ACTIVE, params={"sources": sorted(sources), "now": now})).all()
     return {r.source: r for r in rows}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +28,10 @@ from escalation.paging import notify
 from escalation.routing import choose_ladder
 
 MEMBERS_SHOWN = 8  # the latest grouped titles in the storm signal's body
+# Built once (asked for every HTTP batch): a new statement each time costs its cache key.
+_RECENT = select(func.count()).where(
+    SignalRow.origin_address == sa.bindparam("address"), col(SignalRow.received_at) > sa.bindparam("since")
+)
 
 
 def storm_key(origin_address: str) -> str:
@@ -59,11 +64,7 @@ async def sort_storms(
             out.page.append(signal)
     for address, batch in by_token.items():
         recent = (
-            await session.exec(
-                select(func.count()).where(
-                    SignalRow.origin_address == address, col(SignalRow.received_at) > now - cfg.per
-                )
-            )
+            await session.exec(_RECENT, params={"address": address, "since": now - cfg.per})
         ).one()  # this batch included (flushed by the intake)
         before = recent - len(batch)
         over = [s for i, s in enumerate(batch) if before + i + 1 > cfg.limit]
