@@ -128,6 +128,9 @@ class Retex:
         now = self.ctx.clock.now()
         body = text.strip()
         async with self.db.transaction() as session:
+            # One person's answers one after the other: three /retex sent in a row, handled at
+            # once on PostgreSQL, each read the same next question and asked the following twice.
+            await self.db.serialize(session, f"retex:{person_id}")
             member, crisis = await self._member(session, person_id, reference)
             if member is None or crisis is None:
                 return CellReply(t("retex.none", self.lang), ok=False, code="no_retex")
@@ -170,6 +173,7 @@ class Retex:
         """The e-mail form: every question at once (an empty field is a question passed)."""
         now = self.ctx.clock.now()
         async with self.db.transaction() as session:
+            await self.db.serialize(session, f"retex:{person_id}")
             member, crisis = await self._member(session, person_id, reference, finished_too=True)
             if member is None or crisis is None:
                 raise CellError("no_retex", t("retex.none", self.lang))
