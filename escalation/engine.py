@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -108,11 +109,10 @@ class EscalationEngine:
                 now,
                 data={"ladder": run.ladder_id},
             )
-        for window in {w.id: w for w in first_due.values()}.values():
-            count = sum(1 for w in first_due.values() if w.id == window.id)
-            table = table_of(MaintenanceRow)
+        table = table_of(MaintenanceRow)
+        for window_id, count in Counter(w.id for w in first_due.values()).items():
             await session.exec(
-                sa.update(table).where(table.c.id == window.id).values(held=table.c.held + count)
+                sa.update(table).where(table.c.id == window_id).values(held=table.c.held + count)
             )
 
     # --- timers ------------------------------------------------------------------
@@ -157,7 +157,8 @@ class EscalationEngine:
                 oldest_stmt = oldest_stmt.with_for_update(skip_locked=True)
                 newest_stmt = newest_stmt.with_for_update(skip_locked=True)
             picked = {t.id: t for t in (await session.exec(oldest_stmt)).all()}
-            picked.update({t.id: t for t in (await session.exec(newest_stmt)).all()})
+            if len(picked) == self.batch - newest:  # a backlog: the newest too (else all are in)
+                picked.update({t.id: t for t in (await session.exec(newest_stmt)).all()})
             timers = sorted(picked.values(), key=lambda t: (t.due_at, t.id or 0))
             if not timers:
                 return 0
