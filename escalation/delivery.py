@@ -137,16 +137,53 @@ class OutboxDispatcher:
             self._wake_at = min(
                 (self._frees_at(c, now) for c in self._sent if self._frees_at(c, now) > now), default=None
             )
-        for index, row in enumerate(claimed):
-            if self._stopping:
-                await self._release(claimed[index:])
-                break
-            assert row.id is not None
-            if row.kind in ATTEMPT_MARKED and self.batch > 1:  # one at a time: marked when claimed
-                await self._mark_attempt(row.id)
-            result = await self._deliver_with_retries(row)
-            await self._record(row.id, result)
+        await self._send_all(claimed)
         return swept + handled + len(claimed)
+
+    async def _send_all(self, claimed: list[OutboxMessageRow]) -> None:
+        """Send the claimed messages, several at once: one person's messages on one channel in
+        the order they were queued (a page before the notice that it was taken), different
+        people's side by side, so that a burst of pages is not sent one provider call after the
+        other. The diffusion lanes keep one at a time (their pace, and at most one uncertain)."""
+        queues: dict[tuple[str, str | None], list[OutboxMessageRow]] = {}
+        for row in claimed:
+            queues.setdefault((row.channel, row.recipient_address), []).append(row)
+        slots = asyncio.Semaphore(1 if self.diffusion else self.settings.parallel)
+        unsent: list[OutboxMessageRow] = []
+        answers: list[tuple[int, DeliveryResult]] = []
+        writing = asyncio.Lock()
+
+        async def record(message_id: int, result: DeliveryResult) -> None:
+            # Group commit: whoever holds the lock writes every answer that came meanwhile, so
+            # eight mails in flight make one transaction, not eight; each sender still waits for
+            # its answer to be stored before sending that person's next message.
+            answers.append((message_id, result))
+            async with writing:
+                if answers:
+                    batch = answers[:]
+                    answers.clear()
+                    await self._record(batch)
+
+        async def send_in_order(rows: list[OutboxMessageRow]) -> None:
+            for index, row in enumerate(rows):
+                async with slots:
+                    if self._stopping:
+                        unsent.extend(rows[index:])
+                        return
+                    assert row.id is not None
+                    if row.kind in ATTEMPT_MARKED and self.batch > 1:  # marked when claimed if 1
+                        await self._mark_attempt(row.id)
+                    result = await self._deliver_with_retries(row)
+                    await record(row.id, result)
+
+        outcomes = await asyncio.gather(
+            *(send_in_order(rows) for rows in queues.values()), return_exceptions=True
+        )
+        if unsent:
+            await self._release(unsent)
+        for outcome in outcomes:  # the store went away mid-round: the caller's to handle
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _mark_attempt(self, message_id: int) -> None:
         """From here on, a crash leaves the message uncertain (it may have left)."""
@@ -393,11 +430,22 @@ class OutboxDispatcher:
         )
         return await retrying(self._safe_deliver, row)
 
-    async def _record(self, message_id: int, result: DeliveryResult) -> None:
+    async def _record(self, results: list[tuple[int, DeliveryResult]]) -> None:
+        """The providers' answers, into the store in one transaction."""
+        outcome = dict(results)
         async with self.db.transaction(background=self.background) as session:
-            row = await session.get(OutboxMessageRow, message_id)
-            if row is not None and row.state == MessageState.SENDING:
-                await self._apply(session, row, result, self.clock.now())
+            rows = (
+                await session.exec(
+                    select(OutboxMessageRow)
+                    .where(col(OutboxMessageRow.id).in_(outcome))
+                    .order_by(col(OutboxMessageRow.id))
+                )
+            ).all()
+            now = self.clock.now()
+            for row in rows:
+                if row.state == MessageState.SENDING:
+                    assert row.id is not None
+                    await self._apply(session, row, outcome[row.id], now)
 
     async def _apply(
         self, session: AsyncSession, row: OutboxMessageRow, result: DeliveryResult, now: datetime

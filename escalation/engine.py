@@ -27,7 +27,7 @@ from bot.models import LadderRunRow, MaintenanceRow, SignalRow, TimerRow, table_
 from bot.texts import t
 from escalation.context import PagingContext
 from escalation.maintenance import active_windows, held
-from escalation.overrides import refresh_overrides
+from escalation.overrides import load_overrides
 from escalation.paging import StepPlan, emit_step, exercise_prefix, notify, plan_step
 from escalation.routing import choose_ladder
 from escalation.storms import sort_storms
@@ -135,7 +135,10 @@ class EscalationEngine:
             return await self._run_batch(now, careful=True)
 
     async def _anything_due(self, now: datetime) -> bool:
-        """Look without the write lock (a reader never blocks on SQLite) before taking it."""
+        """Look without the write lock (a reader never blocks on SQLite) before taking it.
+        PostgreSQL's batch query skips locked rows and blocks nobody: no need to look first."""
+        if self.db.is_postgres:
+            return True
         async with self.db.read_session() as session:
             stmt = (
                 select(TimerRow.id)
@@ -162,7 +165,7 @@ class EscalationEngine:
             timers = sorted(picked.values(), key=lambda t: (t.due_at, t.id or 0))
             if not timers:
                 return 0
-            await refresh_overrides(self.db, self.ctx, now)  # /relais decided since the last batch
+            await load_overrides(session, self.ctx, now)  # /relais decided since the last batch
             run_stmt = select(LadderRunRow).where(col(LadderRunRow.id).in_({t.run_id for t in timers}))
             if self.db.is_postgres:
                 # Never wait for a run an acknowledgement is holding: its timer stays due and

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
 from bot.models import RosterOverrideRow
@@ -15,13 +16,18 @@ from escalation.rosters import ExtraOverride
 async def refresh_overrides(db: Database, ctx: PagingContext, now: datetime) -> None:
     """Load the overrides still running or to come, and let the schedules use them."""
     async with db.read_session() as session:
-        rows = (
-            await session.exec(
-                select(RosterOverrideRow)
-                .where(col(RosterOverrideRow.end) > now)
-                .order_by(col(RosterOverrideRow.id))
-            )
-        ).all()
+        await load_overrides(session, ctx, now)
+
+
+async def load_overrides(session: AsyncSession, ctx: PagingContext, now: datetime) -> None:
+    """The same, in a session already open (the engine's batch: no second connection)."""
+    rows = (
+        await session.exec(
+            select(RosterOverrideRow)
+            .where(col(RosterOverrideRow.end) > now)
+            .order_by(col(RosterOverrideRow.id))
+        )
+    ).all()
     extra: dict[str, list[ExtraOverride]] = {}
     for row in rows:
         extra.setdefault(row.roster_id, []).append(

@@ -26,6 +26,7 @@ from bot.inbound import Answer
 from bot.models import OutboxMessageRow
 from bot.settings import env_secret as secret
 from bot.settings import optional_env
+from handlers.smtp_pool import SmtpPool
 
 if TYPE_CHECKING:
     from bot.ports import Core
@@ -69,6 +70,7 @@ class EmailChannel:
         # A local relay may need no login: both are optional.
         self.username, self.password = optional_env(cfg.username_env), optional_env(cfg.password_env)
         self.public = (core.config.desk.public_url or "").rstrip("/")
+        self.pool = SmtpPool(cfg, self.username, self.password, size=cfg.sessions)
 
     async def start(self) -> None:
         """Check that the relay answers (and accepts the credentials) before counting on it."""
@@ -101,7 +103,7 @@ class EmailChannel:
         ]
 
     async def stop(self) -> None:
-        pass
+        await self.pool.close()
 
     # --- links ----------------------------------------------------------------------
 
@@ -261,18 +263,7 @@ class EmailChannel:
         try:
             mail = self.render(message)
             # Flattened here: aiosmtplib would flatten with its own policy, folding the headers.
-            await aiosmtplib.send(
-                mail.as_bytes(policy=_UNFOLDED),
-                sender=str(mail["From"]),
-                recipients=[str(mail["To"])],
-                hostname=self.cfg.smtp_host,
-                port=self.cfg.smtp_port,
-                start_tls=self.cfg.security == "starttls",
-                use_tls=self.cfg.security == "tls",
-                username=self.username,
-                password=self.password,
-                timeout=30,
-            )
+            await self.pool.send(mail.as_bytes(policy=_UNFOLDED), str(mail["From"]), [str(mail["To"])])
         except aiosmtplib.SMTPRecipientsRefused as exc:
             return DeliveryResult(
                 DeliveryOutcome.PERMANENT,

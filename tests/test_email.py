@@ -267,3 +267,55 @@ async def test_a_member_called_by_mail_joins_the_crisis_cell_with_the_link(
         assert f"Vous avez rejoint la cellule {reply.reference}" in joined.text
         roles = await desk.vigie.cell.roles_text(str(reply.reference))
         assert "pilotage                   Alice Martin\n" in roles + "\n"  # joined: no « pas encore »
+
+
+async def test_a_burst_of_mail_pages_goes_out_side_by_side_over_a_few_kept_sessions(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve people paged at once by mail through a slow relay: the mails leave several at a
+    time (not one after the other), over at most `sessions` connections kept open, each person's
+    mails in the order they were queued; a session the relay dropped meanwhile is opened anew."""
+    monkeypatch.setenv("VIGIE_LINK_SECRET", "link-secret-for-tests")
+    monkeypatch.delenv("VIGIE_SMTP_USERNAME", raising=False)
+    monkeypatch.delenv("VIGIE_SMTP_PASSWORD", raising=False)
+    team = [
+        {"id": f"p{n}", "name": f"Agent {n}", "functions": ["referent"],
+         "contacts": {"email": f"agent{n}@ars-exemple.fr"}, "notify": ["email"]}
+        for n in range(12)
+    ]  # fmt: skip
+    with FakeSmtp() as smtp:
+        smtp.collector.delay = 0.2
+        config = make_config(
+            people=[*team, {"id": "david", "name": "David Roux", "functions": ["responsable"]}],
+            ladders=[{"id": "default", "steps": [{"page": [p["id"] for p in team], "wait": "1h"}]}],
+            duty_officers=["david"],
+            channels={
+                "console": {"enabled": True},
+                "email": {"enabled": True, "smtp_host": "127.0.0.1", "smtp_port": smtp.port,
+                          "security": "none", "from_address": "vigie@ars-exemple.fr", "sessions": 3},
+            },
+        )  # fmt: skip
+        async with running_vigie(db_url, config=config, clock=ManualClock(NIGHT), background=False) as s:
+            async with s.client() as client:
+                refs = []
+                for title in ("Premier signal", "Second signal"):  # both queued before any leaves
+                    answer = await client.post("/api/v1/signals", headers=AUTH, json={"title": title})
+                    refs.append(answer.json()["reference"])
+                await s.vigie.settle()
+                mails = smtp.collector.messages
+                assert len(mails) == 24
+                assert smtp.collector.most_in_flight == 3  # side by side, as many as sessions allowed
+                assert len(set(smtp.collector.peers)) <= 3  # the sessions were kept, not one a mail
+                for n in range(12):
+                    mine = [str(m["Subject"]) for m in smtp.to(f"agent{n}@ars-exemple.fr")]
+                    assert [refs[0] in mine[0], refs[1] in mine[1]] == [True, True]
+
+                # The relay restarts (every kept session is gone): the next mails still leave.
+                smtp.restart()
+                answer = await client.post("/api/v1/signals", headers=AUTH, json={"title": "Après"})
+                await s.vigie.settle()
+                assert answer.status_code == 202 and len(smtp.collector.messages) == 36
+                outbox = await client.get("/api/v1/outbox", params={"limit": 1000}, headers=AUTH)
+                assert {m["state"] for m in outbox.json()["messages"] if m["channel"] == "email"} == {
+                    "delivered"
+                }

@@ -77,6 +77,10 @@ class EmailConfig(StrictModel):
     # Secret that signs the links in e-mails (environment variable).
     link_secret_env: str = "VIGIE_LINK_SECRET"
     link_ttl: Duration = timedelta(hours=24)
+    # Sessions with the relay kept open at once (mails in flight); the name given in EHLO
+    # (None: the machine's own, looked up once).
+    sessions: int = Field(default=4, ge=1, le=32)
+    helo_hostname: str | None = None
 
 
 class MailboxConfig(StrictModel):

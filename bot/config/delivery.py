@@ -40,6 +40,9 @@ class DeliveryConfig(StrictModel):
     # Quick in-process retries of a transient failure (tenacity), then durable back-off.
     retries: int = Field(default=3, ge=1, le=10)
     max_attempts: int = Field(default=6, ge=1, le=50)
+    # Messages handed to the providers at once (to different people or channels; one person's
+    # messages on one channel always leave in order).
+    parallel: int = Field(default=8, ge=1, le=64)
     # Per contact and channel, e.g. sms: {count: 1, per: 1m}. Never drops: delays or merges.
     rate_limits: dict[ChannelKind, RateLimit] = Field(default_factory=_default_rate_limits)
     # Posts into crisis rooms, per group ("<chat>:<topic>" rooms of one chat count together).

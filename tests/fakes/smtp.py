@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 from email.message import EmailMessage
@@ -17,6 +18,9 @@ class Collector:
         self.messages: list[EmailMessage] = []
         self.refuse_next = 0  # answer 451 to that many DATA commands (a relay in trouble)
         self.unknown: set[str] = set()  # addresses the relay refuses for good (550 at RCPT)
+        self.delay = 0.0  # seconds each DATA takes (a slow relay)
+        self.in_flight = self.most_in_flight = 0
+        self.peers: list[Any] = []  # the client end of the session each mail came over
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -30,6 +34,13 @@ class Collector:
         if self.refuse_next:
             self.refuse_next -= 1
             return "451 4.3.0 Try again later"
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
+        self.peers.append(session.peer)
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
         return "250 OK"
 
@@ -46,6 +57,12 @@ class FakeSmtp:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+    def restart(self) -> None:
+        """The relay goes down and comes back on the same port: every open session is gone."""
+        self.controller.stop()
+        self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.collector.messages if address in str(m["To"])]
