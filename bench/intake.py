@@ -11,6 +11,7 @@ server's CPU (% of one core, and CPU-ms per signal), the clients' CPU.
     .venv/bin/python bench/intake.py                          # SQLite and PostgreSQL, 50/100/200/s, 15 s each
     .venv/bin/python bench/intake.py --rates 300 --seconds 30 --backend sqlite
     .venv/bin/python bench/intake.py --paging                 # each signal also pages (by e-mail)
+    .venv/bin/python bench/intake.py --paging --instances 2   # two `vigie serve` on one PostgreSQL
 
 By default the service runs a configuration with no ladder: the figures are those of intake
 itself (store, reference, receipt). With --paging each signal starts a one-step ladder paging
@@ -124,26 +125,30 @@ async def _client(base: str, rate: float, seconds: float, start_at: float, offse
     return {"latencies": latencies, "errors": errors, "cpu": time.process_time() - cpu0}
 
 
-async def load(base: str, pid: int, rate: float, seconds: float, clients: int) -> dict[str, float]:
+async def load(
+    bases: list[str], pids: list[int], rate: float, seconds: float, clients: int
+) -> dict[str, float]:
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     start_at = time.time() + 2.0  # time for the processes to start and warm up
     processes = [
-        context.Process(target=client_process, args=(base, rate / clients, seconds, start_at, i, out))
+        context.Process(
+            target=client_process, args=(bases[i % len(bases)], rate / clients, seconds, start_at, i, out)
+        )
         for i in range(clients)
     ]
     for p in processes:
         p.start()
     await asyncio.sleep(max(0.0, start_at - time.time()))
-    server0, wall0 = cpu_seconds(pid), time.perf_counter()
+    server0, wall0 = sum(map(cpu_seconds, pids)), time.perf_counter()
     results = [await asyncio.to_thread(out.get) for _ in processes]
-    server1, wall1 = cpu_seconds(pid), time.perf_counter()
+    server1, wall1 = sum(map(cpu_seconds, pids)), time.perf_counter()
     for p in processes:
         p.join()
     latencies = [x for r in results for x in r["latencies"]]
     ok = len(latencies)
     wall = wall1 - wall0
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=bases[0]) as client:
         server_p99 = server_side_p99((await client.get("/metrics")).text)
     return {
         "sent": int(rate * seconds) // clients * clients,
@@ -154,7 +159,7 @@ async def load(base: str, pid: int, rate: float, seconds: float, clients: int) -
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "max_ms": max(latencies, default=float("nan")) * 1000,
         "server_p99_ms": server_p99 * 1000,
-        "server_cpu_pct": 100 * (server1 - server0) / wall,
+        "server_cpu_pct": 100 * (server1 - server0) / wall,  # of one core, all instances together
         "cpu_ms_per_signal": 1000 * (server1 - server0) / max(1, ok),
         "client_cpu_pct": 100 * sum(r["cpu"] for r in results) / wall / clients,
     }
@@ -237,7 +242,7 @@ async def first_pages(url: str) -> tuple[float, float, int]:
 
 
 async def run_backend(
-    backend: str, rate: float, seconds: float, paging: bool, clients: int
+    backend: str, rate: float, seconds: float, paging: bool, clients: int, instances: int = 1
 ) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="vigie-bench-"))
     smtp_port = free_port()
@@ -251,7 +256,6 @@ async def run_backend(
         await admin.execute(f'CREATE DATABASE "{pg_name}"')
         await admin.close()
         url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
     env.update(
         VIGIE_DATABASE_URL=url,
@@ -267,21 +271,35 @@ async def run_backend(
             "-l", f"127.0.0.1:{smtp_port}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         await asyncio.sleep(1.0)
-    proc = await asyncio.create_subprocess_exec(
-        VIGIE, "serve", "--port", str(port), cwd=workdir, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    ports = [free_port() for _ in range(instances)]
+    procs = []
+    for port in ports:  # several instances on one store (PostgreSQL), as a desk would scale out
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                VIGIE,
+                "serve",
+                "--port",
+                str(port),
+                cwd=workdir,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     try:
-        base = f"http://127.0.0.1:{port}"
-        await wait_up(base)
-        result = await load(base, proc.pid, rate, seconds, clients)
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for base in bases:
+            await wait_up(base)
+        result = await load(bases, [p.pid for p in procs], rate, seconds, clients)
         if paging:
             await asyncio.sleep(3.0)  # the last pages leave
             result["page_p50_ms"], result["page_p99_ms"], result["pages"] = await first_pages(url)
         return result
     finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), 30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            await asyncio.wait_for(proc.wait(), 30)
         if sink is not None:
             sink.terminate()
             await sink.wait()
@@ -301,12 +319,19 @@ async def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--paging", action="store_true", help="each signal also pages Alice by e-mail")
+    parser.add_argument(
+        "--instances", type=int, default=1, help="vigie serve processes on one store (PostgreSQL only)"
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if args.instances > 1:
+        backends = ["postgresql"]  # SQLite is one instance's store
+        args.clients = max(args.clients, args.instances)
     rates = [float(r) for r in args.rates.split(",")]
     mode = "with paging (one e-mail page a signal)" if args.paging else "intake only (no ladder)"
     print(
         f"intake benchmark, {mode}: {args.seconds:.0f} s a rate, open loop, {args.clients} client processes"
+        f", {args.instances} instance(s)"
     )
     header = ["rate", "ok", "err", "req/s", "p50 ms", "p99 ms", "max ms", "srv p99<=", "srv cpu%",
               "cpu ms/sig", "cli cpu%"]  # fmt: skip
@@ -315,7 +340,7 @@ async def main() -> None:
     print(f"{'backend':<11} " + " ".join(f"{h:>10}" for h in header))
     for backend in backends:
         for rate in rates:
-            r = await run_backend(backend, rate, args.seconds, args.paging, args.clients)
+            r = await run_backend(backend, rate, args.seconds, args.paging, args.clients, args.instances)
             line = (
                 f"{backend:<11} {rate:>10.0f} {r['ok']:>10.0f} {r['errors']:>10.0f} {r['throughput']:>10.1f}"
                 f" {r['p50_ms']:>10.1f} {r['p99_ms']:>10.1f} {r['max_ms']:>10.1f} {r['server_p99_ms']:>10.1f}"

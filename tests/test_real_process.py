@@ -313,9 +313,12 @@ async def test_sigterm_mid_delivery_sends_nothing_twice_and_loses_nothing(tmp_pa
     async with providers() as fakes:
         fakes.telegram.send_delay = 0.8  # a slow Bot API: SIGTERM lands while a page is in flight
         port, mailbox = free_port(), free_port()
+        # One message in flight at a time: SIGTERM then finds messages claimed but not yet tried,
+        # which must go back to the queue (with several at once, these are rarer but the same).
         config = desk_config(
-            tmp_path / "vigie.yaml", fakes, public_url=f"http://127.0.0.1:{port}", mailbox_port=mailbox
-        )
+            tmp_path / "vigie.yaml", fakes, public_url=f"http://127.0.0.1:{port}", mailbox_port=mailbox,
+            extra={"delivery": {"parallel": 1}},
+        )  # fmt: skip
         first = ServeProcess(
             sqlite_url(tmp_path), config, tmp_path / "first.log", env=secrets_env(), port=port
         )
