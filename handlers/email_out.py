@@ -74,22 +74,11 @@ class EmailChannel:
 
     async def start(self) -> None:
         """Check that the relay answers (and accepts the credentials) before counting on it."""
-        smtp = aiosmtplib.SMTP(
-            hostname=self.cfg.smtp_host,
-            port=self.cfg.smtp_port,
-            start_tls=self.cfg.security == "starttls",
-            use_tls=self.cfg.security == "tls",
-            timeout=10,
-        )
         try:
-            await smtp.connect()
-            if self.username and self.password:
-                await smtp.login(self.username, self.password)
-            await smtp.quit()
+            await self.pool.open()
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise RuntimeError(f"le relais SMTP refuse les identifiants ({exc.code})") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            smtp.close()
             raise ProviderUnreachable(
                 f"relais SMTP {self.cfg.smtp_host}:{self.cfg.smtp_port} injoignable : {exc}"
             ) from exc

@@ -42,19 +42,31 @@ class SmtpPool:
             self._hostname = await asyncio.to_thread(socket.getfqdn)
         return self._hostname
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self, wait: float = 30) -> aiosmtplib.SMTP:
         smtp = aiosmtplib.SMTP(
             hostname=self.cfg.smtp_host,
             port=self.cfg.smtp_port,
             start_tls=self.cfg.security == "starttls",
             use_tls=self.cfg.security == "tls",
             local_hostname=await self._local_hostname(),
-            timeout=30,
+            timeout=wait,  # each command, not the whole session
         )
-        await smtp.connect()
-        if self.username and self.password:
-            await smtp.login(self.username, self.password)
+        try:
+            await smtp.connect()
+            if self.username and self.password:
+                await smtp.login(self.username, self.password)
+        except BaseException:
+            smtp.close()
+            raise
         return smtp
+
+    async def open(self) -> None:
+        """One session now (the relay answers, the credentials are accepted), kept for the first mail."""
+        async with self._slots:
+            self._keep(await self._connect(wait=10))  # at start: a dead relay must not hold it long
+
+    def _keep(self, smtp: aiosmtplib.SMTP) -> None:
+        self._idle.append(_Idle(smtp, time.monotonic()))
 
     def _take_idle(self) -> aiosmtplib.SMTP | None:
         now = time.monotonic()
@@ -65,29 +77,25 @@ class SmtpPool:
             idle.smtp.close()
         return None
 
+    async def _send_on(self, smtp: aiosmtplib.SMTP, mail: bytes, sender: str, recipients: list[str]) -> None:
+        try:
+            await smtp.sendmail(sender, recipients, mail)
+        except BaseException:
+            smtp.close()  # its state is unknown: never reused
+            raise
+        self._keep(smtp)
+
     async def send(self, mail: bytes, sender: str, recipients: list[str]) -> None:
         """Hand one mail to the relay; raises aiosmtplib's errors as they come."""
         async with self._slots:
             smtp = self._take_idle()
             if smtp is not None:
                 try:
-                    await smtp.sendmail(sender, recipients, mail)
-                except STALE_ERRORS:  # closed by the relay while idle: MAIL FROM never got through
-                    smtp.close()
-                    log.info("smtp_session_stale")
-                except BaseException:
-                    smtp.close()
-                    raise
-                else:
-                    self._idle.append(_Idle(smtp, time.monotonic()))
+                    await self._send_on(smtp, mail, sender, recipients)
                     return
-            smtp = await self._connect()
-            try:
-                await smtp.sendmail(sender, recipients, mail)
-            except BaseException:
-                smtp.close()
-                raise
-            self._idle.append(_Idle(smtp, time.monotonic()))
+                except STALE_ERRORS:  # closed by the relay while idle: MAIL FROM never got through
+                    log.info("smtp_session_stale")
+            await self._send_on(await self._connect(), mail, sender, recipients)
 
     async def close(self) -> None:
         while self._idle:
