@@ -44,7 +44,7 @@ from escalation.context import PagingContext
 from escalation.delivery import OutboxDispatcher
 from escalation.engine import EscalationEngine
 from escalation.feeds import FeedSigner
-from escalation.leadership import Leadership
+from escalation.leadership import MATRIX_SYNC_KEY, Leadership
 from escalation.maintenance import Maintenance
 from escalation.paging import failover
 
@@ -344,6 +344,11 @@ def build(
         from handlers.slack import SlackAdapter
 
         vigie.plug(SlackAdapter(vigie, channels.slack))
+    if channels.matrix.enabled:
+        from handlers.matrix import MatrixAdapter
+
+        sync_lease = Leadership(db, key=MATRIX_SYNC_KEY)
+        vigie.plug(MatrixAdapter(vigie, channels.matrix, lease=sync_lease, on_health=supervisor.report))
     if channels.twilio.enabled:
         from handlers.twilio_account import TwilioAccount
         from handlers.twilio_sms import TwilioSmsChannel

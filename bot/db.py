@@ -126,6 +126,12 @@ class Database:
     def session(self) -> AsyncSession:
         return self._sessions()
 
+    def insert(self, table: sa.Table) -> Any:
+        """An INSERT of this dialect, which has ``on_conflict_do_nothing/do_update``."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
+
     def read_session(self) -> AsyncSession:
         """A session for reading only (never blocks behind writers on SQLite)."""
         return self._read_sessions()

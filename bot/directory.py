@@ -17,6 +17,7 @@ def _contacts(person: Person) -> dict[str, str]:
         "email": str(c.email) if c.email else None,
         "telegram": str(c.telegram_id) if c.telegram_id is not None else None,
         "slack": c.slack_id,
+        "matrix": c.matrix_id,
     }
     return {kind: value for kind, value in values.items() if value}
 

@@ -161,6 +161,7 @@ class ChannelKind(StrEnum):
     SMS = "sms"
     VOICE = "voice"
     EMAIL = "email"
+    MATRIX = "matrix"  # Tchap, or any Matrix homeserver
 
 
 class OriginChannel(StrEnum):
@@ -174,6 +175,7 @@ class OriginChannel(StrEnum):
     SMS = "sms"
     VOICE = "voice"
     EMAIL = "email"
+    MATRIX = "matrix"
 
 
 class MessageState(StrEnum):

@@ -66,6 +66,7 @@ _ADDRESS_OF = {
     ChannelKind.SMS: lambda c: c.phone,
     ChannelKind.VOICE: lambda c: c.phone,
     ChannelKind.EMAIL: lambda c: c.email,
+    ChannelKind.MATRIX: lambda c: c.matrix_id,
 }
 
 
@@ -344,6 +345,13 @@ class Inbound:
             return None
         self._rooms[room] = crisis.reference
         return crisis.reference
+
+    async def crisis_of_room(self, room: tuple[str, str]) -> str | None:
+        """The reference of the crisis whose room this (platform, room id) is, if any."""
+        return await self._crisis_of_room(room)
+
+    async def is_crisis_room(self, room: tuple[str, str]) -> bool:
+        return await self._crisis_of_room(room) is not None
 
     async def _is_crisis_room(self, room: tuple[str, str]) -> bool:
         return await self._crisis_of_room(room) is not None

@@ -274,3 +274,24 @@ class MaintenanceRow(SQLModel, table=True):
     ended_at: datetime | None = _ts(nullable=True)  # ended (by hand, or its time came: told once)
     ended_by: str | None = Field(default=None, max_length=64)
     held: int = 0  # signals whose ladder waited for the end
+
+
+class ChannelStateRow(SQLModel, table=True):
+    """What a channel must remember across restarts and instances: the Matrix sync token, the
+    direct room opened with each person."""
+
+    __tablename__ = "channel_state"
+
+    key: str = Field(primary_key=True, max_length=300)
+    value: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    updated_at: datetime = _ts()
+
+
+class ChannelEventRow(SQLModel, table=True):
+    """An inbound event already handled (a Matrix event id): a sync replayed after a crash does
+    not handle it twice."""
+
+    __tablename__ = "channel_events"
+
+    key: str = Field(primary_key=True, max_length=300)
+    seen_at: datetime = _ts(index=True)

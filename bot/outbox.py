@@ -121,6 +121,20 @@ async def find_by_provider_id(db: Database, channel: str, provider_id: str) -> O
         return (await session.exec(stmt)).first()
 
 
+async def latest_page_in(db: Database, channel: str, prefix: str) -> OutboxMessageRow | None:
+    """The last page delivered under this provider-id prefix (a Matrix direct room): what a bare
+    « ok » typed in that room answers."""
+    async with db.read_session() as session:
+        stmt = (
+            select(OutboxMessageRow)
+            .where(OutboxMessageRow.channel == channel, OutboxMessageRow.kind == "page")
+            .where(col(OutboxMessageRow.provider_id).startswith(prefix, autoescape=True))
+            .order_by(col(OutboxMessageRow.id).desc())
+            .limit(1)
+        )
+        return (await session.exec(stmt)).first()
+
+
 async def send_reply(
     db: Database, now: datetime, channel: str, address: str, text: str, person_id: str | None = None
 ) -> None:

@@ -14,6 +14,15 @@ from bot.db import Database
 from bot.inbound import Inbound
 
 
+class Lease(Protocol):
+    """A lock only one instance holds at a time (PostgreSQL advisory lock; always held on
+    SQLite): the Matrix sync runs on its holder."""
+
+    async def try_acquire(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+
 class Core(Protocol):
     @property
     def config(self) -> VigieConfig: ...

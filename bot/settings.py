@@ -129,6 +129,8 @@ def channel_secrets(cfg: VigieConfig) -> list[tuple[str, str, str, bool]]:
         needed.append(("twilio", ch.twilio.auth_token_env, "jeton d'authentification"))
     if ch.email.enabled:
         needed.append(("email", ch.email.link_secret_env, "secret des liens signés"))
+    if ch.matrix.enabled:
+        needed.append(("matrix", ch.matrix.token_env, "jeton d'accès du compte du bot"))
     return [(c, env, what, bool(os.environ.get(env, "").strip())) for c, env, what in needed]
 
 

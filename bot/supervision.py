@@ -125,6 +125,18 @@ class AdapterSupervisor:
         if self.on_change is not None:
             await self._notice(adapter.name, True, since, None)
 
+    async def report(self, channel: str, *, up: bool, error: str | None = None) -> None:
+        """A running channel found its provider gone (or back): pages fail over meanwhile, and
+        the duty officers are told once of each change."""
+        now = self.clock.now()
+        status = self.health.status(channel)
+        since = status.since if status is not None else now
+        changed = self.health.up(channel, now) if up else self.health.degraded(channel, now, error or "?")
+        if changed and self.on_change is not None:
+            await self._notice(channel, up, since, error)
+        if changed and up and self.on_up is not None:
+            self.on_up()
+
     async def stop(self) -> None:
         for task in self._retrying.values():
             task.cancel()

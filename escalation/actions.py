@@ -20,7 +20,7 @@ from escalation.paging import exercise_prefix, notify
 from escalation.timers import cancel_pending, schedule_step
 
 # Channels whose adapters can edit a message already sent.
-CHAT_CHANNELS = ("telegram", "slack")
+CHAT_CHANNELS = ("telegram", "slack", "matrix")
 
 
 class ActionError(Exception):

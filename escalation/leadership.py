@@ -15,6 +15,7 @@ from bot.db import UNAVAILABLE_ERRORS, Database
 log = structlog.get_logger("vigie.leader")
 
 LEADER_LOCK_KEY = 0x56494745  # "VIGE"
+MATRIX_SYNC_KEY = 0x5649474D  # "VIGM": the instance that syncs with the Matrix homeserver
 
 
 class Leadership:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.matrix_homeserver import Homeserver
 from tests.support import pg_available, throwaway_database
 
 _pg_state: dict[str, bool] = {}
@@ -36,3 +37,12 @@ async def pg_url(tmp_path: Path) -> AsyncIterator[str]:
     await _require_pg()
     async with throwaway_database("postgresql", tmp_path) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homeserver]:
+    """A real Synapse for the whole session (SQLite, loopback, no federation)."""
+    server = Homeserver(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    yield server
+    server.stop()

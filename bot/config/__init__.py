@@ -25,6 +25,9 @@ from bot.config.channels import (
     MailboxConfig as MailboxConfig,
 )
 from bot.config.channels import (
+    MatrixConfig as MatrixConfig,
+)
+from bot.config.channels import (
     SlackConfig as SlackConfig,
 )
 from bot.config.channels import (

@@ -11,9 +11,10 @@ from typing import Literal
 from pydantic import (
     EmailStr,
     Field,
+    model_validator,
 )
 
-from bot.config.types import Duration, PhoneNumber, StrictModel
+from bot.config.types import MATRIX_ID, Duration, PhoneNumber, StrictModel
 from bot.domain import ChannelKind
 
 
@@ -93,6 +94,31 @@ class MailboxConfig(StrictModel):
     max_bytes: int = 10 * 1024 * 1024
 
 
+class MatrixConfig(StrictModel):
+    """Tchap, or any Matrix homeserver (matrix-nio): pages in direct rooms, intake, crisis rooms."""
+
+    enabled: bool = False
+    # The homeserver's client API (Tchap: the one of the bot account's domain).
+    homeserver: str = Field(default="https://matrix.agent.tchap.gouv.fr", pattern=r"^https?://")
+    user_id: str | None = Field(default=None, pattern=MATRIX_ID)  # @vigie-…:agent.tchap.gouv.fr
+    # Environment variable holding the bot account's access token. Never the token itself.
+    token_env: str = "VIGIE_MATRIX_TOKEN"
+    # Long-poll wait of /sync; also how long stopping the service may wait for it.
+    sync_timeout: Duration = timedelta(seconds=30)
+    # End-to-end encryption (Tchap's private rooms): the bot's keys live in store_dir, which
+    # must be kept (and backed up) with the bot's device; losing it makes old messages unreadable.
+    encryption: bool = True
+    store_dir: str = "var/matrix-store"
+    # Open a Matrix room for each crisis (name, topic, alias #crise-…, members invited).
+    crisis_rooms: bool = True
+
+    @model_validator(mode="after")
+    def _account(self) -> MatrixConfig:
+        if self.enabled and not self.user_id:
+            raise ValueError("channels.matrix.user_id : l'identifiant du compte du bot (@vigie:serveur)")
+        return self
+
+
 class ChannelsConfig(StrictModel):
     console: ConsoleChannel = Field(default_factory=ConsoleChannel)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
@@ -100,6 +126,7 @@ class ChannelsConfig(StrictModel):
     twilio: TwilioConfig = Field(default_factory=TwilioConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)
     mailbox: MailboxConfig = Field(default_factory=MailboxConfig)
+    matrix: MatrixConfig = Field(default_factory=MatrixConfig)
     # A provider unreachable at start leaves its channel degraded; it is tried again with
     # exponential back-off (random jitter), at most this long between two attempts.
     reconnect_max: Duration = timedelta(seconds=60)
@@ -118,4 +145,6 @@ class ChannelsConfig(StrictModel):
                 kinds.append(ChannelKind.VOICE)
         if self.email.enabled:
             kinds.append(ChannelKind.EMAIL)
+        if self.matrix.enabled:
+            kinds.append(ChannelKind.MATRIX)
         return kinds

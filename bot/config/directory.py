@@ -11,7 +11,7 @@ from pydantic import (
     Field,
 )
 
-from bot.config.types import SLUG, Duration, PhoneNumber, StrictModel
+from bot.config.types import MATRIX_ID, SLUG, Duration, PhoneNumber, StrictModel
 from bot.domain import ChannelKind, Function
 
 
@@ -20,6 +20,8 @@ class Contacts(StrictModel):
     email: EmailStr | None = None
     telegram_id: int | None = None
     slack_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,}$")
+    # Tchap: @prenom.nom-ars.sante.fr:agent.tchap.gouv.fr
+    matrix_id: str | None = Field(default=None, pattern=MATRIX_ID)
 
 
 class NotifyRule(StrictModel):
@@ -57,4 +59,5 @@ class Person(StrictModel):
             ChannelKind.SMS: c.phone,
             ChannelKind.VOICE: c.phone,
             ChannelKind.EMAIL: str(c.email) if c.email else None,
+            ChannelKind.MATRIX: c.matrix_id,
         }[channel]

@@ -17,6 +17,8 @@ from pydantic import (
 from bot.durations import parse_duration
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+# A Matrix user id (@localpart:server[:port]); Tchap: @prenom.nom-ars.sante.fr:agent.tchap.gouv.fr
+MATRIX_ID = r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
 
 
 def to_e164(value: str) -> str:

@@ -235,6 +235,8 @@ class CrisisCell:
             found.append("slack")
         if channels.telegram.enabled and channels.telegram.crisis_chat_id is not None:
             found.append("telegram")
+        if channels.matrix.enabled and channels.matrix.crisis_rooms:
+            found.append("matrix")
         return found
 
     def _composition(self, composition: str, now: datetime) -> list[tuple[Function, str]]:

@@ -26,7 +26,7 @@ from bot.crisis import store
 from bot.crisis.cell import CrisisCell
 from bot.crisis.due import DueActions
 from bot.crisis.models import CrisisRoomRow, CrisisRow
-from bot.domain import ChannelKind, MessageState
+from bot.domain import ChannelKind, Function, MessageState
 from bot.models import OutboxMessageRow
 from bot.texts import t
 from escalation.paging import notify
@@ -34,6 +34,7 @@ from escalation.paging import notify
 log = structlog.get_logger("vigie.crisis.rooms")
 
 LEASE = timedelta(minutes=2)
+MODERATORS = {Function.DECISION.value, Function.PILOTAGE.value}
 RETRY_MAX = timedelta(minutes=10)
 
 
@@ -188,6 +189,13 @@ class RoomKeeper:
             failed = await adapter.invite(
                 room, addresses, banner=t("exercise.banner", lang) if crisis.is_exercise else ""
             )
+            # The opener and those who lead (décision, pilotage) moderate the room.
+            leads = {crisis.opened_by} | {f.person_id for f in held if f.function in MODERATORS}
+            for person_id in sorted(p for p in leads if p):
+                person = self.cell.config.person(person_id)
+                address = person.address(ChannelKind(row.platform)) if person else None
+                if address:
+                    await adapter.set_power(room, str(address), "moderator")
             posted = await adapter.post(room, brief)
             await adapter.pin(posted)
         except Exception as exc:  # the room exists: record it; invitations and brief are logged as missing
