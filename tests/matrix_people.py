@@ -81,6 +81,12 @@ class MatrixPerson:
         await asyncio.wait_for(self._synced.wait(), 20)
         return self
 
+    async def __aenter__(self) -> MatrixPerson:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -154,6 +154,7 @@ def desk_config(
     alice_notify: list[Any] | None = None,
     crisis: bool | dict[str, Any] = False,
     extra: dict[str, Any] | None = None,
+    matrix: dict[str, Any] | None = None,
 ) -> Path:
     """Every channel on; one ladder per channel kind (Alice and Bruno paged together on it),
     chosen by the signal's ``source``; ``source: alice`` pages Alice on her own preferences;
@@ -161,13 +162,17 @@ def desk_config(
     people = [dict(p) for p in PEOPLE]
     if alice_notify is not None:
         people[0]["notify"] = alice_notify
+    kinds = [*KINDS, *(["matrix"] if matrix else [])]
+    for person in people if matrix else []:  # Tchap: {"channel": …, "ids": {person: @…}}
+        if person["id"] in matrix["ids"]:  # type: ignore[index]
+            person["contacts"] = {**person["contacts"], "matrix_id": matrix["ids"][person["id"]]}  # type: ignore[index]
     ladders = [
         {"id": f"via-{kind}", "steps": [{"page": ["alice", "bruno"], "wait": "1h", "channels": [kind]}]}
-        for kind in KINDS
+        for kind in kinds
     ]
     ladders.append({"id": "alice", "steps": [{"page": ["alice"], "wait": "1h"}]})
     ladders.append({"id": "desk", "steps": [{"page": ["david"], "wait": "1h", "channels": ["console"]}]})
-    routes = [{"source": f"via-{kind}", "ladder": f"via-{kind}"} for kind in KINDS]
+    routes = [{"source": f"via-{kind}", "ladder": f"via-{kind}"} for kind in kinds]
     return write_config(
         path,
         desk={"name": "PFR test", "timezone": "Europe/Paris", "public_url": public_url},
@@ -199,6 +204,7 @@ def desk_config(
             },
             "mailbox": {"enabled": True, "host": "127.0.0.1", "port": mailbox_port, "addresses": [ALERTE]},
             "reconnect_max": "2s",
+            **({"matrix": matrix["channel"]} if matrix else {}),
         },
         **({"crisis": {**CRISIS, **(crisis if isinstance(crisis, dict) else {})}} if crisis else {}),
         **(extra or {}),
@@ -348,6 +354,7 @@ async def real_desk(
     crisis: bool | dict[str, Any] = False,  # a dict: more of the crisis section
     extra: dict[str, Any] | None = None,  # more sections of the configuration
     alice_notify: list[Any] | None = None,  # Alice's own channel preferences
+    matrix: dict[str, Any] | None = None,  # {"channel": channels.matrix, "ids": …, "token": …}
 ) -> AsyncIterator[RealDesk]:
     port, mailbox_port = free_port(), free_port()
     config = desk_config(
@@ -360,8 +367,11 @@ async def real_desk(
         crisis=crisis,
         extra=extra,
         alice_notify=alice_notify,
+        matrix=matrix,
     )
     env = {**secrets_env(slack_socket), "VIGIE_LOG_LEVEL": log_level}
+    if matrix:
+        env["VIGIE_MATRIX_TOKEN"] = matrix["token"]
     process = ServeProcess(db_url, config, tmp_path / f"{name}.log", env=env, port=port)
     await process.start()
     desk = RealDesk(fakes, process, mailbox_port, slack_socket)

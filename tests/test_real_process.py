@@ -23,6 +23,8 @@ import httpx
 import pytest
 
 from tests.fakes.telegram import FakeTelegram
+from tests.matrix_homeserver import Homeserver
+from tests.matrix_people import MatrixPerson, unique
 from tests.processes import ServeProcess
 from tests.realdesk import ALICE, BRUNO, RealDesk, desk_config, providers, real_desk, secrets_env
 from tests.support import AUTH, TOKEN, eventually, free_port
@@ -111,6 +113,18 @@ async def page_and_take_on_every_channel(entry: RealDesk, desk: RealDesk) -> lis
     return refs
 
 
+async def page_and_take_on_matrix(desk: RealDesk, alice: MatrixPerson, bruno: MatrixPerson) -> str:
+    """Tchap: Alice answers « ok » to her page in her direct room; Bruno's page is edited."""
+    ref = await desk.signal("Contamination d'un réseau d'eau, commune de Bar", "via-matrix")
+    page = await alice.expect(ref, "Répondez « ok »", within=20)
+    brunos = await bruno.expect(ref, within=20)
+    await alice.say(page.room_id, "ok", reply_to=page.event_id)
+    await alice.expect("pris en charge par Alice Martin", within=20)
+    await bruno.expect_edit_of(brunos.event_id, "Pris en charge par Alice Martin", within=20)
+    assert await desk.acknowledged_by(ref) == "alice"
+    return ref
+
+
 async def every_inbound_way_gets_its_receipt(desk: RealDesk) -> None:
     """A signal by Telegram, Slack DM, SMS and mail gets its reference back the way it came."""
     receipt = "Signal reçu, référence PFR-"
@@ -140,10 +154,24 @@ def assert_clean_stop(process: ServeProcess, status: int | None) -> None:
     ids=["telegram-polling+slack-http", "telegram-webhook+slack-socket"],
 )
 async def test_every_channel_at_once_in_the_real_process(
-    tmp_path: Path, telegram_mode: str, slack_socket: bool
+    tmp_path: Path, telegram_mode: str, slack_socket: bool, homeserver: Homeserver
 ) -> None:
+    bot, alice_mx, bruno_mx = (homeserver.register(unique(n)) for n in ("vigie", "alice", "bruno"))
+    matrix = {
+        "channel": {
+            "enabled": True,
+            "homeserver": homeserver.url,
+            "user_id": bot.user_id,
+            "sync_timeout": "2s",
+            "store_dir": str(tmp_path / "matrix-store"),
+        },
+        "ids": {"alice": alice_mx.user_id, "bruno": bruno_mx.user_id},
+        "token": bot.access_token,
+    }
     async with (
         providers() as fakes,
+        MatrixPerson(homeserver, alice_mx, tmp_path / "alice-mx", encryption=True) as alice_phone,
+        MatrixPerson(homeserver, bruno_mx, tmp_path / "bruno-mx", encryption=True) as bruno_phone,
         # DEBUG: the level at which libraries log the most, tokens in URLs included.
         real_desk(
             sqlite_url(tmp_path),
@@ -152,6 +180,7 @@ async def test_every_channel_at_once_in_the_real_process(
             telegram_mode=telegram_mode,
             slack_socket=slack_socket,
             log_level="DEBUG",
+            matrix=matrix,
         ) as desk,
     ):
         health = await desk.health()
@@ -163,18 +192,24 @@ async def test_every_channel_at_once_in_the_real_process(
             "voice": "up",
             "email": "up",
             "mailbox": "up",
+            "matrix": "up",
         }
         refs = await page_and_take_on_every_channel(desk, desk)
+        refs.append(await page_and_take_on_matrix(desk, alice_phone, bruno_phone))
         await every_inbound_way_gets_its_receipt(desk)
+        room = await alice_phone.open_direct(bot.user_id)
+        await alice_phone.say(room, "Légionellose suspectée au gymnase")
+        await alice_phone.expect("Signal reçu, référence PFR-", within=20)
         pages = Counter(
             (m["signal"], m["recipient"]) for m in await desk.outbox(kind="page") if m["signal"] in refs
         )
-        assert set(pages.values()) == {1} and len(pages) == 10  # Alice and Bruno, once per signal
+        assert set(pages.values()) == {1} and len(pages) == 12  # Alice and Bruno, once per signal
         status = await desk.process.stop()
     assert_clean_stop(desk.process, status)
     output = desk.process.output()
     assert '"level": "debug"' in output  # the libraries did talk…
-    for name, secret in {**secrets_env(slack_socket), "test API token": TOKEN}.items():
+    secrets = {**secrets_env(slack_socket), "test API token": TOKEN, "Matrix token": bot.access_token}
+    for name, secret in secrets.items():
         assert secret not in output, f"{name} in the log"  # …and no secret reached a line
     assert "[secret]" in output  # httpx's Bot API URLs, scrubbed
 
