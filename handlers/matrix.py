@@ -57,6 +57,7 @@ from bot.channels import (
     RoomRef,
 )
 from bot.config import MatrixConfig
+from bot.db import UNAVAILABLE_ERRORS
 from bot.domain import OriginChannel
 from bot.inbound import Answer
 from bot.inbound import RoomMessage as InboundRoomMessage
@@ -116,6 +117,7 @@ def _relation(event: Event) -> dict[str, Any]:
 class MatrixAdapter:
     name = "matrix"
     local = False
+    decrypt_wait = DECRYPT_WAIT
 
     def __init__(
         self, core: Core, cfg: MatrixConfig, *, lease: Lease, on_health: HealthReport | None = None
@@ -340,8 +342,18 @@ class MatrixAdapter:
                     with contextlib.suppress(Exception):
                         await self.client.request_room_key(event)
                     continue
-                await self._event(room, event)
+                await self._handle_one(room, event)
                 await self.state.mark(event.event_id, now)
+
+    async def _handle_one(self, room: MatrixRoom, event: Event) -> None:
+        """One event; a store outage stops the batch (it is synced again), any other fault is
+        logged and the event set aside, so that one odd event never blocks the sync."""
+        try:
+            await self._event(room, event)
+        except UNAVAILABLE_ERRORS:
+            raise
+        except Exception:
+            log.exception("matrix_event_failed", room=room.room_id, event_id=event.event_id)
 
     async def _retry_waiting(self) -> None:
         """Messages that could not be decrypted: read now if their key came, else after a while
@@ -357,8 +369,8 @@ class MatrixAdapter:
                 del self._waiting[event_id]
                 continue
             if isinstance(event, Event) and not isinstance(event, MegolmEvent):
-                await self._event(room, event)
-            elif time.monotonic() - waiting.since < DECRYPT_WAIT:
+                await self._handle_one(room, event)
+            elif time.monotonic() - waiting.since < self.decrypt_wait:
                 continue
             else:
                 await self._unreadable(room, waiting.event)
@@ -366,7 +378,7 @@ class MatrixAdapter:
             del self._waiting[event_id]
 
     async def _unreadable(self, room: MatrixRoom, event: MegolmEvent) -> None:
-        log.warning("matrix_undecryptable", room=room.room_id, sender=event.sender, event=event.event_id)
+        log.warning("matrix_undecryptable", room=room.room_id, sender=event.sender, event_id=event.event_id)
         crisis = await self._crisis_room(room.room_id)
         if crisis:
             at = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)

@@ -15,10 +15,12 @@ from bot.clock import ManualClock
 from bot.crisis.models import EntryRow
 from bot.crisis.store import entries, get_crisis
 from bot.models import ChannelEventRow
+from handlers.matrix import MatrixAdapter
 from tests.devices import NIGHT, DutyDesk
 from tests.matrix_homeserver import Homeserver, MatrixUser
 from tests.matrix_people import MatrixPerson, unique
 from tests.support import AUTH, eventually, make_config, running_vigie
+from tests.tcp_proxy import TcpProxy
 from tests.test_escalation import LADDER, ROSTER
 
 NAMES = {"alice": "Alice Martin", "bruno": "Bruno Petit", "chloe": "Chloé Bernard", "david": "David Roux"}
@@ -50,14 +52,15 @@ class Accounts:
     encryption: bool = False
     phones: dict[str, MatrixPerson] = field(default_factory=dict)
 
-    def config(self, **overrides: Any) -> Any:
+    def config(self, homeserver: str | None = None, **overrides: Any) -> Any:
         people = [
             {
                 "id": pid,
                 "name": NAMES[pid],
                 "functions": FUNCTIONS[pid],
                 "contacts": {"matrix_id": user.user_id},
-                "notify": ["matrix"],
+                # The duty officer is told on the console when Matrix itself is down.
+                "notify": ["matrix", "console"] if pid == "david" else ["matrix"],
             }
             for pid, user in self.people.items()
         ]
@@ -65,7 +68,7 @@ class Accounts:
             "console": {"enabled": True},
             "matrix": {
                 "enabled": True,
-                "homeserver": self.server.url,
+                "homeserver": homeserver or self.server.url,
                 "user_id": self.bot.user_id,
                 "sync_timeout": "2s",
                 "encryption": self.encryption,
@@ -109,11 +112,16 @@ async def phones(accounts: Accounts) -> AsyncIterator[dict[str, MatrixPerson]]:
 
 @asynccontextmanager
 async def vigie_on(
-    db_url: str, accounts: Accounts, monkeypatch: pytest.MonkeyPatch, clock: ManualClock | None = None
+    db_url: str,
+    accounts: Accounts,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: ManualClock | None = None,
+    homeserver: str | None = None,
 ) -> AsyncIterator[DutyDesk]:
     monkeypatch.setenv("VIGIE_MATRIX_TOKEN", accounts.bot.access_token)
     clock = clock or ManualClock(NIGHT)
-    async with running_vigie(db_url, config=accounts.config(), clock=clock, background=False) as server:
+    config = accounts.config(homeserver)
+    async with running_vigie(db_url, config=config, clock=clock, background=False) as server:
         async with server.client() as client:
             desk = DutyDesk(server, client, clock)
             adapter = next(a for a in server.vigie.adapters if a.name == "matrix")
@@ -330,6 +338,29 @@ async def test_an_encrypted_crisis_room_is_logged_in_clear_in_the_main_courante(
         assert entry.author_label == "Chloé Bernard"
         assert not [e for e in log if "illisible" in e.text]
 
+        # A message whose key never reaches Vigie (a client that withholds it): logged as such,
+        # with its sender and time, never dropped in silence.
+        monkeypatch.setattr(MatrixAdapter, "decrypt_wait", 1.0)
+        withheld = {
+            "algorithm": "m.megolm.v1.aes-sha2",
+            "ciphertext": "AwgAEnB2Y2xlIGZhdXg",
+            "sender_key": "c2VuZGVyLWtleS1pbmNvbm51ZQ",
+            "session_id": "c2Vzc2lvbi1pbmNvbm51ZQ",
+            "device_id": "INCONNU",
+        }
+        accounts.server._request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{brief.room_id}/send/m.room.encrypted/withheld-1",
+            withheld,
+            token=accounts.people["chloe"].access_token,
+        )
+        log = await until_logged(desk, crisis, "message chiffré illisible par Vigie")
+        unreadable = next(e for e in log if "illisible" in e.text)
+        assert accounts.people["chloe"].user_id in unreadable.text
+        assert unreadable.author_label == "Chloé Bernard" and "/2026" in unreadable.text
+        _, verdict = await desk.vigie.cell.verify(crisis)
+        assert verdict.ok
+
 
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}"
@@ -339,3 +370,70 @@ def _speaker(person: str) -> Any:
     from bot.crisis.commands import Speaker
 
     return Speaker(person, "cli")
+
+
+async def test_with_two_instances_one_syncs_and_the_other_takes_over_when_it_stops(
+    pg_url: str, homeserver: Homeserver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = register(homeserver, tmp_path)
+    async with phones(accounts) as people:
+        david = people["david"]
+        room = await david.open_direct(accounts.bot.user_id)
+        monkeypatch.setenv("VIGIE_MATRIX_TOKEN", accounts.bot.access_token)
+        clock = ManualClock(NIGHT)
+        async with AsyncExitStack() as both:
+            first = await both.enter_async_context(
+                running_vigie(pg_url, config=accounts.config(), clock=clock, background=False)
+            )
+            async with running_vigie(
+                pg_url, config=accounts.config(), clock=clock, background=False
+            ) as second:
+                adapters = [
+                    next(a for a in server.vigie.adapters if a.name == "matrix") for server in (first, second)
+                ]
+                await eventually(lambda: any(a.ready for a in adapters), 20)  # type: ignore[attr-defined]
+                assert [a.ready for a in adapters] == [True, False]  # type: ignore[attr-defined]
+                await david.say(room, "Premier signal, deux instances")
+                await david.expect("PFR-2026-000001", within=20)
+                await both.aclose()  # the syncing instance stops; the other holds the lease next
+                await eventually(lambda: adapters[1].ready, 30)  # type: ignore[attr-defined]
+                await david.say(room, "Deuxième signal, après la relève")
+                await david.expect("PFR-2026-000002", within=20)
+                async with second.client() as client:
+                    signals = (await client.get("/api/v1/signals", headers=AUTH)).json()["signals"]
+                assert sorted(s["title"] for s in signals) == [
+                    "Deuxième signal, après la relève",
+                    "Premier signal, deux instances",
+                ]
+        with pytest.raises(AssertionError):  # nothing handled twice by the two instances
+            await david.expect("PFR-2026-", within=2)
+
+
+async def test_a_homeserver_gone_mid_run_degrades_the_channel_the_desk_is_told_and_it_comes_back(
+    homeserver: Homeserver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = register(homeserver, tmp_path)
+    proxy = TcpProxy(homeserver.port)
+    await proxy.up()
+    async with (
+        phones(accounts) as people,
+        vigie_on(sqlite_url(tmp_path), accounts, monkeypatch, homeserver=proxy.url) as desk,
+    ):
+        david = people["david"]
+        room = await david.open_direct(accounts.bot.user_id)
+        await proxy.down()
+
+        async def told(word: str) -> list[dict[str, Any]]:
+            await desk.vigie.settle()
+            notices = await desk.messages(recipient="david", kind="channel")
+            return [m for m in notices if word in m["text"] and m["state"] == "delivered"]
+
+        down = await eventually(lambda: told("matrix"), 20)
+        assert down[0]["channel"] == "console"  # not on the channel that is down
+        health = (await desk.client.get("/healthz")).json()
+        assert health["channels"]["matrix"]["state"] == "degraded"
+        await david.say(room, "Signal écrit pendant la panne du serveur")  # kept by the homeserver
+        await proxy.up()
+        await david.expect("PFR-2026-000001", within=40)  # resumed, with back-off
+        assert (await desk.client.get("/healthz")).json()["channels"]["matrix"]["state"] == "up"
+        assert len(await told("matrix")) == 2  # down, then back: once each
