@@ -90,6 +90,10 @@ class MessageDetails:
 
 
 class Channel(Protocol):
+    """A channel may also have a ``serving`` property: False while another instance serves it
+    (Matrix, whose device only one instance holds); this instance then claims none of its
+    messages."""
+
     name: str
     # True when delivering is a database write (console): done inside the claim transaction.
     local: bool

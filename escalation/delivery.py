@@ -251,7 +251,10 @@ class OutboxDispatcher:
         return [
             c
             for c in self.channels
-            if (self.only is None or c in self.only) and self._frees_at(c, now) <= now
+            if (self.only is None or c in self.only)
+            and self._frees_at(c, now) <= now
+            # A channel one instance serves at a time (Matrix): the others leave its messages.
+            and getattr(self.channels[c], "serving", True)
         ]
 
     async def _claim(self, now: datetime) -> tuple[int, list[OutboxMessageRow]]:

@@ -146,6 +146,11 @@ class MatrixAdapter:
         return self._leading and self._ready
 
     @property
+    def serving(self) -> bool:
+        """Whether this instance's dispatcher should claim Matrix messages (bot.channels)."""
+        return self.ready
+
+    @property
     def client(self) -> AsyncClient:
         if self._client is None:
             raise RuntimeError("Matrix used before start()")
@@ -586,8 +591,13 @@ class MatrixAdapter:
             return DeliveryResult(DeliveryOutcome.TRANSIENT, error=NOT_LEADER, retry_after=2)
         details = MessageDetails.of(message)
         try:
-            if message.kind == "room_topic":
-                await self._state(str(message.recipient_address), "m.room.topic", {"topic": message.text})
+            if message.kind == "room_topic":  # the functions changed: the topic, and who moderates
+                room = RoomRef("matrix", str(message.recipient_address), "")
+                await self.set_topic(room, message.text)
+                for person_id in (message.data or {}).get("moderators") or []:
+                    person = self.core.config.person(person_id)
+                    if person is not None and person.contacts.matrix_id:
+                        await self.set_power(room, person.contacts.matrix_id, "moderator")
                 return DeliveryResult(DeliveryOutcome.DELIVERED)
             if message.kind == "room_post":
                 room_id = str(message.recipient_address)

@@ -278,6 +278,24 @@ async def test_a_crisis_opened_from_a_signal_gets_its_room_and_every_event_is_lo
         _, verdict = await desk.vigie.cell.verify(crisis)
         assert verdict.ok and verdict.count == len(await main_courante(desk, crisis))
 
+        # A function given later: its holder moderates the room too, and the topic says so.
+        await david.say(brief.room_id, "!role pilotage Bruno Petit")
+        await until_logged(desk, crisis, "pilotage")
+
+        def room_state() -> dict[tuple[str, str], Any]:
+            events = client._request(
+                "GET", f"/_matrix/client/v3/rooms/{brief.room_id}/state", token=accounts.bot.access_token
+            )
+            return {(e["type"], e.get("state_key")): e["content"] for e in events}
+
+        async def bruno_moderates() -> bool:
+            await desk.vigie.settle()
+            users = room_state()[("m.room.power_levels", "")]["users"]
+            return bool(users.get(accounts.people["bruno"].user_id) == 50)
+
+        await eventually(bruno_moderates, 20)
+        assert "Bruno Petit" in room_state()[("m.room.topic", "")]["topic"]
+
 
 async def test_a_restart_of_vigie_in_the_middle_loses_and_doubles_nothing(
     db_url: str, homeserver: Homeserver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

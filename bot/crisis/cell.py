@@ -442,8 +442,15 @@ class CrisisCell:
             entry = await self.system_entry(session, crisis, text, now)
             # The room's topic shows who holds what.
             topic = await self.topic(session, crisis)
+            leads = await self.holders(session, crisis, Function.DECISION, Function.PILOTAGE)
             await self.post_in_rooms(
-                session, crisis, topic, now, kind="room_topic", key=f"topic:{entry.number}"
+                session,
+                crisis,
+                topic,
+                now,
+                kind="room_topic",
+                key=f"topic:{entry.number}",
+                moderators=[p for p in dict.fromkeys([crisis.opened_by, *leads]) if p],
             )
             await self._check_armed(session, crisis, now)
         return CellReply(text, changed=True, reference=crisis.reference)
@@ -569,11 +576,12 @@ class CrisisCell:
         key: str | None = None,
         skip: str | None = None,
         mentions: list[str] | None = None,
+        moderators: list[str] | None = None,
     ) -> int:
         """Through the outbox (retried while a room is unreachable, paced by the platform's rate
         limit); a room not made yet gets the state of things in its brief instead. ``mentions``:
-        people the platform should notify (Slack ``<@U…>``, a Telegram mention). Returns how many
-        rooms it went to."""
+        people the platform should notify (Slack ``<@U…>``, a Telegram mention); ``moderators``:
+        who should moderate the room now (Matrix power levels). Returns how many rooms it went to."""
         assert crisis.id is not None
         banner = t("exercise.banner", self.lang).strip()
         if crisis.is_exercise and not text.startswith(banner):  # nobody takes a drill's post for real
@@ -595,6 +603,7 @@ class CrisisCell:
                         "reference": crisis.reference,
                         "room": True,
                         "mentions": mentions or [],
+                        "moderators": moderators or [],
                         "exercise": crisis.is_exercise,
                     },
                 ),
