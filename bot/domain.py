@@ -176,6 +176,7 @@ class OriginChannel(StrEnum):
     VOICE = "voice"
     EMAIL = "email"
     MATRIX = "matrix"
+    WEB = "web"  # the duty console
 
 
 class MessageState(StrEnum):

@@ -124,6 +124,9 @@ def create_app(vigie: Vigie) -> FastAPI:
             ]
             extra = {"parameters": parameters} if parameters else None
             app.add_api_route(path, endpoint, methods=methods, openapi_extra=extra)
+    from handlers.desk_console.app import console_app
+
+    app.mount("/console", console_app(vigie))  # its own session and CSRF middleware
     return app
 
 
@@ -145,18 +148,20 @@ class CleanAddresses:
 
 
 def home_page(desk: str, lang: str) -> str:
-    """``GET /``: where to go from here (the console will live here)."""
+    """``GET /``: where to go from here."""
     name = html.escape(desk)
     if lang == "en":
         body = (
             f"<h1>Vigie — {name}</h1><p>Single entry point for health signals, and 24/7 on-call paging.</p>"
-            "<ul><li><a href='/docs'>HTTP API</a> (OpenAPI)</li><li><a href='/healthz'>Health</a></li>"
+            "<ul><li><a href='/console/'>Duty console</a></li>"
+            "<li><a href='/docs'>HTTP API</a> (OpenAPI)</li><li><a href='/healthz'>Health</a></li>"
             "<li>Set-up and commands: the README of the Vigie project.</li></ul>"
         )
     else:
         body = (
             f"<h1>Vigie — {name}</h1><p>Point d'entrée unique des signaux sanitaires et astreinte 24/7.</p>"
-            "<ul><li><a href='/docs'>API HTTP</a> (OpenAPI)</li>"
+            "<ul><li><a href='/console/'>Console de veille</a></li>"
+            "<li><a href='/docs'>API HTTP</a> (OpenAPI)</li>"
             "<li><a href='/healthz'>État du service</a></li>"
             "<li>Installation et commandes : le README du projet Vigie.</li></ul>"
         )

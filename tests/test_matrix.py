@@ -455,3 +455,17 @@ async def test_a_homeserver_gone_mid_run_degrades_the_channel_the_desk_is_told_a
         await david.expect("PFR-2026-000001", within=40)  # resumed, with back-off
         assert (await desk.client.get("/healthz")).json()["channels"]["matrix"]["state"] == "up"
         assert len(await told("matrix")) == 2  # down, then back: once each
+
+
+def test_a_malformed_matrix_id_or_a_bot_without_its_account_is_a_clear_configuration_error() -> None:
+    from bot.config import ConfigError
+
+    person = {"id": "alice", "name": "Alice Martin", "contacts": {"matrix_id": "alice.martin@tchap"}}
+    with pytest.raises(ConfigError) as caught:
+        make_config(people=[person])
+    assert "matrix_id" in caught.value.render()
+    with pytest.raises(ConfigError) as caught:
+        make_config(channels={"matrix": {"enabled": True}})
+    assert "l'identifiant du compte du bot" in caught.value.render()
+    good = {**person, "contacts": {"matrix_id": "@alice.martin-ars-exemple.fr:agent.tchap.gouv.fr"}}
+    assert make_config(people=[good]).people[0].contacts.matrix_id == good["contacts"]["matrix_id"]

@@ -1,0 +1,333 @@
+"""The duty console: server-rendered pages (Jinja2) kept current by htmx over server-sent events,
+mounted under ``/console``. It is a sub-application with its own middleware — signed session
+cookie, CSRF double-submit (asgi-csrf) — so that the API's hot paths pay for neither.
+
+Every action goes through the same inbound path as chat (``channel web``), with the same
+permissions; the page never decides anything itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+import structlog
+from asgi_csrf import asgi_csrf
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlmodel import col, select
+from sse_starlette import EventSourceResponse
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from bot.channel_state import ChannelState
+from bot.domain import OriginChannel, Severity
+from bot.inbound import Answer
+from bot.intake import Origin, SignalDraft
+from bot.models import OutboxMessageRow, SignalEventRow
+from bot.outbox import OutboxFilter, list_messages
+from bot.signals import get_signal, list_signals
+from escalation.paging import notify
+from escalation.status import ladder_views
+from handlers.desk_console.auth import SESSION_TTL, Attempts, SignInLinks, console_secret, find_person
+from handlers.desk_console.labels import Labels
+
+# The running service (bot.app.Vigie), as the HTTP handlers reach it: adapters sit below the
+# composition root and may not import it.
+Vigie = Any
+
+log = structlog.get_logger("vigie.console")
+
+PREFIX = "/console"
+STATIC = Path(__file__).parent / "static"
+LIVE_POLL = 1.0  # seconds between two looks for something new, per open page
+
+
+class Console:
+    def __init__(self, vigie: Vigie, secret: str) -> None:
+        self.vigie = vigie
+        self.config = vigie.config
+        self.ctx = vigie.engine.ctx
+        self.links = SignInLinks(secret)
+        self.attempts = Attempts()
+        self.spent = ChannelState(vigie.db, "console")
+        self.words = Labels(self.config.desk.language)
+        self.templates = Environment(
+            loader=PackageLoader("handlers.desk_console", "templates"),
+            autoescape=select_autoescape(["html"]),
+        )
+
+    # --- rendering ------------------------------------------------------------------
+
+    def page(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        person = self.person_of(request)
+        token = request.scope.get("csrftoken")
+        html = self.templates.get_template(name).render(
+            L=self.words,
+            lang=self.words.lang,
+            desk=self.config.desk.name,
+            prefix=PREFIX,
+            me=self.ctx.name(person) if person else None,
+            csrf=token() if callable(token) else "",
+            local=self.ctx.local,
+            local_day=self.ctx.local_day,
+            name=self.ctx.name,
+            age=self.age,
+            **values,
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def age(self, since: datetime) -> str:
+        minutes = max(0, int((self.ctx.clock.now() - since).total_seconds() // 60))
+        if minutes < 60:
+            return self.words("minutes", n=minutes)
+        if minutes < 24 * 60:
+            return self.words("hours", h=minutes // 60, m=minutes % 60)
+        return self.words("days", d=minutes // (24 * 60))
+
+    # --- who is signed in -------------------------------------------------------------
+
+    def person_of(self, request: Request) -> str | None:
+        session = request.scope.get("session")
+        if not session:
+            return None
+        person, until = session.get("person"), session.get("until", 0)
+        if not isinstance(person, str) or self.config.person(person) is None:
+            return None
+        if not isinstance(until, int | float) or until < self.ctx.clock.now().timestamp():
+            return None
+        return person
+
+    def to_login(self, request: Request) -> Response:
+        if request.method != "GET" or request.headers.get("hx-request"):
+            return HTMLResponse(self.words("login.required"), status_code=401)
+        wanted = quote(request.url.path, safe="/")
+        return RedirectResponse(f"{PREFIX}/login?suite={wanted}", status_code=303)
+
+    # --- data for the pages -------------------------------------------------------------
+
+    async def board(self) -> dict[str, Any]:
+        vigie = self.vigie
+        signals = await list_signals(vigie.db, "open", 100, exercise="include")
+        views = await ladder_views(vigie.db, self.ctx, signals)
+        now = self.ctx.clock.now()
+        duty = []
+        for roster_id, schedule in self.ctx.schedules.items():
+            current = schedule.on_call(now)
+            upcoming = schedule.next_change(now)
+            duty.append(
+                {
+                    "roster": next((r.name for r in self.config.rosters if r.id == roster_id), roster_id),
+                    "holders": [
+                        (level, current.holders.get(level)) for level in ("titulaire", "suppleant", "cadre")
+                    ],
+                    "next": upcoming.at if upcoming is not None else None,
+                }
+            )
+        messages = await list_messages(vigie.db, OutboxFilter(limit=15))
+        return {
+            "signals": [(s, views.get(s.id) if s.id is not None else None) for s in signals],
+            "summary": lambda view: view.summary(self.ctx) if view is not None else "",
+            "duty": duty,
+            "messages": messages,
+        }
+
+    async def fingerprint(self) -> tuple[Any, ...]:
+        """What changes when anything shown changes: a new history line, a message queued or
+        delivered."""
+        async with self.vigie.db.read_session() as session:
+            events = (await session.exec(select(sa.func.max(SignalEventRow.id)))).one()
+            outbox = (
+                await session.exec(
+                    select(
+                        sa.func.max(OutboxMessageRow.id),
+                        sa.func.count().filter(
+                            col(OutboxMessageRow.state).in_(["delivered", "sent", "failed"])
+                        ),
+                    )
+                )
+            ).one()
+        return (events, *outbox)
+
+    # --- signing in ---------------------------------------------------------------------
+
+    async def send_link(self, request: Request, identifier: str) -> None:
+        client = request.client.host if request.client else "?"
+        if not self.attempts.allow(f"id:{identifier.strip().lower()}", f"ip:{client}"):
+            log.warning("console_login_throttled", client=client)
+            return
+        person_id = find_person(self.config, identifier)
+        if person_id is None:
+            log.info("console_login_unknown", client=client)
+            return
+        token, _ = self.links.make(person_id)
+        public = self.config.desk.public_url or str(request.base_url).rstrip("/")
+        link = f"{public.rstrip('/')}{PREFIX}/entrer/{token}"
+        now = self.ctx.clock.now()
+        text = self.words("login.message", desk=self.config.desk.name, link=link)
+        async with self.vigie.db.transaction() as session:
+            notify(
+                session,
+                self.ctx,
+                person_id,
+                text,
+                kind="console_login",
+                signal_id=None,
+                key=f"login:{token[-16:]}",
+                now=now,
+            )
+        self.vigie.dispatcher.poke()
+        log.info("console_login_link_sent", person=person_id)
+
+
+def console_app(vigie: Vigie) -> ASGIApp:
+    secret = console_secret()
+    console = Console(vigie, secret)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.vigie = vigie
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    w = console.words
+
+    @app.get("/login")
+    async def login_form(request: Request, suite: str = "") -> Response:
+        return console.page(request, "login.html", suite=suite if suite.startswith(PREFIX) else "")
+
+    @app.post("/login")
+    async def login(request: Request, identifier: str = Form(""), suite: str = Form("")) -> Response:
+        await console.send_link(request, identifier[:200])
+        return console.page(request, "login.html", sent=True, suite="")
+
+    @app.get("/entrer/{token}")
+    async def confirm(request: Request, token: str) -> Response:
+        claim = console.links.read(token)
+        if claim is None or await console.spent.handled([claim.nonce]):
+            return console.page(request, "login.html", expired=True, status=410, suite="")
+        return console.page(request, "confirm.html", token=token, who=vigie.engine.ctx.name(claim.person_id))
+
+    @app.post("/entrer/{token}")
+    async def enter(request: Request, token: str) -> Response:
+        claim = console.links.read(token)
+        if (
+            claim is None
+            or await console.spent.handled([claim.nonce])
+            or vigie.config.person(claim.person_id) is None
+        ):
+            return console.page(request, "login.html", expired=True, status=410, suite="")
+        now = vigie.clock.now()
+        await console.spent.mark(claim.nonce, now)
+        request.session.clear()
+        request.session.update({"person": claim.person_id, "until": now.timestamp() + SESSION_TTL})
+        log.info("console_signed_in", person=claim.person_id)
+        return RedirectResponse(f"{PREFIX}/", status_code=303)
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        request.session.clear()
+        return RedirectResponse(f"{PREFIX}/login", status_code=303)
+
+    @app.get("/")
+    async def home(request: Request) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        return console.page(request, "home.html", **await console.board())
+
+    @app.get("/fragments/board")
+    async def board(request: Request) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        return console.page(request, "_board.html", **await console.board())
+
+    @app.get("/live")
+    async def live(request: Request) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+
+        async def changes() -> AsyncIterator[dict[str, str]]:
+            seen = await console.fingerprint()
+            while not await request.is_disconnected():
+                await asyncio.sleep(LIVE_POLL)
+                try:
+                    now = await console.fingerprint()
+                except Exception:  # the store blinked: look again at the next round
+                    continue
+                if now != seen:
+                    seen = now
+                    yield {"event": "changed", "data": "1"}
+
+        return EventSourceResponse(changes(), ping=15)
+
+    @app.get("/signaux/{reference}")
+    async def signal_page(request: Request, reference: str) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        found = await get_signal(vigie.db, reference)
+        if found is None:
+            return console.page(request, "message.html", status=404, text=w("not_found", reference=reference))
+        signal, events = found
+        views = await ladder_views(vigie.db, vigie.engine.ctx, [signal])
+        return console.page(
+            request,
+            "signal.html",
+            signal=signal,
+            events=events,
+            view=views.get(signal.id) if signal.id is not None else None,
+            summary=lambda v: v.summary(vigie.engine.ctx) if v else "",
+        )
+
+    @app.post("/signaux")
+    async def raise_signal(
+        request: Request, title: str = Form(""), body: str = Form(""), severity: str = Form("")
+    ) -> Response:
+        person = console.person_of(request)
+        if person is None:
+            return console.to_login(request)
+        if not title.strip():
+            return console.page(request, "message.html", status=422, text=w("raise.title") + " ?")
+        chosen = Severity(severity) if severity in {s.value for s in Severity} else None
+        receipt = await vigie.inbound.raise_signal(
+            SignalDraft(
+                title=title.strip()[:300],
+                body=body.strip() or None,
+                severity=chosen,
+                origin=Origin(OriginChannel.WEB, address=person, person_id=person),
+                reporter=vigie.engine.ctx.name(person),
+            )
+        )
+        return RedirectResponse(f"{PREFIX}/signaux/{receipt.reference}", status_code=303)
+
+    @app.post("/signaux/{reference}/{action}")
+    async def act(request: Request, reference: str, action: str, note: str = Form("")) -> Response:
+        person = console.person_of(request)
+        if person is None:
+            return console.to_login(request)
+        inbound = vigie.inbound
+        if action == "ack":
+            reply = await inbound.respond(person, reference, Answer.ACK, "web")
+        elif action == "escalate":
+            reply = await inbound.respond(person, reference, Answer.ESCALATE, "web")
+        elif action == "close":
+            reply = await inbound.close(person, reference, note.strip() or None, "web")
+        else:
+            return console.page(request, "message.html", status=404, text=action)
+        status = 200 if reply.ok else 409 if reply.code != "forbidden" else 403
+        if request.headers.get("hx-request"):
+            return console.page(request, "_said.html", status=status, text=reply.text, ok=reply.ok)
+        return console.page(request, "message.html", status=status, text=reply.text)
+
+    https = (vigie.config.desk.public_url or "").startswith("https://")
+    sessions = SessionMiddleware(
+        app,
+        secret_key=secret,
+        session_cookie="vigie_console",
+        max_age=SESSION_TTL,
+        same_site="lax",
+        https_only=https,
+    )
+    return asgi_csrf(sessions, signing_secret=secret, cookie_name="vigie_csrf", always_set_cookie=True)

@@ -1,0 +1,212 @@
+"""The duty console in a real browser: Playwright driving Debian's Chromium (never a downloaded
+browser) against the service on a loopback port, its workers running."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import AUTH, LiveServer, eventually, make_config, running_vigie
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTEFACTS = Path(__file__).parent / "artefacts"
+PEOPLE = [
+    {
+        "id": "alice",
+        "name": "Alice Martin",
+        "functions": ["referent"],
+        "contacts": {"email": "alice@ars-exemple.fr"},
+    },
+    {"id": "bruno", "name": "Bruno Petit", "functions": ["referent"]},
+    {"id": "chloe", "name": "Chloé Bernard", "functions": ["cadre"]},
+    {"id": "david", "name": "David Roux", "functions": ["responsable"]},
+]
+ROSTER = {
+    "id": "pfr",
+    "name": "Astreinte PFR",
+    "start": "2026-01-05",
+    "slots": [{"titulaire": "alice", "suppleant": "bruno", "cadre": "chloe"}],
+}
+LADDER = {
+    "id": "default",
+    "roster": "pfr",
+    "steps": [{"page": ["titulaire"], "wait": "5m"}, {"page": ["suppleant"], "wait": "5m"}],
+}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+
+@asynccontextmanager
+async def desk(db_url: str) -> AsyncIterator[LiveServer]:
+    config = make_config(people=PEOPLE, rosters=[ROSTER], ladders=[LADDER], duty_officers=["david"])
+    async with running_vigie(db_url, config=config) as server:
+        yield server
+
+
+@asynccontextmanager
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def sign_in_link(server: LiveServer, person: str) -> str:
+    async def link() -> str | None:
+        async with server.client() as client:
+            messages = (
+                await client.get(
+                    "/api/v1/outbox", params={"recipient": person, "kind": "console_login"}, headers=AUTH
+                )
+            ).json()["messages"]
+        found = [re.search(r"(http\S+/console/entrer/\S+)", m["text"]) for m in messages]
+        return next((f.group(1) for f in found if f), None)
+
+    return str(await eventually(link, 10))
+
+
+async def signed_in(chromium: Any, server: LiveServer, person: str, identifier: str) -> Any:
+    """A browser context where ``person`` asked for a link on the login page and followed it."""
+    context = await chromium.new_context(base_url=server.url)
+    page = await context.new_page()
+    await page.goto("/console/")
+    assert page.url.endswith("/console/login?suite=/console/")  # no session: to sign-in
+    await page.get_by_label(re.compile("identifiant")).fill(identifier)
+    await page.get_by_role("button", name="Recevoir un lien de connexion").click()
+    await page.get_by_text("Si cet identifiant est dans l'annuaire").wait_for()
+    await page.goto(await sign_in_link(server, person))
+    await page.get_by_role("button", name=re.compile("Se connecter en tant que")).click()
+    await page.get_by_role("heading", name="Tableau de bord").wait_for()
+    return context, page
+
+
+async def post_signal(server: LiveServer, title: str) -> str:
+    async with server.client() as client:
+        answer = await client.post(
+            "/api/v1/signals", headers=AUTH, json={"title": title, "severity": "majeure"}
+        )
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["reference"])
+
+
+async def accessible(page: Any) -> None:
+    """Basics every page keeps: its language, one h1, a label for every control."""
+    assert await page.locator("html").get_attribute("lang") == "fr"
+    assert await page.locator("h1").count() == 1
+    unlabelled = await page.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+            .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                          && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+            .map(el => el.outerHTML)"""
+    )
+    assert unlabelled == []
+
+
+async def test_sign_in_then_a_signal_posted_over_http_appears_live_and_je_prends_takes_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    ARTEFACTS.mkdir(exist_ok=True)
+    async with desk(db_url) as server, browser() as chromium:
+        alice_context, alice = await signed_in(chromium, server, "alice", "alice@ars-exemple.fr")
+        david_context, david = await signed_in(chromium, server, "david", "david")
+        await accessible(alice)
+        await alice.screenshot(path=str(ARTEFACTS / "tableau-de-bord-vide.png"), full_page=True)
+
+        ref = await post_signal(server, "Fuite de chlore à la piscine municipale")
+        row = alice.locator(f"#signal-{ref}")
+        await row.wait_for(timeout=5000)  # no reload: the server said something changed
+        assert "Fuite de chlore" in await row.inner_text()
+        await david.locator(f"#signal-{ref}").wait_for(timeout=5000)
+        await alice.locator("table.outbox").get_by_text(ref).first.wait_for(timeout=5000)  # her page, sent
+        await alice.screenshot(path=str(ARTEFACTS / "tableau-de-bord.png"), full_page=True)
+        # Sign-in links are never shown to the others: they would open that person's session.
+        outbox = await david.locator("table.outbox").inner_text()
+        assert "/console/entrer/" not in outbox and "Lien de connexion (masqué)" in outbox
+
+        # A forged form: another site makes Alice's browser post here, with her cookies but
+        # without the page's CSRF token. Refused; nothing is taken.
+        forged = await alice_context.request.post(f"/console/signaux/{ref}/ack", form={"note": ""})
+        assert forged.status == 403
+        async with server.client() as client:
+            assert (await client.get(f"/api/v1/signals/{ref}", headers=AUTH)).json()[
+                "acknowledged_by"
+            ] is None
+
+        await row.get_by_role("button", name=f"Je prends {ref}").click()
+        await alice.locator("#said").get_by_text("pris en charge par Alice Martin").wait_for(timeout=5000)
+        # Another person's screen shows who took it, live.
+        await (
+            david.locator(f"#signal-{ref}")
+            .get_by_text("Pris en charge par Alice Martin")
+            .wait_for(timeout=5000)
+        )
+        async with server.client() as client:
+            state = (await client.get(f"/api/v1/signals/{ref}", headers=AUTH)).json()
+        assert state["acknowledged_by"] == "alice"
+        taken = [e for e in state["history"] if e["kind"] == "acknowledged"]
+        assert taken and taken[0]["channel"] == "web"
+
+        # The signal page: its whole history.
+        await alice.goto(f"/console/signaux/{ref}")
+        await alice.get_by_role("heading", name=re.compile(ref)).wait_for()
+        history = await alice.locator("ol.history").inner_text()
+        assert "Alice Martin" in history
+        await accessible(alice)
+        await alice.screenshot(path=str(ARTEFACTS / "signal.png"), full_page=True)
+        await alice_context.close()
+        await david_context.close()
+
+
+async def test_without_a_session_every_page_goes_to_sign_in_and_every_action_is_refused(
+    tmp_path: Path,
+) -> None:
+    async with desk(f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}") as server:
+        ref = await post_signal(server, "Panne électrique au CH Nord")
+        async with httpx.AsyncClient(base_url=server.url, follow_redirects=False) as client:
+            for path in ("/console/", f"/console/signaux/{ref}", "/console/fragments/board", "/console/live"):
+                answer = await client.get(path)
+                assert answer.status_code == 303 and "/console/login" in answer.headers["location"], path
+            login = await client.get("/console/login")
+            token = re.search(r'name="csrftoken" value="([^"]+)"', login.text)
+            assert token is not None
+            # With a valid CSRF token but no session: refused, nothing taken.
+            answer = await client.post(f"/console/signaux/{ref}/ack", data={"csrftoken": token.group(1)})
+            assert answer.status_code == 401
+            # The login answer never tells whether an identifier exists.
+            said = []
+            for identifier in ("alice", "quelquun-inconnu"):
+                answer = await client.post(
+                    "/console/login", data={"identifier": identifier, "csrftoken": token.group(1)}
+                )
+                said.append(answer.text.replace(identifier, ""))
+            assert said[0] == said[1]
+            state = (await client.get(f"/api/v1/signals/{ref}", headers=AUTH)).json()
+        assert state["acknowledged_by"] is None
+
+
+async def test_a_sign_in_link_works_once_and_a_forged_one_not_at_all(tmp_path: Path) -> None:
+    async with desk(f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}") as server, browser() as chromium:
+        context, page = await signed_in(chromium, server, "alice", "alice")
+        link = await sign_in_link(server, "alice")
+        other = await chromium.new_context(base_url=server.url)
+        again = await other.new_page()
+        answer = await again.goto(link)
+        assert answer is not None and answer.status == 410  # spent
+        answer = await again.goto(link[:-4] + "AAAA")
+        assert answer is not None and answer.status == 410  # not signed by Vigie
+        await page.get_by_role("button", name="Se déconnecter").click()
+        await page.get_by_role("heading", name="Connexion à la console").wait_for()
+        await page.goto("/console/")
+        assert "/console/login" in page.url
+        await context.close()
+        await other.close()
