@@ -3,6 +3,7 @@ browser) against the service on a loopback port, its workers running."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,7 +40,10 @@ LADDER = {
     "steps": [{"page": ["titulaire"], "wait": "5m"}, {"page": ["suppleant"], "wait": "5m"}],
 }
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+# Skipped on a machine without Debian's chromium, never in CI (.ci/run installs it).
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("CI"), reason="apt-get install -y chromium"
+)
 
 
 @asynccontextmanager
@@ -210,3 +214,138 @@ async def test_a_sign_in_link_works_once_and_a_forged_one_not_at_all(tmp_path: P
         assert "/console/login" in page.url
         await context.close()
         await other.close()
+
+
+SLACK_TOKEN, SIGNING = "xoxb-console-token", "console-signing-secret-0123456789"
+SLACK_IDS = {"alice": "U0ALICE01", "bruno": "U0BRUNO01", "chloe": "U0CHLOE01", "david": "U0DAVID01"}
+
+
+async def test_a_crisis_page_shows_the_room_live_and_what_is_written_there_reaches_the_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.slack import FakeSlack
+    from tests.support import AsgiServer
+
+    ARTEFACTS.mkdir(exist_ok=True)
+    slack = FakeSlack(SLACK_TOKEN, SIGNING)
+    for pid, user in SLACK_IDS.items():
+        slack.user(user, pid)
+    monkeypatch.setenv("VIGIE_SLACK_BOT_TOKEN", SLACK_TOKEN)
+    monkeypatch.setenv("VIGIE_SLACK_SIGNING_SECRET", SIGNING)
+    people = [
+        {**p, "contacts": {**p.get("contacts", {}), "slack_id": SLACK_IDS[p["id"]]}, "notify": ["slack"]}
+        for p in PEOPLE
+    ]
+    people[2]["functions"] = ["cadre", "decision"]
+    async with AsgiServer(slack.app) as slack_api:
+        slack.url = slack_api.url
+        config = make_config(
+            people=people,
+            rosters=[ROSTER],
+            ladders=[LADDER],
+            duty_officers=["david"],
+            channels={
+                "console": {"enabled": True},
+                "slack": {"enabled": True, "base_url": f"{slack_api.url}/api/"},
+            },
+            crisis={
+                "cells": {
+                    "restreinte": {
+                        "roster": "pfr",
+                        "functions": {"decision": ["chloe"], "pilotage": ["titulaire"]},
+                    }
+                }
+            },
+        )
+        db = f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}"
+        async with running_vigie(db, config=config) as server, browser() as chromium:
+            context, page = await signed_in(chromium, server, "david", "david")
+            async with server.client() as client:
+                opened = await client.post(
+                    "/api/v1/crises",
+                    headers=AUTH,
+                    json={"title": "Légionellose à l'EHPAD des Lilas", "person": "david"},
+                )
+            assert opened.status_code == 201, opened.text
+            crisis = opened.json()["reference"]
+            channel = await eventually(lambda: slack.channel_named("crise-"), 10)
+            await page.goto("/console/crises")
+            await page.get_by_role("link", name=crisis).click()
+            await page.get_by_role("heading", name=re.compile(crisis)).wait_for()
+            await accessible(page)
+
+            # Said in the Slack channel: in the page, live.
+            await slack.channel_message(
+                f"{server.url}/slack/events",
+                SLACK_IDS["chloe"],
+                channel["id"],
+                "Trois résidents hospitalisés",
+            )
+            await (
+                page.locator("ol.entries").get_by_text("Trois résidents hospitalisés").wait_for(timeout=5000)
+            )
+
+            # Written in the page: in the main courante, and posted in the Slack channel.
+            await page.get_by_label("Type d'entrée").select_option("action")
+            await page.get_by_label("Texte", exact=True).fill("Prélèvements d'eau chaude")
+            await page.get_by_label("Responsable ou destinataire (facultatif)").select_option("bruno")
+            await page.get_by_label("Échéance (ex. 16h30, facultatif)").fill("23h30")
+            await page.get_by_role("button", name="Enregistrer l'entrée").click()
+            await page.locator("#said").get_by_text("enregistrée").wait_for(timeout=5000)
+            entry = page.locator("ol.entries li.kind-action")
+            await entry.wait_for(timeout=5000)
+            assert "Prélèvements d'eau chaude" in await entry.inner_text()
+            await page.locator("ul.open-actions").get_by_text("Bruno Petit").wait_for(timeout=5000)
+            await eventually(
+                lambda: any(
+                    "Prélèvements d'eau chaude" in m["text"] for m in slack.in_channel(channel["id"])
+                ),
+                10,
+            )
+            await page.get_by_role("button", name="Vérifier la chaîne").click()
+            await page.locator("#said").get_by_text("Chaîne intègre").wait_for(timeout=5000)
+            await page.screenshot(path=str(ARTEFACTS / "crise.png"), full_page=True)
+            async with page.expect_download() as download:
+                await page.get_by_role("link", name="Exporter en PDF").click()
+            assert (await download.value).suggested_filename == f"{crisis}.pdf"
+            await context.close()
+
+
+async def test_the_astreinte_page_shows_the_coming_weeks_and_gives_a_personal_calendar_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIE_FEED_SECRET", "feed-secret-for-the-console-test")
+    roster = {
+        **ROSTER,
+        "slots": [
+            {"titulaire": "alice", "suppleant": "bruno", "cadre": "chloe"},
+            {"titulaire": "bruno", "suppleant": "alice", "cadre": "chloe"},
+        ],
+        "overrides": [
+            {"start": "2030-01-07T08:00", "end": "2030-01-08T08:00", "by": "david", "replace": "alice"}
+        ],
+    }
+    config = make_config(people=PEOPLE, rosters=[roster], ladders=[LADDER], duty_officers=["david"])
+    db = f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}"
+    async with running_vigie(db, config=config) as server, browser() as chromium:
+        context, page = await signed_in(chromium, server, "alice", "alice")
+        await page.get_by_role("link", name="Astreinte").click()
+        await page.get_by_role("heading", name="Astreinte des quatre semaines à venir").wait_for()
+        rows = await page.locator("table.rota tbody tr").all_inner_texts()
+        assert len(rows) >= 4  # a weekly rotation: at least four hand-overs in four weeks
+        assert any("Alice Martin\tBruno Petit" in r for r in rows)
+        assert any("Bruno Petit\tAlice Martin" in r for r in rows)
+        assert (
+            "David Roux remplace Alice Martin" in await page.locator("#overrides-heading + ul").inner_text()
+        )
+        await accessible(page)
+        await page.screenshot(path=str(ARTEFACTS / "astreinte.png"), full_page=True)
+        await page.get_by_role("button", name=re.compile("Obtenir mon lien iCalendar")).click()
+        link = await page.locator("code.feed").inner_text()
+        async with httpx.AsyncClient() as client:
+            calendar = await client.get(link)
+        assert calendar.status_code == 200 and "BEGIN:VCALENDAR" in calendar.text
+        await page.get_by_role("link", name="Exercices").click()
+        await page.get_by_role("heading", name="Exercices", exact=True).wait_for()
+        await accessible(page)
+        await context.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +20,7 @@ import structlog
 from asgi_csrf import asgi_csrf
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlmodel import col, select
 from sse_starlette import EventSourceResponse
 from starlette.middleware.sessions import SessionMiddleware
@@ -28,12 +28,19 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from bot.channel_state import ChannelState
-from bot.domain import OriginChannel, Severity
+from bot.crisis import draft as point_draft
+from bot.crisis import store as crisis_store
+from bot.crisis.commands import Speaker
+from bot.crisis.export import load_record, to_csv, to_pdf
+from bot.crisis.models import ENTRY_KIND_LABELS_FR, EntryKind, EntryRow
+from bot.domain import CELL_FUNCTIONS, FUNCTION_LABELS_FR, Function, OriginChannel, Severity
+from bot.drills import report as drill_report
 from bot.inbound import Answer
 from bot.intake import Origin, SignalDraft
-from bot.models import OutboxMessageRow, SignalEventRow
+from bot.models import OutboxMessageRow, RosterOverrideRow, SignalEventRow
 from bot.outbox import OutboxFilter, list_messages
 from bot.signals import get_signal, list_signals
+from escalation.feeds import FeedError, create_feed
 from escalation.paging import notify
 from escalation.status import ladder_views
 from handlers.desk_console.auth import SESSION_TTL, Attempts, SignInLinks, console_secret, find_person
@@ -46,6 +53,8 @@ Vigie = Any
 log = structlog.get_logger("vigie.console")
 
 PREFIX = "/console"
+ROTA_AHEAD = timedelta(days=28)
+LEVEL_ORDER = ("titulaire", "suppleant", "cadre")
 STATIC = Path(__file__).parent / "static"
 LIVE_POLL = 1.0  # seconds between two looks for something new, per open page
 
@@ -62,6 +71,7 @@ class Console:
         self.templates = Environment(
             loader=PackageLoader("handlers.desk_console", "templates"),
             autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,  # a misspelt name is an error in the tests, not a blank
         )
 
     # --- rendering ------------------------------------------------------------------
@@ -69,7 +79,9 @@ class Console:
     def page(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         person = self.person_of(request)
         token = request.scope.get("csrftoken")
+        defaults = {"sent": False, "expired": False, "suite": "", "feed": ""}
         html = self.templates.get_template(name).render(
+            **(defaults | values),
             L=self.words,
             lang=self.words.lang,
             desk=self.config.desk.name,
@@ -80,7 +92,6 @@ class Console:
             local_day=self.ctx.local_day,
             name=self.ctx.name,
             age=self.age,
-            **values,
         )
         return HTMLResponse(html, status_code=status)
 
@@ -144,6 +155,7 @@ class Console:
         delivered."""
         async with self.vigie.db.read_session() as session:
             events = (await session.exec(select(sa.func.max(SignalEventRow.id)))).one()
+            logged = (await session.exec(select(sa.func.max(EntryRow.id)))).one()
             outbox = (
                 await session.exec(
                     select(
@@ -154,7 +166,86 @@ class Console:
                     )
                 )
             ).one()
-        return (events, *outbox)
+        return (events, logged, *outbox)
+
+    async def crisis(self, reference: str) -> dict[str, Any] | None:
+        """Everything the crisis page shows."""
+        async with self.vigie.db.read_session() as session:
+            crisis = await crisis_store.get_crisis(session, reference)
+            if crisis is None or crisis.id is None:
+                return None
+            log_entries = await crisis_store.entries(session, crisis.id)
+            held = await crisis_store.functions(session, crisis.id)
+            members = await crisis_store.members(session, crisis.id)
+            rooms = await crisis_store.rooms(session, crisis.id)
+            points = await crisis_store.points(session, crisis.id)
+        now = self.ctx.clock.now()
+        upcoming = next((p for p in reversed(points) if p.validated_at is None), None)
+        draft_text = (await self.vigie.crisis.points.show(crisis.reference)).text if upcoming else ""
+        actions = point_draft.open_entries(log_entries, EntryKind.ACTION)
+        corrected = {e.refers_to for e in log_entries if e.kind == EntryKind.CORRECTION.value}
+        return {
+            "crisis": crisis,
+            "entries": log_entries,
+            "corrected": corrected,
+            "kind_label": lambda kind: (
+                ENTRY_KIND_LABELS_FR.get(EntryKind(kind), kind) if self.words.lang == "fr" else kind
+            ),
+            "functions": [(f.function, f.person_id) for f in held],
+            "members": members,
+            "rooms": rooms,
+            "actions": [(a, a.due_at is not None and a.due_at < now) for a in actions],
+            "point": upcoming,
+            "point_in": self.age_until(upcoming.due_at) if upcoming else "",
+            "point_late": upcoming is not None and upcoming.due_at < now,
+            "draft": draft_text,
+            "sections": point_draft.SECTIONS,
+            "people": [(p.id, p.name) for p in self.config.people],
+            "cell_functions": [f.value for f in CELL_FUNCTIONS],
+            "function_label": lambda f: (
+                FUNCTION_LABELS_FR.get(Function(f), f) if self.words.lang == "fr" else f
+            ),
+        }
+
+    async def rota(self) -> dict[str, Any]:
+        """The coming four weeks of each roster, with the overrides that change who holds what."""
+        now = self.ctx.clock.now()
+        until = now + ROTA_AHEAD
+        rosters = []
+        for roster_id, schedule in self.ctx.schedules.items():
+            roster = self.config.roster(roster_id)
+            rows = [
+                (start, end, [held.holders.get(level) for level in LEVEL_ORDER], held.off_hours)
+                for start, end, held in schedule.segments(now, until)
+            ]
+            configured = [
+                o.model_copy(update={"start": self.aware(o.start), "end": self.aware(o.end)})
+                for o in (roster.overrides if roster else [])
+                if self.aware(o.end) >= now
+            ]
+            rosters.append(
+                {
+                    "id": roster_id,
+                    "name": roster.name if roster else roster_id,
+                    "rows": rows,
+                    "overrides": configured,
+                }
+            )
+        async with self.vigie.db.read_session() as session:
+            extra = (
+                await session.exec(select(RosterOverrideRow).where(col(RosterOverrideRow.end) >= now))
+            ).all()
+        return {"rosters": rosters, "extra": list(extra), "levels": LEVEL_ORDER}
+
+    def aware(self, when: datetime) -> datetime:
+        """A configured time without an offset is the desk's local time."""
+        return when if when.tzinfo is not None else when.replace(tzinfo=self.ctx.zone)
+
+    def age_until(self, when: datetime) -> str:
+        minutes = int((when - self.ctx.clock.now()).total_seconds() // 60)
+        if minutes < 0:
+            return self.words("late_by", delay=self.age(when))
+        return self.words("due_in", delay=self.words("hours", h=minutes // 60, m=minutes % 60))
 
     # --- signing in ---------------------------------------------------------------------
 
@@ -320,6 +411,174 @@ def console_app(vigie: Vigie) -> ASGIApp:
         if request.headers.get("hx-request"):
             return console.page(request, "_said.html", status=status, text=reply.text, ok=reply.ok)
         return console.page(request, "message.html", status=status, text=reply.text)
+
+    # --- crises -----------------------------------------------------------------------
+
+    @app.get("/crises")
+    async def crises(request: Request) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        async with vigie.db.read_session() as session:
+            found = await crisis_store.list_crises(session, None, 100)
+        return console.page(request, "crises.html", crises=found)
+
+    @app.get("/crises/{reference}")
+    async def crisis_page(request: Request, reference: str) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        data = await console.crisis(reference)
+        if data is None:
+            return console.page(
+                request, "message.html", status=404, text=w("crisis.not_found", reference=reference)
+            )
+        return console.page(request, "crisis.html", **data)
+
+    @app.get("/fragments/crises/{reference}")
+    async def crisis_fragment(request: Request, reference: str) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        data = await console.crisis(reference)
+        if data is None:
+            return console.page(
+                request, "_said.html", status=404, text=w("crisis.not_found", reference=reference), ok=False
+            )
+        return console.page(request, "_crisis.html", **data)
+
+    async def command(request: Request, person: str, name: str, args: str) -> Response:
+        reply = await vigie.inbound.crisis_command(name, args, Speaker(person, "web"))
+        status = 200 if reply.ok else 403 if reply.code == "forbidden" else 409
+        return console.page(request, "_said.html", status=status, text=reply.text, ok=reply.ok)
+
+    @app.post("/crises/{reference}/entrees")
+    async def add_entry(
+        request: Request,
+        reference: str,
+        kind: str = Form("info"),
+        text: str = Form(""),
+        owner: str = Form(""),
+        due: str = Form(""),
+    ) -> Response:
+        person = console.person_of(request)
+        if person is None:
+            return console.to_login(request)
+        if kind not in ("info", "decision", "action", "demande"):
+            return console.page(request, "_said.html", status=422, text=kind, ok=False)
+        said = text.strip()
+        if owner.strip():
+            said = f"{said} @{owner.strip()}" if kind == "action" else f"@{owner.strip()} {said}"
+        if due.strip() and kind == "action":
+            said = f"{said} échéance {due.strip()}"
+        reply = await vigie.inbound.crisis_command(kind, f"{reference} {said}", Speaker(person, "web"))
+        if reply.ok:  # what is written here is posted in the rooms, as an SMS to the cell is
+            await vigie.cell.echo(reference, f"Console — {reply.text}")
+            vigie.dispatcher.poke()
+        status = 200 if reply.ok else 403 if reply.code == "forbidden" else 409
+        return console.page(request, "_said.html", status=status, text=reply.text, ok=reply.ok)
+
+    @app.post("/crises/{reference}/role")
+    async def assign(
+        request: Request, reference: str, function: str = Form(""), holder: str = Form("")
+    ) -> Response:
+        person = console.person_of(request)
+        if person is None:
+            return console.to_login(request)
+        return await command(request, person, "role", f"{reference} {function} {holder}")
+
+    @app.post("/crises/{reference}/point")
+    async def amend_point(
+        request: Request, reference: str, section: str = Form(""), text: str = Form("")
+    ) -> Response:
+        person = console.person_of(request)
+        if person is None:
+            return console.to_login(request)
+        if section not in point_draft.SECTIONS or not text.strip():
+            return console.page(request, "_said.html", status=422, text=w("point.usage"), ok=False)
+        return await command(request, person, "point", f"{reference} {section} {text.strip()}")
+
+    @app.post("/crises/{reference}/point/valider")
+    async def validate_point(request: Request, reference: str) -> Response:
+        person = console.person_of(request)
+        if person is None:
+            return console.to_login(request)
+        return await command(request, person, "point", f"{reference} valider")
+
+    @app.post("/crises/{reference}/verifier")
+    async def verify(request: Request, reference: str) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        _, verdict = await vigie.cell.verify(reference)
+        text = (
+            w("verify.ok", count=verdict.count)
+            if verdict.ok
+            else w("verify.broken", problem=verdict.problem or "?")
+        )
+        return console.page(request, "_said.html", text=text, ok=verdict.ok)
+
+    @app.get("/crises/{reference}/export.{fmt}")
+    async def export(request: Request, reference: str, fmt: str) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        names = {p.id: p.name for p in vigie.config.people}
+        async with vigie.db.read_session() as session:
+            record = await load_record(session, reference, names, vigie.engine.ctx.zone)
+        if record is None or fmt not in ("pdf", "csv"):
+            return console.page(
+                request, "message.html", status=404, text=w("crisis.not_found", reference=reference)
+            )
+        data, media = (
+            (to_pdf(record, vigie.clock.now()), "application/pdf")
+            if fmt == "pdf"
+            else (to_csv(record), "text/csv; charset=utf-8")
+        )
+        name = f"{record.crisis.reference}.{fmt}"
+        return Response(
+            data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
+
+    # --- astreinte and exercices ------------------------------------------------------------
+
+    @app.get("/astreinte")
+    async def rota(request: Request, feed: str = "") -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        return console.page(request, "astreinte.html", **await console.rota(), feed=feed)
+
+    @app.post("/astreinte/calendrier")
+    async def my_feed(request: Request, roster: str = Form("")) -> Response:
+        person = console.person_of(request)
+        if person is None:
+            return console.to_login(request)
+        if vigie.feeds is None:
+            return console.page(request, "message.html", status=409, text=w("feed.off"))
+        try:
+            issued = await create_feed(
+                vigie.db, vigie.engine.ctx, vigie.feeds, person, roster or None, person, vigie.clock.now()
+            )
+        except FeedError as exc:
+            return console.page(request, "message.html", status=409, text=exc.message)
+        public = vigie.config.desk.public_url or str(request.base_url).rstrip("/")
+        return console.page(request, "astreinte.html", **await console.rota(), feed=issued.url(public))
+
+    @app.get("/exercices")
+    async def drills(request: Request) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        done = await vigie.drills.last(20)
+        return console.page(
+            request,
+            "exercices.html",
+            coming=await vigie.drills.coming(),
+            done=[(d, drill_report.text(vigie.engine.ctx, d)) for d in done],
+        )
+
+    @app.get("/exercices/tendance.png")
+    async def drill_chart(request: Request) -> Response:
+        if console.person_of(request) is None:
+            return console.to_login(request)
+        done = await vigie.drills.last(50)
+        return Response(
+            await asyncio.to_thread(drill_report.chart_png, vigie.engine.ctx, done), media_type="image/png"
+        )
 
     https = (vigie.config.desk.public_url or "").startswith("https://")
     sessions = SessionMiddleware(
