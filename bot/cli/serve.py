@@ -73,6 +73,7 @@ def serve(
     typer.echo(f"  configuration : {settings.config}")
     typer.echo(f"  base de données : {settings.database_url}")
     typer.echo(f"  canaux : {', '.join(cfg.channels.enabled()) or 'aucun'}")
+    typer.echo(f"  console de veille : {base}/console/")
     typer.echo(f"  API des signaux : {base}/api/v1/signals")
     typer.echo(f"  Alertmanager : {base}/api/v1/alertmanager")
     typer.echo(f"  messages envoyés (outbox) : {base}/api/v1/outbox")
@@ -85,6 +86,10 @@ def serve(
     typer.echo(f"  calendriers personnels (vigie feeds) : {feeds}")
     if demo and os.environ.get("VIGIE_DEMO_TOKEN") == DEMO_TOKEN:
         typer.echo(f"  jeton de démonstration : {DEMO_TOKEN}")
+        typer.echo(
+            "  connexion à la console : identifiant « alice » (ou bruno, chloe, david) ; "
+            "le lien de connexion s'affiche ci-dessous (console_message) et dans l'outbox"
+        )
     raise typer.Exit(run_async(lambda: _serve(settings, cfg)))
 
 
