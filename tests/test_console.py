@@ -146,25 +146,32 @@ async def test_sign_in_then_a_signal_posted_over_http_appears_live_and_je_prends
                 "acknowledged_by"
             ] is None
 
-        await row.get_by_role("button", name=f"Je prends {ref}").click()
-        await alice.locator("#said").get_by_text("pris en charge par Alice Martin").wait_for(timeout=5000)
-        # Another person's screen shows who took it, live.
-        await (
-            david.locator(f"#signal-{ref}")
-            .get_by_text("Pris en charge par Alice Martin")
-            .wait_for(timeout=5000)
-        )
+        # The duty manager takes it from his screen; the titulaire's screen shows it live, and her
+        # outbox says who took it.
+        await david.locator(f"#signal-{ref}").get_by_role("button", name=f"Je prends {ref}").click()
+        await david.locator("#said").get_by_text("pris en charge par David Roux").wait_for(timeout=5000)
+        await row.get_by_text("Pris en charge par David Roux").wait_for(timeout=5000)
         async with server.client() as client:
             state = (await client.get(f"/api/v1/signals/{ref}", headers=AUTH)).json()
-        assert state["acknowledged_by"] == "alice"
-        taken = [e for e in state["history"] if e["kind"] == "acknowledged"]
-        assert taken and taken[0]["channel"] == "web"
+            assert state["acknowledged_by"] == "david"
+            taken = [e for e in state["history"] if e["kind"] == "acknowledged"]
+            assert taken and taken[0]["channel"] == "web"
+
+            async def told() -> bool:
+                messages = (
+                    await client.get("/api/v1/outbox", params={"recipient": "alice"}, headers=AUTH)
+                ).json()["messages"]
+                return any(
+                    "Pris en charge par David Roux" in m["text"] and ref in m["text"] for m in messages
+                )
+
+            await eventually(told, 10)
 
         # The signal page: its whole history.
         await alice.goto(f"/console/signaux/{ref}")
         await alice.get_by_role("heading", name=re.compile(ref)).wait_for()
         history = await alice.locator("ol.history").inner_text()
-        assert "Alice Martin" in history
+        assert "Alice Martin" in history and "David Roux" in history  # paged, then taken
         await accessible(alice)
         await alice.screenshot(path=str(ARTEFACTS / "signal.png"), full_page=True)
         await alice_context.close()
