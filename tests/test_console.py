@@ -174,6 +174,13 @@ async def test_sign_in_then_a_signal_posted_over_http_appears_live_and_je_prends
         assert "Alice Martin" in history and "David Roux" in history  # paged, then taken
         await accessible(alice)
         await alice.screenshot(path=str(ARTEFACTS / "signal.png"), full_page=True)
+        # On a phone at night: the tableau de bord fits the screen's width.
+        await alice.set_viewport_size({"width": 390, "height": 844})
+        await alice.goto("/console/")
+        await alice.get_by_role("heading", name="Tableau de bord").wait_for()
+        width = await alice.evaluate("document.documentElement.scrollWidth")
+        assert width <= 400, width
+        await alice.screenshot(path=str(ARTEFACTS / "tableau-de-bord-telephone.png"), full_page=True)
         await alice_context.close()
         await david_context.close()
 
@@ -356,3 +363,19 @@ async def test_the_astreinte_page_shows_the_coming_weeks_and_gives_a_personal_ca
         await page.get_by_role("heading", name="Exercices", exact=True).wait_for()
         await accessible(page)
         await context.close()
+
+
+async def test_the_console_speaks_english_when_the_desk_does(tmp_path: Path) -> None:
+    config = make_config(
+        desk={"name": "PFR test", "timezone": "Europe/Paris", "language": "en"},
+        people=PEOPLE,
+        rosters=[ROSTER],
+        ladders=[LADDER],
+        duty_officers=["david"],
+    )
+    async with running_vigie(f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}", config=config) as server:
+        async with server.client() as client:
+            login = await client.get("/console/login")
+    assert login.status_code == 200
+    assert '<html lang="en">' in login.text and "Sign in to the console" in login.text
+    assert "Connexion" not in login.text

@@ -229,6 +229,7 @@ class Console:
                     "name": roster.name if roster else roster_id,
                     "rows": rows,
                     "overrides": configured,
+                    "weeks": self.weeks(schedule, now),
                 }
             )
         async with self.vigie.db.read_session() as session:
@@ -236,6 +237,35 @@ class Console:
                 await session.exec(select(RosterOverrideRow).where(col(RosterOverrideRow.end) >= now))
             ).all()
         return {"rosters": rosters, "extra": list(extra), "levels": LEVEL_ORDER}
+
+    def weeks(self, schedule: Any, now: datetime) -> list[list[dict[str, Any]]]:
+        """Four calendar weeks from this Monday: each day, who holds each level at noon, and
+        whether that changed during the day (a hand-over, an override)."""
+        zone = self.ctx.zone
+        today = now.astimezone(zone).date()
+        monday = today - timedelta(days=today.weekday())
+        weeks = []
+        for week in range(4):
+            days = []
+            for offset in range(7):
+                day = monday + timedelta(days=week * 7 + offset)
+                noon = datetime.combine(day, datetime.min.time().replace(hour=12), zone)
+                start = datetime.combine(day, datetime.min.time(), zone)
+                held = schedule.on_call(noon).holders
+                changes = [b for b in schedule.boundaries(start, start + timedelta(days=1))]
+                days.append(
+                    {
+                        "date": day,
+                        "today": day == today,
+                        "past": day < today,
+                        "holders": [held.get(level) for level in LEVEL_ORDER],
+                        "change": any(
+                            not schedule.on_call(b).same_holders(schedule.on_call(start)) for b in changes
+                        ),
+                    }
+                )
+            weeks.append(days)
+        return weeks
 
     def aware(self, when: datetime) -> datetime:
         """A configured time without an offset is the desk's local time."""
