@@ -316,6 +316,18 @@ async def test_a_crisis_page_shows_the_room_live_and_what_is_written_there_reach
                 ),
                 10,
             )
+            # Décision and pilotage join: the cell is armed, its first point is planned and drafted.
+            from bot.inbound import Answer
+
+            for person in ("chloe", "alice"):
+                await server.vigie.inbound.respond(person, crisis, Answer.JOIN, "slack")
+            await page.locator("#point-heading + p").get_by_text(re.compile("^n° 1 ")).wait_for(timeout=5000)
+            await page.get_by_label("Rubrique", exact=True).select_option("situation")
+            await page.get_by_label("Texte de la rubrique").fill("Trois résidents hospitalisés, aucun décès")
+            await page.get_by_role("button", name="Modifier la rubrique").click()
+            await page.locator("pre.draft").get_by_text("aucun décès").wait_for(timeout=5000)
+            await page.get_by_role("button", name="Valider le point").click()
+            await page.locator("#said p").wait_for(timeout=5000)  # validated, or refused with why
             await page.get_by_role("button", name="Vérifier la chaîne").click()
             await page.locator("#said").get_by_text("Chaîne intègre").wait_for(timeout=5000)
             await page.screenshot(path=str(ARTEFACTS / "crise.png"), full_page=True)
