@@ -65,9 +65,9 @@ async def browser() -> AsyncIterator[Any]:
             await chromium.close()
 
 
-async def sign_in_link(server: LiveServer, person: str) -> str:
+async def sign_in_link(url: str, person: str) -> str:
     async def link() -> str | None:
-        async with server.client() as client:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             messages = (
                 await client.get(
                     "/api/v1/outbox", params={"recipient": person, "kind": "console_login"}, headers=AUTH
@@ -79,23 +79,23 @@ async def sign_in_link(server: LiveServer, person: str) -> str:
     return str(await eventually(link, 10))
 
 
-async def signed_in(chromium: Any, server: LiveServer, person: str, identifier: str) -> Any:
+async def signed_in(chromium: Any, url: str, person: str, identifier: str) -> Any:
     """A browser context where ``person`` asked for a link on the login page and followed it."""
-    context = await chromium.new_context(base_url=server.url)
+    context = await chromium.new_context(base_url=url)
     page = await context.new_page()
     await page.goto("/console/")
     assert page.url.endswith("/console/login?suite=/console/")  # no session: to sign-in
     await page.get_by_label(re.compile("identifiant")).fill(identifier)
     await page.get_by_role("button", name="Recevoir un lien de connexion").click()
     await page.get_by_text("Si cet identifiant est dans l'annuaire").wait_for()
-    await page.goto(await sign_in_link(server, person))
+    await page.goto(await sign_in_link(url, person))
     await page.get_by_role("button", name=re.compile("Se connecter en tant que")).click()
     await page.get_by_role("heading", name="Tableau de bord").wait_for()
     return context, page
 
 
-async def post_signal(server: LiveServer, title: str) -> str:
-    async with server.client() as client:
+async def post_signal(url: str, title: str) -> str:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         answer = await client.post(
             "/api/v1/signals", headers=AUTH, json={"title": title, "severity": "majeure"}
         )
@@ -121,12 +121,12 @@ async def test_sign_in_then_a_signal_posted_over_http_appears_live_and_je_prends
 ) -> None:
     ARTEFACTS.mkdir(exist_ok=True)
     async with desk(db_url) as server, browser() as chromium:
-        alice_context, alice = await signed_in(chromium, server, "alice", "alice@ars-exemple.fr")
-        david_context, david = await signed_in(chromium, server, "david", "david")
+        alice_context, alice = await signed_in(chromium, server.url, "alice", "alice@ars-exemple.fr")
+        david_context, david = await signed_in(chromium, server.url, "david", "david")
         await accessible(alice)
         await alice.screenshot(path=str(ARTEFACTS / "tableau-de-bord-vide.png"), full_page=True)
 
-        ref = await post_signal(server, "Fuite de chlore à la piscine municipale")
+        ref = await post_signal(server.url, "Fuite de chlore à la piscine municipale")
         row = alice.locator(f"#signal-{ref}")
         await row.wait_for(timeout=5000)  # no reload: the server said something changed
         assert "Fuite de chlore" in await row.inner_text()
@@ -189,7 +189,7 @@ async def test_without_a_session_every_page_goes_to_sign_in_and_every_action_is_
     tmp_path: Path,
 ) -> None:
     async with desk(f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}") as server:
-        ref = await post_signal(server, "Panne électrique au CH Nord")
+        ref = await post_signal(server.url, "Panne électrique au CH Nord")
         async with httpx.AsyncClient(base_url=server.url, follow_redirects=False) as client:
             for path in ("/console/", f"/console/signaux/{ref}", "/console/fragments/board", "/console/live"):
                 answer = await client.get(path)
@@ -214,8 +214,8 @@ async def test_without_a_session_every_page_goes_to_sign_in_and_every_action_is_
 
 async def test_a_sign_in_link_works_once_and_a_forged_one_not_at_all(tmp_path: Path) -> None:
     async with desk(f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}") as server, browser() as chromium:
-        context, page = await signed_in(chromium, server, "alice", "alice")
-        link = await sign_in_link(server, "alice")
+        context, page = await signed_in(chromium, server.url, "alice", "alice")
+        link = await sign_in_link(server.url, "alice")
         other = await chromium.new_context(base_url=server.url)
         again = await other.new_page()
         answer = await again.goto(link)
@@ -273,7 +273,7 @@ async def test_a_crisis_page_shows_the_room_live_and_what_is_written_there_reach
         )
         db = f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}"
         async with running_vigie(db, config=config) as server, browser() as chromium:
-            context, page = await signed_in(chromium, server, "david", "david")
+            context, page = await signed_in(chromium, server.url, "david", "david")
             async with server.client() as client:
                 opened = await client.post(
                     "/api/v1/crises",
@@ -354,7 +354,7 @@ async def test_the_astreinte_page_shows_the_coming_weeks_and_gives_a_personal_ca
     config = make_config(people=PEOPLE, rosters=[roster], ladders=[LADDER], duty_officers=["david"])
     db = f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}"
     async with running_vigie(db, config=config) as server, browser() as chromium:
-        context, page = await signed_in(chromium, server, "alice", "alice")
+        context, page = await signed_in(chromium, server.url, "alice", "alice")
         await page.get_by_role("link", name="Astreinte").click()
         await page.get_by_role("heading", name="Astreinte des quatre semaines à venir").wait_for()
         rows = await page.locator("table.rota tbody tr").all_inner_texts()
@@ -391,3 +391,42 @@ async def test_the_console_speaks_english_when_the_desk_does(tmp_path: Path) -> 
     assert login.status_code == 200
     assert '<html lang="en">' in login.text and "Sign in to the console" in login.text
     assert "Connexion" not in login.text
+
+
+async def test_the_console_in_the_real_process_and_a_clean_stop_with_pages_open(tmp_path: Path) -> None:
+    """``vigie serve`` as a user starts it: a browser signs in, keeps the tableau de bord open (its
+    live connection too), a signal appears; SIGTERM still stops the service promptly and cleanly."""
+    import time
+
+    from tests.processes import ServeProcess, write_config
+
+    config = write_config(
+        tmp_path / "vigie.yaml",
+        desk={"name": "PFR test", "timezone": "Europe/Paris"},
+        people=PEOPLE,
+        rosters=[ROSTER],
+        ladders=[LADDER],
+        duty_officers=["david"],
+        channels={"console": {"enabled": True}},
+    )
+    process = ServeProcess(
+        f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}",
+        config,
+        tmp_path / "vigie.log",
+        env={"VIGIE_CONSOLE_SECRET": "console-secret-real-process"},
+    )
+    await process.start()
+    try:
+        async with browser() as chromium:
+            context, page = await signed_in(chromium, process.url, "alice", "alice")
+            ref = await post_signal(process.url, "Odeur de gaz à l'école Jules Ferry")
+            await page.locator(f"#signal-{ref}").wait_for(timeout=5000)
+            started = time.monotonic()
+            status = await process.stop()
+            stopped_in = time.monotonic() - started
+            await context.close()
+    finally:
+        await process.stop()
+    assert status == 0, process.output()[-2000:]
+    assert stopped_in < 10, stopped_in
+    assert "console-secret-real-process" not in process.output()
