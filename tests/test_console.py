@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support import AUTH, LiveServer, eventually, make_config, running_vigie
+from tests.test_escalation import ROSTER
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTEFACTS = Path(__file__).parent / "artefacts"
@@ -28,12 +29,6 @@ PEOPLE = [
     {"id": "chloe", "name": "Chloé Bernard", "functions": ["cadre"]},
     {"id": "david", "name": "David Roux", "functions": ["responsable"]},
 ]
-ROSTER = {
-    "id": "pfr",
-    "name": "Astreinte PFR",
-    "start": "2026-01-05",
-    "slots": [{"titulaire": "alice", "suppleant": "bruno", "cadre": "chloe"}],
-}
 LADDER = {
     "id": "default",
     "roster": "pfr",

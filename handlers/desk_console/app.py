@@ -56,6 +56,7 @@ PREFIX = "/console"
 ROTA_AHEAD = timedelta(days=28)
 LEVEL_ORDER = ("titulaire", "suppleant", "cadre")
 STATIC = Path(__file__).parent / "static"
+PUBLIC = (f"{PREFIX}/login", f"{PREFIX}/entrer/", f"{PREFIX}/static/")  # the rest needs a session
 LIVE_POLL = 1.0  # seconds between two looks for something new, per open page
 
 
@@ -316,6 +317,19 @@ def console_app(vigie: Vigie) -> ASGIApp:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     w = console.words
 
+    @app.middleware("http")
+    async def _signed_in_only(request: Request, call_next: Any) -> Response:
+        """Every page but sign-in and the static files needs a session: without one, a page
+        goes to sign-in and an action is refused."""
+        path = request.scope.get("path", "")
+        if not path.startswith(PUBLIC):
+            person = console.person_of(request)
+            if person is None:
+                return console.to_login(request)
+            request.state.person = person
+        response: Response = await call_next(request)
+        return response
+
     @app.get("/login")
     async def login_form(request: Request, suite: str = "") -> Response:
         return console.page(request, "login.html", suite=suite if suite.startswith(PREFIX) else "")
@@ -355,20 +369,14 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     @app.get("/")
     async def home(request: Request) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         return console.page(request, "home.html", **await console.board())
 
     @app.get("/fragments/board")
     async def board(request: Request) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         return console.page(request, "_board.html", **await console.board())
 
     @app.get("/live")
     async def live(request: Request) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
 
         async def changes() -> AsyncIterator[dict[str, str]]:
             seen = await console.fingerprint()
@@ -386,8 +394,6 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     @app.get("/signaux/{reference}")
     async def signal_page(request: Request, reference: str) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         found = await get_signal(vigie.db, reference)
         if found is None:
             return console.page(request, "message.html", status=404, text=w("not_found", reference=reference))
@@ -406,9 +412,7 @@ def console_app(vigie: Vigie) -> ASGIApp:
     async def raise_signal(
         request: Request, title: str = Form(""), body: str = Form(""), severity: str = Form("")
     ) -> Response:
-        person = console.person_of(request)
-        if person is None:
-            return console.to_login(request)
+        person: str = request.state.person
         if not title.strip():
             return console.page(request, "message.html", status=422, text=w("raise.title") + " ?")
         chosen = Severity(severity) if severity in {s.value for s in Severity} else None
@@ -425,9 +429,7 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     @app.post("/signaux/{reference}/{action}")
     async def act(request: Request, reference: str, action: str, note: str = Form("")) -> Response:
-        person = console.person_of(request)
-        if person is None:
-            return console.to_login(request)
+        person: str = request.state.person
         inbound = vigie.inbound
         if action == "ack":
             reply = await inbound.respond(person, reference, Answer.ACK, "web")
@@ -446,16 +448,12 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     @app.get("/crises")
     async def crises(request: Request) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         async with vigie.db.read_session() as session:
             found = await crisis_store.list_crises(session, None, 100)
         return console.page(request, "crises.html", crises=found)
 
     @app.get("/crises/{reference}")
     async def crisis_page(request: Request, reference: str) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         data = await console.crisis(reference)
         if data is None:
             return console.page(
@@ -465,8 +463,6 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     @app.get("/fragments/crises/{reference}")
     async def crisis_fragment(request: Request, reference: str) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         data = await console.crisis(reference)
         if data is None:
             return console.page(
@@ -488,9 +484,7 @@ def console_app(vigie: Vigie) -> ASGIApp:
         owner: str = Form(""),
         due: str = Form(""),
     ) -> Response:
-        person = console.person_of(request)
-        if person is None:
-            return console.to_login(request)
+        person: str = request.state.person
         if kind not in ("info", "decision", "action", "demande"):
             return console.page(request, "_said.html", status=422, text=kind, ok=False)
         said = text.strip()
@@ -509,33 +503,25 @@ def console_app(vigie: Vigie) -> ASGIApp:
     async def assign(
         request: Request, reference: str, function: str = Form(""), holder: str = Form("")
     ) -> Response:
-        person = console.person_of(request)
-        if person is None:
-            return console.to_login(request)
+        person: str = request.state.person
         return await command(request, person, "role", f"{reference} {function} {holder}")
 
     @app.post("/crises/{reference}/point")
     async def amend_point(
         request: Request, reference: str, section: str = Form(""), text: str = Form("")
     ) -> Response:
-        person = console.person_of(request)
-        if person is None:
-            return console.to_login(request)
+        person: str = request.state.person
         if section not in point_draft.SECTIONS or not text.strip():
             return console.page(request, "_said.html", status=422, text=w("point.usage"), ok=False)
         return await command(request, person, "point", f"{reference} {section} {text.strip()}")
 
     @app.post("/crises/{reference}/point/valider")
     async def validate_point(request: Request, reference: str) -> Response:
-        person = console.person_of(request)
-        if person is None:
-            return console.to_login(request)
+        person: str = request.state.person
         return await command(request, person, "point", f"{reference} valider")
 
     @app.post("/crises/{reference}/verifier")
     async def verify(request: Request, reference: str) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         _, verdict = await vigie.cell.verify(reference)
         text = (
             w("verify.ok", count=verdict.count)
@@ -546,8 +532,6 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     @app.get("/crises/{reference}/export.{fmt}")
     async def export(request: Request, reference: str, fmt: str) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         names = {p.id: p.name for p in vigie.config.people}
         async with vigie.db.read_session() as session:
             record = await load_record(session, reference, names, vigie.engine.ctx.zone)
@@ -569,15 +553,11 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     @app.get("/astreinte")
     async def rota(request: Request, feed: str = "") -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         return console.page(request, "astreinte.html", **await console.rota(), feed=feed)
 
     @app.post("/astreinte/calendrier")
     async def my_feed(request: Request, roster: str = Form("")) -> Response:
-        person = console.person_of(request)
-        if person is None:
-            return console.to_login(request)
+        person: str = request.state.person
         if vigie.feeds is None:
             return console.page(request, "message.html", status=409, text=w("feed.off"))
         try:
@@ -591,8 +571,6 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     @app.get("/exercices")
     async def drills(request: Request) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         done = await vigie.drills.last(20)
         return console.page(
             request,
@@ -603,8 +581,6 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     @app.get("/exercices/tendance.png")
     async def drill_chart(request: Request) -> Response:
-        if console.person_of(request) is None:
-            return console.to_login(request)
         done = await vigie.drills.last(50)
         return Response(
             await asyncio.to_thread(drill_report.chart_png, vigie.engine.ctx, done), media_type="image/png"
