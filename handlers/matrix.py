@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import html
 import random
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -59,6 +60,7 @@ from bot.channels import (
 from bot.config import MatrixConfig
 from bot.db import UNAVAILABLE_ERRORS
 from bot.domain import OriginChannel
+from bot.drills.contacts import KIND as CONTACT_KIND
 from bot.inbound import Answer
 from bot.inbound import RoomMessage as InboundRoomMessage
 from bot.intake import Origin
@@ -438,6 +440,11 @@ class MatrixAdapter:
             page = await latest_page_in(self.core.db, "matrix", f"{room.room_id}|")
         reference = MessageDetails.of(page).reference if page is not None else None
         inbound = self.core.inbound
+        probe = re.fullmatch(r"[Tt](\d+)", text)
+        if probe is not None:  # a test de joignabilité of this account, answered
+            said = await inbound.contact_confirmed(int(probe[1]), "matrix", {event.sender})
+            await self._say(room.room_id, said.text, reply_to=event.event_id)
+            return
         if reference and text in ("1", "2"):
             answer = Answer.ACK if text == "1" else Answer.ESCALATE
             reply = await inbound.respond(person, reference, answer, "matrix")
@@ -452,6 +459,11 @@ class MatrixAdapter:
         if not event.key.startswith(ACK_REACTIONS):
             return
         page = await find_by_provider_id(self.core.db, "matrix", provider_id(room.room_id, event.reacts_to))
+        probe = (page.data or {}).get("probe") if page is not None and page.kind == CONTACT_KIND else None
+        if probe is not None:  # ✅ on a test de joignabilité: this account is confirmed
+            said = await self.core.inbound.contact_confirmed(int(probe), "matrix", {event.sender})
+            await self._say(room.room_id, said.text, reply_to=event.reacts_to)
+            return
         reference = MessageDetails.of(page).reference if page is not None else None
         if reference is None:
             return

@@ -469,3 +469,29 @@ def test_a_malformed_matrix_id_or_a_bot_without_its_account_is_a_clear_configura
     assert "l'identifiant du compte du bot" in caught.value.render()
     good = {**person, "contacts": {"matrix_id": "@alice.martin-ars-exemple.fr:agent.tchap.gouv.fr"}}
     assert make_config(people=[good]).people[0].contacts.matrix_id == good["contacts"]["matrix_id"]
+
+
+async def test_a_contact_check_reaches_each_tchap_account_and_is_confirmed_by_reply_or_reaction(
+    homeserver: Homeserver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = register(homeserver, tmp_path)
+    async with phones(accounts) as people, vigie_on(sqlite_url(tmp_path), accounts, monkeypatch) as desk:
+        started = await desk.vigie.drills.contacts.start("david")
+        assert started.ok, started.text
+        await desk.vigie.settle()
+        alice, bruno = people["alice"], people["bruno"]
+        alices = await alice.expect("test de joignabilité de votre compte Tchap", "Répondez T", within=20)
+        code = alices.body.split("Répondez ")[1].split()[0]
+        await alice.say(alices.room_id, code)
+        await alice.expect("confirm", within=20)
+        brunos = await bruno.expect("test de joignabilité de votre compte Tchap", within=20)
+        await bruno.react(brunos.room_id, brunos.event_id, "✅")
+        await bruno.expect("confirm", within=20)
+        async with desk.vigie.db.read_session() as session:
+            from sqlmodel import select
+
+            from bot.drills.models import ContactProbeRow
+
+            probes = (await session.exec(select(ContactProbeRow))).all()
+        confirmed = {p.person_id for p in probes if p.channel == "matrix" and p.confirmed_at is not None}
+        assert confirmed == {"alice", "bruno"}

@@ -49,8 +49,22 @@ KIND = "contact_check"
 CHAT_CONTACT = "cconfirm"  # the chat button's callback action
 BANNER = "EXERCICE EXERCICE EXERCICE"
 # Which channels test which contact: a phone is tried by SMS and by a call.
-TESTED = (ChannelKind.SMS, ChannelKind.VOICE, ChannelKind.TELEGRAM, ChannelKind.SLACK, ChannelKind.EMAIL)
-CHANNEL_LABELS = {"sms": "SMS", "voice": "appel", "telegram": "Telegram", "slack": "Slack", "email": "e-mail"}
+TESTED = (
+    ChannelKind.SMS,
+    ChannelKind.VOICE,
+    ChannelKind.TELEGRAM,
+    ChannelKind.SLACK,
+    ChannelKind.MATRIX,
+    ChannelKind.EMAIL,
+)
+CHANNEL_LABELS = {
+    "sms": "SMS",
+    "voice": "appel",
+    "telegram": "Telegram",
+    "slack": "Slack",
+    "matrix": "compte Tchap",
+    "email": "e-mail",
+}
 # Failed outbox states: the provider refused the message, or it never left.
 _FAILED = (MessageState.FAILED.value, MessageState.UNCERTAIN.value)
 
@@ -165,7 +179,9 @@ class ContactChecks:
                 f"{person.name}. Merci de confirmer qu'il vous joint bien, avant le {until} "
                 f"(test {code}). Sans confirmation, le responsable vérifiera l'annuaire avec vous."
             )
-            if probe.channel != "email":  # a chat: its button confirms (the link, for a mail)
+            if probe.channel == "matrix":  # no buttons on Matrix: a reply or a reaction
+                text += f" Répondez {code} (ou réagissez ✅) pour confirmer."
+            elif probe.channel != "email":  # a chat: its button confirms (the link, for a mail)
                 actions.append({"id": CHAT_CONTACT, "label": "Je confirme ce contact"})
         return OutgoingMessage(
             channel=probe.channel,
