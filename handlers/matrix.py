@@ -84,6 +84,7 @@ ACK_REACTIONS = ("✅", "✔", "☑", "👍")
 PERMANENT_ERRORS = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN", "M_USER_DEACTIVATED", "M_INVALID_PARAM"}
 # A message the bot cannot decrypt yet (its key may come a moment later) is retried this long.
 DECRYPT_WAIT = 20.0
+PRUNE_EVERY = 3600.0  # seconds
 NOT_LEADER = "Matrix : une autre instance de Vigie tient la connexion"
 POWER = {"moderator": 50, "admin": 100}
 
@@ -141,6 +142,7 @@ class MatrixAdapter:
         self._dm_locks: dict[str, asyncio.Lock] = {}
         self._down = False
         self._first = True
+        self._pruned = 0.0
 
     @property
     def ready(self) -> bool:
@@ -281,7 +283,11 @@ class MatrixAdapter:
         held = min((w for w in self._waiting.values()), key=lambda w: w.since, default=None)
         # Not past a message still waiting for its key: a restart reads it again.
         token = held.token if held is not None and held.token else response.next_batch
-        await self.state.put("sync_token", token, self.core.clock.now())
+        now = self.core.clock.now()
+        await self.state.put("sync_token", token, now)
+        if time.monotonic() - self._pruned > PRUNE_EVERY:  # handled-event marks older than a week
+            self._pruned = time.monotonic()
+            await self.state.prune(now)
         await self._keys()
         self._ready = True
         async with self._tick:

@@ -495,3 +495,24 @@ async def test_a_contact_check_reaches_each_tchap_account_and_is_confirmed_by_re
             probes = (await session.exec(select(ContactProbeRow))).all()
         confirmed = {p.person_id for p in probes if p.channel == "matrix" and p.confirmed_at is not None}
         assert confirmed == {"alice", "bruno"}
+
+
+async def test_handled_event_marks_are_kept_a_week_then_pruned(db_url: str) -> None:
+    from datetime import timedelta
+
+    from bot import migrate
+    from bot.channel_state import ChannelState
+    from bot.db import Database
+
+    db = Database(db_url)
+    await migrate.upgrade(db)
+    state = ChannelState(db, "matrix")
+    await state.mark("$ancien", NIGHT - timedelta(days=8))
+    await state.mark("$recent", NIGHT - timedelta(days=1))
+    await state.mark("$recent", NIGHT)  # marking twice is harmless
+    await state.prune(NIGHT)
+    assert await state.handled(["$ancien", "$recent", "$jamais"]) == {"$recent"}
+    await state.put("sync_token", "s1", NIGHT)
+    await state.put("sync_token", "s2", NIGHT)
+    assert await state.get("sync_token") == "s2"
+    await db.dispose()
