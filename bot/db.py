@@ -27,6 +27,13 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """An INSERT with ``on_conflict_do_nothing/do_update`` for PostgreSQL or SQLite."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -128,9 +135,7 @@ class Database:
 
     def insert(self, table: sa.Table) -> Any:
         """An INSERT of this dialect, which has ``on_conflict_do_nothing/do_update``."""
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
+        return dialect_insert(self.dialect, table)
 
     def read_session(self) -> AsyncSession:
         """A session for reading only (never blocks behind writers on SQLite)."""

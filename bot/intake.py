@@ -15,13 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import DeskConfig
-from bot.db import UNAVAILABLE_ERRORS, Database
+from bot.db import UNAVAILABLE_ERRORS, Database, dialect_insert
 from bot.domain import Category, OriginChannel, Severity, SignalStatus
 from bot.history import add_event
 from bot.logging_setup import slow
@@ -111,10 +110,9 @@ async def allocate_sequence(
     back instead of burning them.
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = table_of(counter)  # a table (year, last): signal numbers, crisis numbers
     stmt = (
-        insert(table)
+        dialect_insert(dialect, table)
         .values(year=year, last=count)
         .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + count})
         .returning(table.c.last)

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import structlog
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from bot.config import Heartbeat, VigieConfig
@@ -55,9 +53,6 @@ class Heartbeats:
     ) -> None:
         self.config, self.db, self.ctx, self.intake, self.actions = config, db, ctx, intake, actions
 
-    def _insert(self) -> Any:
-        return postgresql.insert if self.db.is_postgres else sqlite.insert
-
     def monitor(self, monitor_id: str) -> Heartbeat | None:
         return next((h for h in self.config.heartbeats if h.id == monitor_id), None)
 
@@ -71,9 +66,8 @@ class Heartbeats:
         table = table_of(HeartbeatRow)
         async with self.db.transaction() as session:
             # One statement: two instances (or two pings) never lose a count or collide.
-            insert = self._insert()
             await session.exec(
-                insert(table)
+                self.db.insert(table)
                 .values(id=monitor_id, first_seen_at=now, last_ping_at=now, pings=1)
                 .on_conflict_do_update(
                     index_elements=[table.c.id], set_={"last_ping_at": now, "pings": table.c.pings + 1}
@@ -116,7 +110,7 @@ class Heartbeats:
             table = table_of(HeartbeatRow)
             async with self.db.transaction() as session:
                 await session.exec(
-                    self._insert()(table)
+                    self.db.insert(table)
                     .values([{"id": m.id, "first_seen_at": now, "pings": 0} for m in unseen])
                     .on_conflict_do_nothing(index_elements=[table.c.id])
                 )
