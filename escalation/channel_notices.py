@@ -12,7 +12,7 @@ from bot.db import Database
 from bot.models import OutboxMessageRow
 from bot.texts import t
 from escalation.context import PagingContext
-from escalation.paging import notify
+from escalation.paging import notify_officers
 
 
 async def tell_officers(
@@ -40,9 +40,6 @@ async def tell_officers(
             ).first()
             if already is not None:
                 return 0
-            rows = []
-            for officer in ctx.config.officers():
-                rows += notify(session, ctx, officer, text, kind="channel", signal_id=None, key=key, now=now)
-            return len(rows)
+            return len(notify_officers(session, ctx, text, kind="channel", key=key, now=now))
     except IntegrityError:  # another instance queued it at the same moment
         return 0

@@ -22,7 +22,7 @@ from bot.domain import Severity, SignalStatus
 from bot.durations import human, parse_duration
 from bot.models import LadderRunRow, MaintenanceRow, SignalRow, TimerRow, table_of
 from escalation.context import PagingContext
-from escalation.paging import notify
+from escalation.paging import notify_officers
 from escalation.timers import LADDER_STEP
 
 MAX_SOURCE = 200
@@ -228,5 +228,4 @@ class Maintenance:
         return f"Fin de la maintenance de la source « {window.source} »{who} à {at}{paged}"
 
     def _tell(self, session: AsyncSession, text: str, key: str, now: datetime) -> None:
-        for officer in self.config.officers():
-            notify(session, self.ctx, officer, text, kind="maintenance", signal_id=None, key=key, now=now)
+        notify_officers(session, self.ctx, text, kind="maintenance", key=key, now=now)

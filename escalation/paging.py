@@ -122,6 +122,26 @@ def notify(
     return rows
 
 
+def notify_officers(
+    session: AsyncSession,
+    ctx: PagingContext,
+    text: str,
+    *,
+    kind: str,
+    key: str,
+    now: datetime,
+    signal_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> list[OutboxMessageRow]:
+    """Tell every duty officer (``duty_officers``), each on their first usable channel."""
+    rows: list[OutboxMessageRow] = []
+    for officer in ctx.config.officers():
+        rows += notify(
+            session, ctx, officer, text, kind=kind, signal_id=signal_id, key=key, now=now, data=data
+        )
+    return rows
+
+
 def resolve_targets(
     ctx: PagingContext, ladder: Ladder, targets: list[str], now: datetime
 ) -> tuple[list[tuple[str, str | None]], list[str]]:

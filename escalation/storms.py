@@ -24,7 +24,7 @@ from bot.history import add_event
 from bot.intake import allocate_sequence, format_reference
 from bot.models import SignalRow
 from escalation.context import PagingContext
-from escalation.paging import notify
+from escalation.paging import notify_officers
 from escalation.routing import choose_ladder
 
 MEMBERS_SHOWN = 8  # the latest grouped titles in the storm signal's body
@@ -128,10 +128,7 @@ async def _open_storm(
         "Vérifiez la source (script en boucle, "
         "règle d'alerte mal réglée)."
     )
-    for officer in ctx.config.officers():
-        notify(
-            session, ctx, officer, text, kind="storm", signal_id=storm.id, key=f"storm:{storm.id}", now=now
-        )
+    notify_officers(session, ctx, text, kind="storm", signal_id=storm.id, key=f"storm:{storm.id}", now=now)
     return storm
 
 

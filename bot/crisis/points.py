@@ -27,7 +27,7 @@ from bot.durations import human
 from bot.models import OutboxMessageRow
 from bot.outbox import OutgoingMessage, enqueue
 from bot.texts import t
-from escalation.paging import notify
+from escalation.paging import notify, notify_officers
 
 log = structlog.get_logger("vigie.crisis.points")
 
@@ -406,17 +406,7 @@ class SituationPoints:
             address=row.recipient_address,
             reason=reason,
         )
-        for officer in self.config.officers():
-            notify(
-                session,
-                self.ctx,
-                officer,
-                text,
-                kind="point_bounced",
-                signal_id=None,
-                key=f"bounce:{row.id}",
-                now=now,
-            )
+        notify_officers(session, self.ctx, text, kind="point_bounced", key=f"bounce:{row.id}", now=now)
         crisis = await store.lock_crisis(session, self.db, reference)
         if crisis is not None and crisis.state == CrisisState.OPEN.value:
             said = t(

@@ -29,7 +29,7 @@ from bot.crisis.models import CrisisRoomRow, CrisisRow
 from bot.domain import ChannelKind, Function, MessageState
 from bot.models import OutboxMessageRow
 from bot.texts import t
-from escalation.paging import notify
+from escalation.paging import notify_officers
 
 log = structlog.get_logger("vigie.crisis.rooms")
 
@@ -241,17 +241,14 @@ class RoomKeeper:
                     reference=reference,
                     error=error[:200],
                 )
-                for officer in self.cell.config.officers():
-                    notify(
-                        session,
-                        self.ctx,
-                        officer,
-                        text,
-                        kind="crisis_room_failed",
-                        signal_id=None,
-                        key=f"crisis:{reference}:room:{row.platform}",
-                        now=now,
-                    )
+                notify_officers(
+                    session,
+                    self.ctx,
+                    text,
+                    kind="crisis_room_failed",
+                    key=f"crisis:{reference}:room:{row.platform}",
+                    now=now,
+                )
         log.warning("crisis_room_failed", platform=row.platform, attempts=row.attempts, error=error)
         if callable(self._poke_delivery):
             self._poke_delivery()

@@ -46,7 +46,7 @@ from bot.outbox import OutgoingMessage, enqueue
 from bot.settings import optional_env
 from bot.signals import find_reference
 from escalation.context import PagingContext
-from escalation.paging import notify
+from escalation.paging import notify_officers
 
 KIND = "diffusion"
 # « DIFF-2026-0007 » (signal references have six digits, not four).
@@ -372,11 +372,9 @@ class Diffusions:
                     + (" …" if len(silent) > 20 else "")
                     + f". Relance : /diffusion relancer {diffusion.reference}"
                 )
-                for officer in self.config.officers():
-                    notify(
-                        session, self.ctx, officer, text, kind="diffusion_late", signal_id=None,
-                        key=f"{diffusion.reference}:late", now=now,
-                    )  # fmt: skip
+                notify_officers(
+                    session, self.ctx, text, kind="diffusion_late", key=f"{diffusion.reference}:late", now=now
+                )
         return len(late)
 
     def _step(
@@ -430,17 +428,14 @@ class Diffusions:
             diffusion.completed_at = now
             session.add(diffusion)
             summary = await self.summary_in(session, diffusion)
-            for officer in self.config.officers():
-                notify(
-                    session,
-                    self.ctx,
-                    officer,
-                    f"Diffusion {diffusion.reference} terminée : {summary}",
-                    kind="diffusion_done",
-                    signal_id=None,
-                    key=f"{diffusion.reference}:done",
-                    now=now,
-                )
+            notify_officers(
+                session,
+                self.ctx,
+                f"Diffusion {diffusion.reference} terminée : {summary}",
+                kind="diffusion_done",
+                key=f"{diffusion.reference}:done",
+                now=now,
+            )
 
     # --- confirmations ----------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from bot.drills.models import (
 from bot.models import OutboxMessageRow
 from bot.outbox import OutgoingMessage, enqueue
 from escalation.context import PagingContext
-from escalation.paging import notify
+from escalation.paging import notify, notify_officers
 
 if TYPE_CHECKING:
     from bot.diffusion.service import Diffusions
@@ -338,14 +338,12 @@ class ContactChecks:
             async with self.db.transaction() as session:
                 with contextlib.suppress(PlannedElsewhere):
                     await record(session, None)
-                for officer in self.config.officers():
-                    notify(
-                        session, self.ctx, officer,
-                        f"{BANNER} — Test de joignabilité des partenaires « {schedule.id} » non envoyé : "
-                        f"{exc.message}",
-                        kind="partner_check_failed", signal_id=None, key=f"partners:{check.id}", now=now,
-                        data={"exercise": True},
-                    )  # fmt: skip
+                notify_officers(
+                    session, self.ctx,
+                    f"{BANNER} — Test de joignabilité des partenaires « {schedule.id} » non envoyé : "
+                    f"{exc.message}",
+                    kind="partner_check_failed", key=f"partners:{check.id}", now=now, data={"exercise": True},
+                )  # fmt: skip
 
     async def _finish_due(self, now: datetime) -> int:
         """Running checks past their deadline, or with no probe left waiting: reported."""

@@ -33,7 +33,7 @@ from bot.intake import IntakeService, Origin, SignalDraft
 from bot.models import OutboxMessageRow, PageRow, SignalEventRow, SignalRow
 from bot.outbox import OutgoingMessage, enqueue
 from escalation.context import PagingContext
-from escalation.paging import notify
+from escalation.paging import notify_officers
 
 
 @dataclass(frozen=True)
@@ -189,16 +189,14 @@ class Drills:
                 if drill.window_end is not None and now > drill.window_end:
                     drill.state, drill.ended_at = DrillState.MISSED.value, now
                     session.add(drill)
-                    for officer in self.config.officers():
-                        notify(
-                            session, self.ctx, officer,
-                            f"EXERCICE EXERCICE EXERCICE — Exercice « {drill.title} » ({drill.schedule_id}) "
-                            "manqué : le service était "
-                            "arrêté pendant toute sa fenêtre (jusqu'au "
-                            f"{self.ctx.local_day(drill.window_end)}).",
-                            kind="drill_missed", signal_id=None, key=f"drill:{drill.id}:missed", now=now,
-                            data={"exercise": True},
-                        )  # fmt: skip
+                    notify_officers(
+                        session, self.ctx,
+                        f"EXERCICE EXERCICE EXERCICE — Exercice « {drill.title} » ({drill.schedule_id}) "
+                        "manqué : le service était "
+                        "arrêté pendant toute sa fenêtre (jusqu'au "
+                        f"{self.ctx.local_day(drill.window_end)}).",
+                        kind="drill_missed", key=f"drill:{drill.id}:missed", now=now, data={"exercise": True},
+                    )  # fmt: skip
                     continue
                 drill.state, drill.started_at = DrillState.RUNNING.value, now
                 session.add(drill)
@@ -287,11 +285,10 @@ class Drills:
             drill.state, drill.ended_at = DrillState.DONE.value, now
             session.add(drill)
             text = report.text(self.ctx, drill)
-            for officer in self.config.officers():
-                notify(
-                    session, self.ctx, officer, text, kind="drill_report", signal_id=drill.signal_id,
-                    key=f"drill:{drill.id}:report", now=now, data={"exercise": True},
-                )  # fmt: skip
+            notify_officers(
+                session, self.ctx, text, kind="drill_report", signal_id=drill.signal_id,
+                key=f"drill:{drill.id}:report", now=now, data={"exercise": True},
+            )  # fmt: skip
         if self.config.drills.report_to:
             await self._mail_report(drill_id, now)
         return 1
