@@ -36,20 +36,17 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from common import free_port, percentile  # noqa: E402  (bench/common.py)
+
 from tests.fakes.smtp import FakeSmtp  # noqa: E402
 from tests.fakes.twilio import FakeTwilio  # noqa: E402
-from tests.support import AsgiServer, free_port  # noqa: E402
+from tests.support import AsgiServer  # noqa: E402
 
 VIGIE = str(Path(sys.executable).with_name("vigie"))
 TOKEN = "bench-token"
 SID, AUTH_TOKEN = "AC" + "b" * 32, "bench-twilio-token"
 DESK = "+33612000000"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def phone(n: int) -> str:

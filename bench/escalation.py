@@ -33,6 +33,7 @@ import asyncpg
 import httpx
 import sqlalchemy as sa
 import yaml
+from common import percentile  # bench/common.py
 from sqlalchemy.ext.asyncio import create_async_engine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,11 +60,6 @@ CONFIG = {
     "ladders": [],
     "channels": {"console": {"enabled": True}},
 }
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 class Service:
@@ -251,11 +247,11 @@ async def run_backend(backend: str, ladders: int, wait: str, down_seconds: float
             "ladders": ladders,
             "intake_rate": rate,
             "p50": statistics.median(steady),
-            "p99": pct(steady, 0.99),
+            "p99": percentile(steady, 0.99),
             "max": max(steady),
             "steps": len(steady),
             "after_p50": statistics.median(after) if after else float("nan"),
-            "after_p99": pct(after, 0.99),
+            "after_p99": percentile(after, 0.99),
             "after_max": max(after) if after else float("nan"),
             "after_steps": len(after),
             "missed": ladders * 3 - delivered,

@@ -37,36 +37,12 @@ from typing import Any
 import asyncpg
 import httpx
 import yaml
+from common import free_port, percentile, wait_up
 
 REPO = Path(__file__).resolve().parent.parent
 VIGIE = str(Path(sys.executable).with_name("vigie"))
 TOKEN = "bench-token"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_up(base: str) -> None:
-    async with httpx.AsyncClient(base_url=base) as client:
-        for _ in range(400):
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("vigie serve did not come up")
 
 
 def cpu_seconds(pid: int) -> float:

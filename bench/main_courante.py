@@ -38,6 +38,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from common import percentile  # noqa: E402  (bench/common.py)
+
 from bot.crisis.chain import GENESIS, entry_hash  # noqa: E402
 from bot.crisis.export import load_record, to_csv, to_pdf  # noqa: E402
 from bot.crisis.models import EntryRow  # noqa: E402
@@ -49,11 +51,6 @@ VIGIE = str(Path(sys.executable).with_name("vigie"))
 TOKEN = "bench-token"
 SLACK_TOKEN, SIGNING = "xoxb-bench", "bench-signing-secret-0123456789"
 MEMBER = "U0CHLOE01"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def config(slack_url: str) -> dict[str, object]:
