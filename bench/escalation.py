@@ -33,7 +33,7 @@ import asyncpg
 import httpx
 import sqlalchemy as sa
 import yaml
-from common import percentile  # bench/common.py
+from common import percentile, wait_up  # bench/common.py
 from sqlalchemy.ext.asyncio import create_async_engine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,15 +84,7 @@ class Service:
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
             )
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as client:
-            for _ in range(600):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise RuntimeError("vigie serve did not come up")
+        await wait_up(f"http://127.0.0.1:{self.port}", within=30)
 
     async def kill9(self) -> None:
         assert self.proc is not None

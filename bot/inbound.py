@@ -238,7 +238,7 @@ class Inbound:
         """A message posted in a room: in a crisis room, it becomes one main-courante entry
         (a typed command: an entry of that type), and a command in it runs; None elsewhere."""
         room = (message.platform, message.room_id)
-        reference = await self._crisis_of_room(room)
+        reference = await self.crisis_of_room(room)
         if reference is None:
             return None
         parsed = parse_command(message.text)
@@ -335,7 +335,7 @@ class Inbound:
         said = t("crisis.logged_in", lang, number=entry.number, reference=reference)
         return Reply(said, changed=True, reference=reference)
 
-    async def _crisis_of_room(self, room: tuple[str, str]) -> str | None:
+    async def crisis_of_room(self, room: tuple[str, str]) -> str | None:
         """The crisis a room belongs to (remembered: a room never changes crisis)."""
         if room in self._rooms:
             return self._rooms[room]
@@ -346,15 +346,8 @@ class Inbound:
         self._rooms[room] = crisis.reference
         return crisis.reference
 
-    async def crisis_of_room(self, room: tuple[str, str]) -> str | None:
-        """The reference of the crisis whose room this (platform, room id) is, if any."""
-        return await self._crisis_of_room(room)
-
     async def is_crisis_room(self, room: tuple[str, str]) -> bool:
-        return await self._crisis_of_room(room) is not None
-
-    async def _is_crisis_room(self, room: tuple[str, str]) -> bool:
-        return await self._crisis_of_room(room) is not None
+        return await self.crisis_of_room(room) is not None
 
     async def room_change(self, message: RoomMessage, original_key: str, deleted: bool = False) -> bool:
         """An edit (a correction entry with the new text) or a deletion (an entry that says so and
@@ -412,7 +405,7 @@ class Inbound:
         if parsed is not None and parsed.name in CRISIS_COMMANDS:
             speaker = Speaker(person_id, origin.channel.value, room)
             answer = await self.crisis_command(parsed.name, parsed.args, speaker)
-            return replace(answer, room=room is not None and await self._is_crisis_room(room))
+            return replace(answer, room=room is not None and await self.is_crisis_room(room))
         asked = self._retex.question_of(replied_text) if parsed is None else None
         if asked is not None:  # a reply to a RETEX question is its answer, never a new signal
             reference, question = asked

@@ -18,12 +18,11 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import structlog
@@ -145,14 +144,10 @@ class MatrixAdapter:
         self._pruned = 0.0
 
     @property
-    def ready(self) -> bool:
-        """This instance holds the Matrix lease and has synced: it can deliver."""
-        return self._leading and self._ready
-
-    @property
     def serving(self) -> bool:
-        """Whether this instance's dispatcher should claim Matrix messages (bot.channels)."""
-        return self.ready
+        """This instance holds the Matrix lease and has synced: it delivers, and its dispatcher
+        claims the Matrix messages (bot.channels)."""
+        return self._leading and self._ready
 
     @property
     def client(self) -> AsyncClient:
@@ -395,15 +390,13 @@ class MatrixAdapter:
         crisis = await self._crisis_room(room.room_id)
         if crisis:
             at = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
-            text = f"[{UNREADABLE} — envoyé par {event.sender} le {self.core_local(at)}]"
+            local = at.astimezone(self.core.config.desk.zone)
+            text = f"[{UNREADABLE} — envoyé par {event.sender} le {local:%d/%m/%Y %H:%M:%S}]"
             await self.core.inbound.room_message(self._room_message(room.room_id, event, text))
         else:
             await self._say(
                 room.room_id, f"Vigie n'a pas pu lire votre message chiffré ({UNREADABLE}) : renvoyez-le."
             )
-
-    def core_local(self, at: datetime) -> str:
-        return at.astimezone(ZoneInfo(self.core.config.desk.timezone)).strftime("%d/%m/%Y %H:%M:%S")
 
     async def _crisis_room(self, room_id: str) -> bool:
         return await self.core.inbound.is_crisis_room(("matrix", room_id))
@@ -433,9 +426,7 @@ class MatrixAdapter:
         if person is None:
             await self._say(room.room_id, UNKNOWN_USER, reply_to=event.event_id)
             return
-        text = _text(event).strip()
-        if text.startswith("!"):  # Matrix clients swallow unknown slash commands
-            text = "/" + text[1:]
+        text = _command(_text(event).strip())
         replied = (_relation(event).get("m.in_reply_to") or {}).get("event_id")
         page = (
             await find_by_provider_id(self.core.db, "matrix", provider_id(room.room_id, str(replied)))
@@ -528,9 +519,7 @@ class MatrixAdapter:
                 original,
             )
             return
-        text = _text(event)
-        if text.startswith("!"):
-            text = "/" + text[1:]
+        text = _command(_text(event))
         reply = await inbound.room_message(self._room_message(room_id, event, text))
         if reply is not None and reply.text:
             await self._say(room_id, reply.text, reply_to=event.event_id)
@@ -541,8 +530,7 @@ class MatrixAdapter:
         """Send one event; its id. Raises MatrixDown for what a retry may fix."""
         client = self.client
         if self.encrypted:
-            if room_id not in client.rooms:
-                await self._wait_room(room_id)
+            await self._await_members(room_id)  # a room just made: until the sync brings it
             await self._members_keys(room_id)
         try:
             sent = await client.room_send(
@@ -569,9 +557,9 @@ class MatrixAdapter:
                 return
             await asyncio.sleep(0.05)
 
-    async def _await_members(self, room_id: str, users: list[str], wait: float = 10.0) -> None:
-        """Until the sync shows these people in the room (invited or joined): the room key of an
-        encrypted room is only shared with the members this client knows of."""
+    async def _await_members(self, room_id: str, users: Sequence[str] = (), wait: float = 10.0) -> None:
+        """Until the sync shows the room, and these people in it (invited or joined): the room
+        key of an encrypted room is only shared with the members this client knows of."""
         if not self.encrypted:
             return
         deadline = time.monotonic() + wait
@@ -581,11 +569,6 @@ class MatrixAdapter:
                 return
             await self._next_sync(deadline)
         log.warning("matrix_members_not_synced", room=room_id, users=users)
-
-    async def _wait_room(self, room_id: str, wait: float = 10.0) -> None:
-        deadline = time.monotonic() + wait
-        while room_id not in self.client.rooms and time.monotonic() < deadline:
-            await self._next_sync(deadline)
 
     async def _next_sync(self, deadline: float) -> None:
         async with self._tick:
@@ -605,7 +588,7 @@ class MatrixAdapter:
             log.warning("matrix_answer_failed", room=room_id, error=str(exc))
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
-        if not self.ready:
+        if not self.serving:
             return DeliveryResult(DeliveryOutcome.TRANSIENT, error=NOT_LEADER, retry_after=2)
         details = MessageDetails.of(message)
         try:
@@ -814,6 +797,11 @@ def _preset(name: str) -> Any:
 def _text(event: RoomMessage) -> str:
     body = getattr(event, "body", None)
     return str(body) if body is not None else str(_content(event).get("body", ""))
+
+
+def _command(text: str) -> str:
+    """``!signal …`` is ``/signal …``: Matrix clients swallow the slash commands they do not know."""
+    return "/" + text[1:] if text.startswith("!") else text
 
 
 def _with_body(text: str, event: RoomMessage) -> str:

@@ -125,7 +125,7 @@ async def vigie_on(
         async with server.client() as client:
             desk = DutyDesk(server, client, clock)
             adapter = next(a for a in server.vigie.adapters if a.name == "matrix")
-            await eventually(lambda: adapter.ready, 20)  # type: ignore[attr-defined]
+            await eventually(lambda: adapter.serving, 20)  # type: ignore[attr-defined]
             yield desk
 
 
@@ -409,12 +409,12 @@ async def test_with_two_instances_one_syncs_and_the_other_takes_over_when_it_sto
                 adapters = [
                     next(a for a in server.vigie.adapters if a.name == "matrix") for server in (first, second)
                 ]
-                await eventually(lambda: any(a.ready for a in adapters), 20)  # type: ignore[attr-defined]
-                assert [a.ready for a in adapters] == [True, False]  # type: ignore[attr-defined]
+                await eventually(lambda: any(a.serving for a in adapters), 20)  # type: ignore[attr-defined]
+                assert [a.serving for a in adapters] == [True, False]  # type: ignore[attr-defined]
                 await david.say(room, "Premier signal, deux instances")
                 await david.expect("PFR-2026-000001", within=20)
                 await both.aclose()  # the syncing instance stops; the other holds the lease next
-                await eventually(lambda: adapters[1].ready, 30)  # type: ignore[attr-defined]
+                await eventually(lambda: adapters[1].serving, 30)  # type: ignore[attr-defined]
                 await david.say(room, "Deuxième signal, après la relève")
                 await david.expect("PFR-2026-000002", within=20)
                 async with second.client() as client:

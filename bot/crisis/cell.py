@@ -79,6 +79,12 @@ def function_named(text: str) -> Function | None:
     return next((f for f in CELL_FUNCTIONS if f.value == plain), None)
 
 
+def moderators(crisis: CrisisRow, held: list[CrisisFunctionRow]) -> list[str]:
+    """Who moderates the crisis rooms: the opener and those who lead (décision, pilotage)."""
+    leads = [f.person_id for f in held if f.function in (Function.DECISION.value, Function.PILOTAGE.value)]
+    return [p for p in dict.fromkeys([crisis.opened_by, *leads]) if p]
+
+
 def room_name(reference: str, title: str, opened: datetime) -> str:
     """``crise-2026-11-24-legionellose-ehpad``: ASCII, lowercase, at most 80 characters."""
     folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
@@ -442,7 +448,7 @@ class CrisisCell:
             entry = await self.system_entry(session, crisis, text, now)
             # The room's topic shows who holds what.
             topic = await self.topic(session, crisis)
-            leads = await self.holders(session, crisis, Function.DECISION, Function.PILOTAGE)
+            held = await store.functions(session, crisis.id)
             await self.post_in_rooms(
                 session,
                 crisis,
@@ -450,7 +456,7 @@ class CrisisCell:
                 now,
                 kind="room_topic",
                 key=f"topic:{entry.number}",
-                moderators=[p for p in dict.fromkeys([crisis.opened_by, *leads]) if p],
+                moderators=moderators(crisis, held),
             )
             await self._check_armed(session, crisis, now)
         return CellReply(text, changed=True, reference=crisis.reference)

@@ -23,10 +23,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import RoomChannel, RoomRef
 from bot.crisis import store
-from bot.crisis.cell import CrisisCell
+from bot.crisis.cell import CrisisCell, moderators
 from bot.crisis.due import DueActions
 from bot.crisis.models import CrisisRoomRow, CrisisRow
-from bot.domain import ChannelKind, Function, MessageState
+from bot.domain import ChannelKind, MessageState
 from bot.models import OutboxMessageRow
 from bot.texts import t
 from escalation.paging import notify_officers
@@ -34,7 +34,6 @@ from escalation.paging import notify_officers
 log = structlog.get_logger("vigie.crisis.rooms")
 
 LEASE = timedelta(minutes=2)
-MODERATORS = {Function.DECISION.value, Function.PILOTAGE.value}
 RETRY_MAX = timedelta(minutes=10)
 
 
@@ -189,9 +188,7 @@ class RoomKeeper:
             failed = await adapter.invite(
                 room, addresses, banner=t("exercise.banner", lang) if crisis.is_exercise else ""
             )
-            # The opener and those who lead (décision, pilotage) moderate the room.
-            leads = {crisis.opened_by} | {f.person_id for f in held if f.function in MODERATORS}
-            for person_id in sorted(p for p in leads if p):
+            for person_id in moderators(crisis, held):
                 person = self.cell.config.person(person_id)
                 address = person.address(ChannelKind(row.platform)) if person else None
                 if address:

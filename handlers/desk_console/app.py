@@ -35,7 +35,7 @@ from bot.crisis.export import load_record, to_csv, to_pdf
 from bot.crisis.models import ENTRY_KIND_LABELS_FR, EntryKind, EntryRow
 from bot.domain import CELL_FUNCTIONS, FUNCTION_LABELS_FR, Function, OriginChannel, Severity
 from bot.drills import report as drill_report
-from bot.inbound import Answer
+from bot.inbound import Answer, Reply
 from bot.intake import Origin, SignalDraft
 from bot.models import OutboxMessageRow, RosterOverrideRow, SignalEventRow
 from bot.outbox import OutboxFilter, list_messages
@@ -58,6 +58,11 @@ LEVEL_ORDER = ("titulaire", "suppleant", "cadre")
 STATIC = Path(__file__).parent / "static"
 PUBLIC = (f"{PREFIX}/login", f"{PREFIX}/entrer/", f"{PREFIX}/static/")  # the rest needs a session
 LIVE_POLL = 1.0  # seconds between two looks for something new, per open page
+
+
+def answer_status(reply: Reply) -> int:
+    """Done: 200; refused by the permissions: 403; refused for another reason: 409."""
+    return 200 if reply.ok else 403 if reply.code == "forbidden" else 409
 
 
 class Console:
@@ -95,6 +100,10 @@ class Console:
             age=self.age,
         )
         return HTMLResponse(html, status_code=status)
+
+    def said(self, request: Request, reply: Reply) -> HTMLResponse:
+        """The answer to an action, shown where the page said (« #said »)."""
+        return self.page(request, "_said.html", status=answer_status(reply), text=reply.text, ok=reply.ok)
 
     def age(self, since: datetime) -> str:
         minutes = max(0, int((self.ctx.clock.now() - since).total_seconds() // 60))
@@ -439,10 +448,9 @@ def console_app(vigie: Vigie) -> ASGIApp:
             reply = await inbound.close(person, reference, note.strip() or None, "web")
         else:
             return console.page(request, "message.html", status=404, text=action)
-        status = 200 if reply.ok else 409 if reply.code != "forbidden" else 403
         if request.headers.get("hx-request"):
-            return console.page(request, "_said.html", status=status, text=reply.text, ok=reply.ok)
-        return console.page(request, "message.html", status=status, text=reply.text)
+            return console.said(request, reply)
+        return console.page(request, "message.html", status=answer_status(reply), text=reply.text)
 
     # --- crises -----------------------------------------------------------------------
 
@@ -472,8 +480,7 @@ def console_app(vigie: Vigie) -> ASGIApp:
 
     async def command(request: Request, person: str, name: str, args: str) -> Response:
         reply = await vigie.inbound.crisis_command(name, args, Speaker(person, "web"))
-        status = 200 if reply.ok else 403 if reply.code == "forbidden" else 409
-        return console.page(request, "_said.html", status=status, text=reply.text, ok=reply.ok)
+        return console.said(request, reply)
 
     @app.post("/crises/{reference}/entrees")
     async def add_entry(
@@ -496,8 +503,7 @@ def console_app(vigie: Vigie) -> ASGIApp:
         if reply.ok:  # what is written here is posted in the rooms, as an SMS to the cell is
             await vigie.cell.echo(reference, f"Console — {reply.text}")
             vigie.dispatcher.poke()
-        status = 200 if reply.ok else 403 if reply.code == "forbidden" else 409
-        return console.page(request, "_said.html", status=status, text=reply.text, ok=reply.ok)
+        return console.said(request, reply)
 
     @app.post("/crises/{reference}/role")
     async def assign(
