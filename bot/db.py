@@ -15,6 +15,10 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import normalise_database_url
+from bot.sqlite_inline import BUSY_TIMEOUT_MS, READ_BUSY_TIMEOUT_MS, inline_creator, is_locked
+
+# How long a writer waits for another process (the CLI) to release SQLite's write lock.
+LOCK_WAIT_SECONDS = 30.0
 
 # Errors meaning "the store is unavailable" rather than "this request is wrong".
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -34,7 +38,7 @@ def dialect_insert(dialect: str, table: sa.Table) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
+def _configure_sqlite(engine: AsyncEngine, begin: str, busy_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (below) instead of the driver's deferred BEGIN.
@@ -44,7 +48,7 @@ def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
         # FULL: a receipt is only sent once the signal is on disk, even on power loss.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -98,24 +102,30 @@ class WriteGate:
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_database_url(url)
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
-        if self.url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
+        self.inline = self.url.startswith("sqlite")
+        if self.inline:
+            # Statements run in the loop's thread (bot.sqlite_inline). Writers take the lock up
+            # front (BEGIN IMMEDIATE): a deferred transaction that reads then writes fails at
+            # once with SQLITE_BUSY when another writer got in between. Readers get their own
+            # engine with a deferred BEGIN: in WAL mode they read a snapshot and never wait
+            # for the writers. No pre-ping: a local file does not drop connections.
+            path = sa.engine.make_url(self.url).database or ""
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, echo=echo, async_creator=inline_creator(path, BUSY_TIMEOUT_MS)
+            )
+            _configure_sqlite(self.engine, "BEGIN IMMEDIATE", BUSY_TIMEOUT_MS)
+            self.read_engine = create_async_engine(
+                self.url, echo=echo, async_creator=inline_creator(path, READ_BUSY_TIMEOUT_MS)
+            )
+            _configure_sqlite(self.read_engine, "BEGIN", READ_BUSY_TIMEOUT_MS)
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_timeout=10)
-        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        self.read_engine = self.engine
-        if self.engine.dialect.name == "sqlite":
-            # Writers take the lock up front (BEGIN IMMEDIATE): a deferred transaction that
-            # reads then writes fails at once with SQLITE_BUSY when another writer got in
-            # between. Readers get their own engine with a deferred BEGIN: in WAL mode they
-            # read a snapshot and never wait for the writers.
-            _configure_sqlite(self.engine, "BEGIN IMMEDIATE")
-            self.read_engine = create_async_engine(self.url, **kwargs)
-            _configure_sqlite(self.read_engine, "BEGIN")
+            self.engine = create_async_engine(
+                self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10
+            )
+            self.read_engine = self.engine
         # SQLite has one writer. Within this process, writers queue on a FIFO lock instead of
         # SQLite's busy handler, which sleeps in growing steps and can starve the engine under
-        # load; other processes (the CLI) still wait through busy_timeout.
+        # load; for other processes (the CLI) see _locked_session.
         self._gate = WriteGate(serial=self.engine.dialect.name == "sqlite")
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(
@@ -152,8 +162,38 @@ class Database:
     async def transaction(self, *, background: bool = False) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed on success and rolled back on any error.
         ``background``: bulk work that gives way to every other writer (``WriteGate``)."""
-        async with self._gate.hold(background=background), self._sessions() as session, session.begin():
-            yield session
+        async with self._gate.hold(background=background):
+            if not self.inline:
+                async with self._sessions() as session, session.begin():
+                    yield session
+                return
+            session = await self._locked_session()
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                await session.commit()
+            finally:
+                await session.close()
+
+    async def _locked_session(self) -> AsyncSession:
+        """A session holding SQLite's write lock. While another process (the CLI) holds it,
+        wait here, asleep, rather than in the loop's thread."""
+        deadline = asyncio.get_running_loop().time() + LOCK_WAIT_SECONDS
+        pause = 0.005
+        while True:
+            session = self._sessions()
+            try:
+                await session.connection()  # BEGIN IMMEDIATE
+                return session
+            except sa.exc.OperationalError as exc:
+                await session.close()
+                if not is_locked(exc) or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     async def ping(self) -> bool:
         try:

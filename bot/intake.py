@@ -146,6 +146,9 @@ class IntakeService:
         draft = _printable(draft)
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         self._pending.append((draft, future))
+        # One turn of the loop first: requests already read by the server queue their drafts
+        # too and share this transaction (SQLite's writes do not yield to the loop).
+        await asyncio.sleep(0)
         while not future.done():
             async with self._batch_lock:
                 # Whoever holds the lock writes everything queued meanwhile, ours included.
