@@ -21,6 +21,9 @@ async def test_upgrade_from_empty_database_creates_the_schema_and_is_idempotent(
         await migrate.upgrade(db)
         await migrate.upgrade(db)  # a second start changes nothing
         assert await migrate.current_revision(db) == migrate.head_revision()
+        # The start-up's quick look (no Alembic) knows the newest migration: a new one must
+        # update migrate.HEAD, or every start would skip it.
+        assert migrate.HEAD == migrate.head_revision()
         async with db.engine.connect() as conn:
             tables = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
             # The migrations produce exactly what the models describe.
@@ -72,3 +75,14 @@ async def test_cli_db_upgrade_on_empty_database(db_url: str, tmp_path, monkeypat
     assert f"révision {migrate.head_revision()}" in result.stdout
     current = await run_cli(["db", "current"], db_url)
     assert current.returncode == 0
+
+
+async def test_a_store_one_migration_behind_is_brought_up_to_date_at_start(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        await migrate.upgrade(db, "0012")
+        assert await migrate.current_revision(db) == "0012"
+        await migrate.upgrade(db)  # what `vigie serve` does at start
+        assert await migrate.current_revision(db) == migrate.HEAD
+    finally:
+        await db.dispose()
