@@ -102,8 +102,8 @@ class WriteGate:
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_database_url(url)
-        self.inline = self.url.startswith("sqlite")
-        if self.inline:
+        sqlite = self.url.startswith("sqlite")
+        if sqlite:
             # Statements run in the loop's thread (bot.sqlite_inline). Writers take the lock up
             # front (BEGIN IMMEDIATE): a deferred transaction that reads then writes fails at
             # once with SQLITE_BUSY when another writer got in between. Readers get their own
@@ -111,12 +111,10 @@ class Database:
             # for the writers. No pre-ping: a local file does not drop connections.
             path = sa.engine.make_url(self.url).database or ""
             self.engine: AsyncEngine = create_async_engine(
-                self.url, echo=echo, async_creator=inline_creator(path, BUSY_TIMEOUT_MS)
+                self.url, echo=echo, async_creator=inline_creator(path)
             )
             _configure_sqlite(self.engine, "BEGIN IMMEDIATE", BUSY_TIMEOUT_MS)
-            self.read_engine = create_async_engine(
-                self.url, echo=echo, async_creator=inline_creator(path, READ_BUSY_TIMEOUT_MS)
-            )
+            self.read_engine = create_async_engine(self.url, echo=echo, async_creator=inline_creator(path))
             _configure_sqlite(self.read_engine, "BEGIN", READ_BUSY_TIMEOUT_MS)
         else:
             self.engine = create_async_engine(
@@ -125,8 +123,8 @@ class Database:
             self.read_engine = self.engine
         # SQLite has one writer. Within this process, writers queue on a FIFO lock instead of
         # SQLite's busy handler, which sleeps in growing steps and can starve the engine under
-        # load; for other processes (the CLI) see _locked_session.
-        self._gate = WriteGate(serial=self.engine.dialect.name == "sqlite")
+        # load; for other processes (the CLI) see _begun_session.
+        self._gate = WriteGate(serial=sqlite)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(
             self.read_engine, class_=AsyncSession, expire_on_commit=False
@@ -163,11 +161,7 @@ class Database:
         """A session whose work is committed on success and rolled back on any error.
         ``background``: bulk work that gives way to every other writer (``WriteGate``)."""
         async with self._gate.hold(background=background):
-            if not self.inline:
-                async with self._sessions() as session, session.begin():
-                    yield session
-                return
-            session = await self._locked_session()
+            session = await self._begun_session()
             try:
                 yield session
             except BaseException:
@@ -178,17 +172,18 @@ class Database:
             finally:
                 await session.close()
 
-    async def _locked_session(self) -> AsyncSession:
-        """A session holding SQLite's write lock. While another process (the CLI) holds it,
-        wait here, asleep, rather than in the loop's thread."""
+    async def _begun_session(self) -> AsyncSession:
+        """A session whose transaction has begun: on SQLite, holding the write lock (BEGIN
+        IMMEDIATE). While another process (the CLI) holds it, wait here, asleep, rather than
+        in the loop's thread."""
         deadline = asyncio.get_running_loop().time() + LOCK_WAIT_SECONDS
         pause = 0.005
         while True:
             session = self._sessions()
             try:
-                await session.connection()  # BEGIN IMMEDIATE
+                await session.connection()  # BEGIN (IMMEDIATE on SQLite)
                 return session
-            except sa.exc.OperationalError as exc:
+            except BaseException as exc:
                 await session.close()
                 if not is_locked(exc) or asyncio.get_running_loop().time() > deadline:
                     raise

@@ -80,13 +80,14 @@ class InlineConnection(aiosqlite.Connection):
         return self._connect().__await__()  # no thread to start
 
 
-def inline_creator(path: str, busy_ms: int) -> Callable[[], Any]:
-    """An ``async_creator`` for ``create_async_engine``: a new inline connection to ``path``."""
+def inline_creator(path: str) -> Callable[[], Any]:
+    """An ``async_creator`` for ``create_async_engine``: a new inline connection to ``path``
+    (its busy timeout is set by ``bot.db`` on connect, with the other pragmas)."""
 
     async def create() -> InlineConnection:
         def connector() -> sqlite3.Connection:
             # check_same_thread off: the pool may close a connection from the GC elsewhere.
-            return sqlite3.connect(path, timeout=busy_ms / 1000, check_same_thread=False)
+            return sqlite3.connect(path, check_same_thread=False)
 
         return await InlineConnection(connector)
 
@@ -94,5 +95,7 @@ def inline_creator(path: str, busy_ms: int) -> Callable[[], Any]:
 
 
 def is_locked(exc: BaseException) -> bool:
-    """SQLite's « database is locked »: another process holds the write lock."""
-    return "database is locked" in str(exc) or "database is busy" in str(exc)
+    """SQLITE_BUSY (« database is locked »): another process holds the write lock."""
+    orig = getattr(exc, "orig", exc)  # SQLAlchemy's error wraps the driver's
+    code = getattr(orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY  # extended codes included
