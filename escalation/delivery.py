@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import case, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, wait_exponential
@@ -34,7 +36,7 @@ from bot.domain import ChannelKind, Function, MessageState
 from bot.history import add_event
 from bot.logging_setup import slow
 from bot.metrics import Metrics
-from bot.models import OutboxMessageRow, table_of
+from bot.models import OutboxMessageRow, SignalEventRow, table_of
 from bot.texts import t
 from escalation.context import PagingContext
 from escalation.paging import notify
@@ -52,6 +54,11 @@ MERGE_SEPARATOR = "\n\n———\n"
 # An exercise message to someone a real message is reaching in the same round waits this long:
 # the real page is seen first, and alone.
 EXERCISE_YIELD = timedelta(seconds=30)
+# How long an answer may wait for others to share its write (a crash meanwhile leaves the message
+# uncertain, failed over to the person's next channel: never sent twice on the same one).
+RECORD_WITHIN = 0.02
+# What a provider's acceptance makes of a message.
+_ACCEPTED = {DeliveryOutcome.DELIVERED: MessageState.DELIVERED, DeliveryOutcome.SENT: MessageState.SENT}
 
 
 def _last_result(state: RetryCallState) -> DeliveryResult:
@@ -152,17 +159,29 @@ class OutboxDispatcher:
         unsent: list[OutboxMessageRow] = []
         answers: list[tuple[int, DeliveryResult]] = []
         writing = asyncio.Lock()
+        flusher: asyncio.Task[None] | None = None
 
-        async def record(message_id: int, result: DeliveryResult) -> None:
-            # Group commit: whoever holds the lock writes every answer that came meanwhile, so
-            # eight mails in flight make one transaction, not eight; each sender still waits for
-            # its answer to be stored before sending that person's next message.
-            answers.append((message_id, result))
+        async def flush() -> None:
+            # Group commit: whoever holds the lock writes every answer that came meanwhile.
             async with writing:
                 if answers:
                     batch = answers[:]
                     answers.clear()
                     await self._record(batch)
+
+        async def flush_soon() -> None:
+            await asyncio.sleep(RECORD_WITHIN)
+            await flush()
+
+        async def record(message_id: int, result: DeliveryResult) -> None:
+            nonlocal flusher
+            answers.append((message_id, result))
+            if self.diffusion:  # stored before the next is tried: at most one uncertain partner
+                await flush()
+            elif flusher is None or flusher.done():
+                # An answer waits a moment for the others': a burst of pages makes one
+                # transaction every RECORD_WITHIN, not one a page.
+                flusher = asyncio.create_task(flush_soon())
 
         async def send_in_order(rows: list[OutboxMessageRow]) -> None:
             for index, row in enumerate(rows):
@@ -179,6 +198,13 @@ class OutboxDispatcher:
         outcomes = await asyncio.gather(
             *(send_in_order(rows) for rows in queues.values()), return_exceptions=True
         )
+        try:
+            await flush()  # every answer is stored when the round ends
+        finally:
+            if flusher is not None:
+                flusher.cancel()  # sleeping, or past its write (the lock above waited for it)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
         if unsent:
             await self._release(unsent)
         for outcome in outcomes:  # the store went away mid-round: the caller's to handle
@@ -208,20 +234,19 @@ class OutboxDispatcher:
         """When this lane's next queued message may leave (a paced SMS, a retry's back-off)."""
         if not self.pace:
             return None  # the others are woken when something is queued, and poll
+        table = table_of(OutboxMessageRow)
         try:
-            async with self.db.read_session() as session:
-                found = (
-                    await session.exec(
-                        select(sa.func.min(OutboxMessageRow.not_before)).where(
-                            OutboxMessageRow.state == MessageState.PENDING.value,
-                            OutboxMessageRow.kind == DIFFUSION,
-                            col(OutboxMessageRow.channel).in_(list(self.only or self.channels)),
-                            col(OutboxMessageRow.not_before) > self.clock.now(),  # due ones: the pace's
-                        )
-                    )
-                ).one()
+            row = await self.db.read_first(
+                sa.select(sa.func.min(table.c.not_before)).where(
+                    table.c.state == MessageState.PENDING.value,
+                    table.c.kind == DIFFUSION,
+                    table.c.channel.in_(list(self.only or self.channels)),
+                    table.c.not_before > self.clock.now(),  # due ones: the pace's
+                )
+            )
         except UNAVAILABLE_ERRORS:
             return None
+        found = row[0] if row is not None else None
         return utc(found) if found is not None else None
 
     # --- claiming ----------------------------------------------------------------
@@ -259,11 +284,12 @@ class OutboxDispatcher:
 
     def _due(self, open_channels: list[str], now: datetime) -> list[Any]:
         """What this lane may claim now."""
+        table = table_of(OutboxMessageRow)
         return [
-            OutboxMessageRow.state == MessageState.PENDING.value,
-            col(OutboxMessageRow.channel).in_(open_channels),
-            (OutboxMessageRow.kind == DIFFUSION) if self.diffusion else (OutboxMessageRow.kind != DIFFUSION),
-            or_(col(OutboxMessageRow.not_before).is_(None), col(OutboxMessageRow.not_before) <= now),
+            table.c.state == MessageState.PENDING.value,
+            table.c.channel.in_(open_channels),
+            (table.c.kind == DIFFUSION) if self.diffusion else (table.c.kind != DIFFUSION),
+            or_(table.c.not_before.is_(None), table.c.not_before <= now),
         ]
 
     async def _anything_due(self, open_channels: list[str], now: datetime) -> bool:
@@ -272,10 +298,9 @@ class OutboxDispatcher:
         nobody: no need to look first."""
         if self.db.is_postgres:
             return True
-        async with self.db.read_session() as session:
-            return (
-                await session.exec(select(OutboxMessageRow.id).where(*self._due(open_channels, now)).limit(1))
-            ).first() is not None
+        table = table_of(OutboxMessageRow)
+        found = await self.db.read_first(sa.select(table.c.id).where(*self._due(open_channels, now)).limit(1))
+        return found is not None
 
     async def _claim(self, now: datetime) -> tuple[int, list[OutboxMessageRow]]:
         external: list[OutboxMessageRow] = []
@@ -447,21 +472,92 @@ class OutboxDispatcher:
         return await retrying(self._safe_deliver, row)
 
     async def _record(self, results: list[tuple[int, DeliveryResult]]) -> None:
-        """The providers' answers, into the store in one transaction."""
+        """The providers' answers, into the store in one transaction. Accepted messages (nearly
+        all) are written with three Core statements whatever their number; a failure takes the
+        full path (back-off, failover, warnings) on the loaded row."""
         outcome = dict(results)
+        table = table_of(OutboxMessageRow)
         async with self.db.transaction(background=self.background) as session:
-            rows = (
-                await session.exec(
-                    select(OutboxMessageRow)
-                    .where(col(OutboxMessageRow.id).in_(outcome))
-                    .order_by(col(OutboxMessageRow.id))
-                )
-            ).all()
+            conn = await session.connection()
+            # Only messages still ours: the sweep may have called one uncertain meanwhile.
+            still = sa.select(
+                table.c.id, table.c.page_id, table.c.signal_id, table.c.recipient_person_id,
+                table.c.channel, table.c.kind, table.c.is_exercise,
+            ).where(table.c.id.in_(outcome), table.c.state == MessageState.SENDING.value)  # fmt: skip
+            if self.db.is_postgres:
+                still = still.with_for_update()
+            live = (await conn.execute(still.order_by(table.c.id))).all()
             now = self.clock.now()
-            for row in rows:
-                if row.state == MessageState.SENDING:
+            accepted = [r for r in live if outcome[r.id].outcome in _ACCEPTED]
+            if accepted:
+                await self._record_accepted(conn, accepted, outcome, now)
+            failed = [r.id for r in live if outcome[r.id].outcome not in _ACCEPTED]
+            if failed:
+                rows = (
+                    await session.exec(
+                        select(OutboxMessageRow)
+                        .where(col(OutboxMessageRow.id).in_(failed))
+                        .order_by(col(OutboxMessageRow.id))
+                    )
+                ).all()
+                for row in rows:
                     assert row.id is not None
                     await self._apply(session, row, outcome[row.id], now)
+
+    async def _record_accepted(
+        self, conn: AsyncConnection, rows: list[Any], outcome: dict[int, DeliveryResult], now: datetime
+    ) -> None:
+        """What ``_apply`` does for a message the provider took, for many at once."""
+        table = table_of(OutboxMessageRow)
+        stamp = table.c.sent_at.type
+        await conn.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("message_id"))
+            .values(
+                state=sa.bindparam("new_state"),
+                provider_id=sa.func.coalesce(
+                    sa.bindparam("new_provider_id", type_=sa.String), table.c.provider_id
+                ),
+                claimed_at=None,
+                sent_at=sa.func.coalesce(table.c.sent_at, sa.bindparam("now", type_=stamp)),
+                delivered_at=sa.func.coalesce(sa.bindparam("delivered", type_=stamp), table.c.delivered_at),
+            ),
+            [
+                {
+                    "message_id": row.id,
+                    "new_state": _ACCEPTED[outcome[row.id].outcome].value,
+                    "new_provider_id": outcome[row.id].provider_id,
+                    "now": now,
+                    "delivered": now if outcome[row.id].outcome is DeliveryOutcome.DELIVERED else None,
+                }
+                for row in rows
+            ],
+        )
+        events = []
+        for row in rows:
+            result = outcome[row.id].outcome
+            if self.metrics is not None:
+                self.metrics.messages_sent.labels(
+                    row.channel, row.kind, "true" if row.is_exercise else "false"
+                ).inc()
+            log.info("delivery", message_id=row.id, channel=row.channel, kind=row.kind, outcome=result.value)
+            if row.page_id is not None and row.signal_id is not None:
+                events.append(
+                    {
+                        "signal_id": row.signal_id,
+                        "at": now,
+                        "kind": "delivered" if result is DeliveryOutcome.DELIVERED else "sent",
+                        "actor": row.recipient_person_id,
+                        "channel": row.channel,
+                        "message": self._delivered_text(row.recipient_person_id, row.channel),
+                        "data": {"message_id": row.id},
+                    }
+                )
+        if events:
+            await conn.execute(sa.insert(table_of(SignalEventRow)), events)
+
+    def _delivered_text(self, person_id: str | None, channel: str) -> str:
+        return t("event.delivered", self.ctx.lang, name=self.ctx.name(person_id), channel=channel)
 
     async def _apply(
         self, session: AsyncSession, row: OutboxMessageRow, result: DeliveryResult, now: datetime
@@ -529,12 +625,7 @@ class OutboxDispatcher:
             session,
             row.signal_id,
             kind,
-            t(
-                "event.delivered",
-                self.ctx.lang,
-                name=self.ctx.name(row.recipient_person_id),
-                channel=row.channel,
-            ),
+            self._delivered_text(row.recipient_person_id, row.channel),
             now,
             actor=row.recipient_person_id,
             channel=row.channel,

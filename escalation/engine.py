@@ -18,6 +18,7 @@ import structlog
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.clock import utc
 from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import RunState, TimerState
 from bot.history import add_event
@@ -117,10 +118,10 @@ class EscalationEngine:
 
     # --- timers ------------------------------------------------------------------
 
-    async def run_due(self) -> int:
+    async def run_due(self, *, probe: bool = True) -> int:
         """Fire every timer due now (one batch); returns how many were handled."""
         now = self.ctx.clock.now()
-        if not await self._anything_due(now):
+        if probe and not await self._anything_due(now):
             return 0
         started = time.perf_counter()
         try:
@@ -139,13 +140,13 @@ class EscalationEngine:
         PostgreSQL's batch query skips locked rows and blocks nobody: no need to look first."""
         if self.db.is_postgres:
             return True
-        async with self.db.read_session() as session:
-            stmt = (
-                select(TimerRow.id)
-                .where(TimerRow.state == TimerState.PENDING, col(TimerRow.due_at) <= now)
-                .limit(1)
-            )
-            return (await session.exec(stmt)).first() is not None
+        table = table_of(TimerRow)
+        found = await self.db.read_first(
+            sa.select(table.c.id)
+            .where(table.c.state == TimerState.PENDING.value, table.c.due_at <= now)
+            .limit(1)
+        )
+        return found is not None
 
     async def _run_batch(self, now: datetime, careful: bool) -> int:
         async with self.db.transaction() as session:
@@ -302,41 +303,37 @@ class EscalationEngine:
 
     async def next_due(self) -> float | None:
         """Seconds until the earliest pending timer, if any."""
-        async with self.db.read_session() as session:
-            due = (
-                await session.exec(
-                    select(TimerRow.due_at)
-                    .where(TimerRow.state == TimerState.PENDING)
-                    .order_by(col(TimerRow.due_at))
-                    .limit(1)
-                )
-            ).first()
-        if due is None:
+        table = table_of(TimerRow)
+        found = await self.db.read_first(
+            sa.select(table.c.due_at)
+            .where(table.c.state == TimerState.PENDING.value)
+            .order_by(table.c.due_at)
+            .limit(1)
+        )
+        if found is None:
             return None
-        return (due - self.ctx.clock.now()).total_seconds()
+        return (utc(found[0]) - self.ctx.clock.now()).total_seconds()
 
     async def run_forever(
         self, poll_seconds: float = 0.5, after_round: Callable[[], None] | None = None
     ) -> None:
         while True:
-            try:
-                handled = await self.run_due()
-            except UNAVAILABLE_ERRORS:
-                log.warning("engine_store_unavailable")
-                handled = 0
-                await asyncio.sleep(poll_seconds)
-            except Exception:  # a bug in one round must not stop every ladder for good
-                log.exception("engine_round_failed")
-                handled = 0
-                await asyncio.sleep(poll_seconds)
-            if handled:
-                if after_round is not None:
-                    after_round()
-                continue
+            # Cleared before looking: a signal accepted during the round pokes the next one.
             self._wake.clear()
+            wait: float | None = None
             try:
                 wait = await self.next_due()
+                if wait is not None and wait <= 0:  # the look-up served as run_due's probe
+                    if await self.run_due(probe=False):
+                        if after_round is not None:
+                            after_round()
+                        continue
+                    # Due but taken (another instance's batch, a run being acknowledged).
+                    wait = min(poll_seconds, 0.05)
             except UNAVAILABLE_ERRORS:
+                log.warning("engine_store_unavailable")
+            except Exception:  # a bug in one round must not stop every ladder for good
+                log.exception("engine_round_failed")
                 wait = None
             # Other instances may add timers: never sleep longer than the poll interval.
             timeout = poll_seconds if wait is None else min(poll_seconds, max(0.0, wait))
