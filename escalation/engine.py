@@ -150,7 +150,13 @@ class EscalationEngine:
 
     async def _run_batch(self, now: datetime, careful: bool) -> int:
         async with self.db.transaction() as session:
-            due = select(TimerRow).where(TimerRow.state == TimerState.PENDING, col(TimerRow.due_at) <= now)
+            # Each due timer with its run and signal, in one query.
+            due = (
+                select(TimerRow, LadderRunRow, SignalRow)
+                .join(LadderRunRow, col(LadderRunRow.id) == TimerRow.run_id)
+                .join(SignalRow, col(SignalRow.id) == LadderRunRow.signal_id)
+                .where(TimerRow.state == TimerState.PENDING, col(TimerRow.due_at) <= now)
+            )
             # Mostly the oldest first; but a quarter of each batch goes to the most recently due,
             # so that during a catch-up (a restart after an outage, thousands overdue) a step
             # falling due now does not queue behind the whole backlog.
@@ -158,43 +164,30 @@ class EscalationEngine:
             oldest_stmt = due.order_by(col(TimerRow.due_at), col(TimerRow.id)).limit(self.batch - newest)
             newest_stmt = due.order_by(col(TimerRow.due_at).desc(), col(TimerRow.id).desc()).limit(newest)
             if self.db.is_postgres:
-                oldest_stmt = oldest_stmt.with_for_update(skip_locked=True)
-                newest_stmt = newest_stmt.with_for_update(skip_locked=True)
-            picked = {t.id: t for t in (await session.exec(oldest_stmt)).all()}
-            if len(picked) == self.batch - newest:  # a backlog: the newest too (else all are in)
-                picked.update({t.id: t for t in (await session.exec(newest_stmt)).all()})
-            timers = sorted(picked.values(), key=lambda t: (t.due_at, t.id or 0))
-            if not timers:
-                return 0
-            await load_overrides(session, self.ctx, now)  # /relais decided since the last batch
-            run_stmt = select(LadderRunRow).where(col(LadderRunRow.id).in_({t.run_id for t in timers}))
-            if self.db.is_postgres:
                 # Never wait for a run an acknowledgement is holding: its timer stays due and
                 # is looked at again on the next round, once that transaction has decided.
-                run_stmt = run_stmt.with_for_update(skip_locked=True)
-            runs = {r.id: r for r in (await session.exec(run_stmt)).all()}
-            signal_ids = {r.signal_id for r in runs.values()}
-            signals = {
-                s.id: s
-                for s in (
-                    await session.exec(select(SignalRow).where(col(SignalRow.id).in_(signal_ids)))
-                ).all()
-            }
+                lock = {"skip_locked": True, "of": [TimerRow, LadderRunRow]}
+                oldest_stmt = oldest_stmt.with_for_update(**lock)  # type: ignore[arg-type]
+                newest_stmt = newest_stmt.with_for_update(**lock)  # type: ignore[arg-type]
+            picked = {t.id: (t, r, s) for t, r, s in (await session.exec(oldest_stmt)).all()}
+            if len(picked) == self.batch - newest:  # a backlog: the newest too (else all are in)
+                picked.update({t.id: (t, r, s) for t, r, s in (await session.exec(newest_stmt)).all()})
+            if not picked:
+                return 0
+            due_timers = sorted(picked.values(), key=lambda trs: (trs[0].due_at, trs[0].id or 0))
+            await load_overrides(session, self.ctx, now)  # /relais decided since the last batch
             plans: list[StepPlan] = []
             handled = 0
-            for timer in timers:
-                run = runs.get(timer.run_id)
-                if run is None:
-                    continue
+            for timer, run, signal in due_timers:
                 handled += 1
                 if not careful:
-                    plan = self._fire(session, timer, run, signals[run.signal_id], now)
+                    plan = self._fire(session, timer, run, signal, now)
                     if plan is not None:
                         plans.append(plan)
                     continue
                 try:
                     async with session.begin_nested():
-                        plan = self._fire(session, timer, run, signals[run.signal_id], now)
+                        plan = self._fire(session, timer, run, signal, now)
                         if plan is not None:
                             await session.flush()
                             emit_step(session, self.ctx, plan)

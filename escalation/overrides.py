@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
+import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
-from bot.models import RosterOverrideRow
+from bot.models import RosterOverrideRow, table_of
 from escalation.context import PagingContext
 from escalation.rosters import ExtraOverride
 
@@ -21,11 +21,13 @@ async def refresh_overrides(db: Database, ctx: PagingContext, now: datetime) -> 
 
 async def load_overrides(session: AsyncSession, ctx: PagingContext, now: datetime) -> None:
     """The same, in a session already open (the engine's batch: no second connection)."""
+    table = table_of(RosterOverrideRow)
+    conn = await session.connection()
     rows = (
-        await session.exec(
-            select(RosterOverrideRow)
-            .where(col(RosterOverrideRow.end) > now)
-            .order_by(col(RosterOverrideRow.id))
+        await conn.execute(
+            sa.select(table.c.roster_id, table.c.start, table.c.end, table.c.person_id, table.c.level)
+            .where(table.c.end > now)
+            .order_by(table.c.id)
         )
     ).all()
     extra: dict[str, list[ExtraOverride]] = {}
