@@ -149,11 +149,13 @@ class Database:
         """A session for reading only (never blocks behind writers on SQLite)."""
         return self._read_sessions()
 
-    async def read_first(self, stmt: sa.Select[Any]) -> sa.Row[Any] | None:
+    async def read_first(
+        self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> sa.Row[Any] | None:
         """The first row of a Core query, on a connection of the reading engine: a poll's
         probe costs half of what a session's would."""
         async with self.read_engine.connect() as conn:
-            return (await conn.execute(stmt)).first()
+            return (await conn.execute(stmt, params)).first()
 
     async def serialize(self, session: AsyncSession, name: str) -> None:
         """Hold a lock named ``name`` until the transaction ends, across instances (PostgreSQL's

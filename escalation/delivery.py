@@ -107,6 +107,10 @@ class OutboxDispatcher:
         self._last_sweep: datetime | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        # After a round: whether another may find something due at once (a full claim, a
+        # failover, a local delivery); else the lane waits to be poked.
+        self._again = True
+        self._statements: dict[tuple[str, tuple[str, ...], int], Any] = {}
 
     @property
     def clock(self) -> Clock:
@@ -136,6 +140,7 @@ class OutboxDispatcher:
         if sweeping and due:
             self._last_sweep = now
             swept = await self._sweep(now)
+        self._again = bool(swept)  # a sweep's failovers may have made others due
         handled, claimed = await self._claim(now)
         slow(log, "delivery_claim", started, local=handled, external=len(claimed), swept=swept)
         if self.pace:
@@ -282,9 +287,10 @@ class OutboxDispatcher:
             and getattr(self.channels[c], "serving", True)
         ]
 
-    def _due(self, open_channels: list[str], now: datetime) -> list[Any]:
-        """What this lane may claim now."""
+    def _due(self, open_channels: tuple[str, ...]) -> list[Any]:
+        """What this lane may claim at the bound ``now``."""
         table = table_of(OutboxMessageRow)
+        now = sa.bindparam("now", type_=table.c.not_before.type)
         return [
             table.c.state == MessageState.PENDING.value,
             table.c.channel.in_(open_channels),
@@ -292,26 +298,20 @@ class OutboxDispatcher:
             or_(table.c.not_before.is_(None), table.c.not_before <= now),
         ]
 
-    async def _anything_due(self, open_channels: list[str], now: datetime) -> bool:
-        """On SQLite, look without the write lock (a reader never waits) before taking it: most
-        rounds of an idle lane find nothing. PostgreSQL's claim skips locked rows and blocks
-        nobody: no need to look first."""
-        if self.db.is_postgres:
-            return True
-        table = table_of(OutboxMessageRow)
-        found = await self.db.read_first(sa.select(table.c.id).where(*self._due(open_channels, now)).limit(1))
-        return found is not None
+    def _probe_stmt(self, open_channels: tuple[str, ...]) -> sa.Select[Any]:
+        """Built once per set of open channels: building a statement costs more than running it."""
+        key = ("probe", open_channels, 1)
+        if key not in self._statements:
+            table = table_of(OutboxMessageRow)
+            self._statements[key] = sa.select(table.c.id).where(*self._due(open_channels)).limit(1)
+        return self._statements[key]
 
-    async def _claim(self, now: datetime) -> tuple[int, list[OutboxMessageRow]]:
-        external: list[OutboxMessageRow] = []
-        delivered_here = 0
-        open_channels = self._open_channels(now)
-        if not await self._anything_due(open_channels, now):
-            return 0, []
-        async with self.db.transaction(background=self.background) as session:
+    def _claim_stmt(self, open_channels: tuple[str, ...], limit: int) -> Any:
+        key = ("claim", open_channels, limit)
+        if key not in self._statements:
             stmt = (
                 select(OutboxMessageRow)
-                .where(*self._due(open_channels, now))
+                .where(*self._due(open_channels))
                 # Real pages go before everything else, then the rest of the real traffic, then
                 # exercises; a diffusion to hundreds of partners goes last.
                 .order_by(
@@ -323,14 +323,39 @@ class OutboxDispatcher:
                     ),
                     col(OutboxMessageRow.id),
                 )
-                .limit(min([self.batch, *(self._room(c, now) for c in open_channels if c in self.pace)]))
+                .limit(limit)
             )
             if self.db.is_postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
-            rows = await self._hold_degraded(session, list((await session.exec(stmt)).all()), now)
+            if len(self._statements) > 64:  # paced lanes' limits vary: keep the cache small
+                self._statements.clear()
+            self._statements[key] = stmt
+        return self._statements[key]
+
+    async def _anything_due(self, open_channels: tuple[str, ...], now: datetime) -> bool:
+        """On SQLite, look without the write lock (a reader never waits) before taking it: most
+        rounds of an idle lane find nothing. PostgreSQL's claim skips locked rows and blocks
+        nobody: no need to look first."""
+        if self.db.is_postgres:
+            return True
+        return await self.db.read_first(self._probe_stmt(open_channels), {"now": now}) is not None
+
+    async def _claim(self, now: datetime) -> tuple[int, list[OutboxMessageRow]]:
+        external: list[OutboxMessageRow] = []
+        delivered_here = 0
+        open_channels = tuple(self._open_channels(now))
+        if not await self._anything_due(open_channels, now):
+            return 0, []
+        async with self.db.transaction(background=self.background) as session:
+            limit = min([self.batch, *(self._room(c, now) for c in open_channels if c in self.pace)])
+            stmt = self._claim_stmt(open_channels, limit)
+            found = (await session.exec(stmt, params={"now": now})).all()
+            self._again = self._again or len(found) >= limit
+            rows = await self._hold_degraded(session, list(found), now)
             for row in await self._rate_limit(session, rows, now):
                 channel = self.channels[row.channel]
                 if getattr(channel, "local", False):
+                    self._again = True
                     row.attempts += 1
                     await self._apply(session, row, await self._safe_deliver(row), now)
                     delivered_here += 1
@@ -359,6 +384,7 @@ class OutboxDispatcher:
                 row.state = MessageState.FAILED.value
                 row.last_error = f"canal {row.channel} indisponible (fournisseur injoignable)"
                 session.add(row)
+                self._again = True
                 await self._failed(session, row, row.last_error, now)
             else:
                 row.not_before = now + DEGRADED_WAIT
@@ -493,6 +519,7 @@ class OutboxDispatcher:
                 await self._record_accepted(conn, accepted, outcome, now)
             failed = [r.id for r in live if outcome[r.id].outcome not in _ACCEPTED]
             if failed:
+                self._again = True  # a failover makes the person's next channel due now
                 rows = (
                     await session.exec(
                         select(OutboxMessageRow)
@@ -722,6 +749,8 @@ class OutboxDispatcher:
 
     async def run_forever(self, poll_seconds: float = 1.0) -> None:
         while not self._stopping:
+            # Cleared before the round: a message queued meanwhile pokes the wait below.
+            self._wake.clear()
             try:
                 handled = await self.run_once()
             except UNAVAILABLE_ERRORS:
@@ -730,9 +759,8 @@ class OutboxDispatcher:
             except Exception:  # a bug in one round must not stop every delivery for good
                 log.exception("delivery_round_failed")
                 handled = 0
-            if handled:
+            if handled and self._again:
                 continue
-            self._wake.clear()
             timeout = poll_seconds
             soonest = [at for at in (self._wake_at, await self._next_slot()) if at is not None]
             if soonest:  # a message due (or a paced channel open) before the next poll
