@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import bulk
 from bot.models import SignalEventRow
 
 
@@ -21,14 +22,14 @@ def add_event(
     channel: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        SignalEventRow(
-            signal_id=signal_id,
-            at=at,
-            kind=kind,
-            actor=actor,
-            channel=channel,
-            message=message,
-            data=data or {},
-        )
-    )
+    values: dict[str, Any] = {
+        "signal_id": signal_id,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "channel": channel,
+        "message": message,
+        "data": data or {},
+    }
+    if not bulk.add(session, SignalEventRow, values):
+        session.add(SignalEventRow(**values))

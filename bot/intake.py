@@ -18,6 +18,7 @@ import structlog
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import bulk
 from bot.clock import Clock
 from bot.config import DeskConfig
 from bot.db import UNAVAILABLE_ERRORS, Database, dialect_insert
@@ -25,7 +26,7 @@ from bot.domain import Category, OriginChannel, Severity, SignalStatus
 from bot.history import add_event
 from bot.logging_setup import slow
 from bot.models import ReferenceCounter, SignalRow, table_of
-from bot.outbox import OutgoingMessage, enqueue
+from bot.outbox import OutgoingMessage, queue
 from bot.texts import t
 from bot.validation import printable
 
@@ -198,6 +199,7 @@ class IntakeService:
         now = self.clock.now()
         receipts: list[Receipt | None] = [None] * len(drafts)
         async with self.db.transaction() as session:
+            bulk.collect(session)  # the batch's history, receipts and first timers: one insert each
             keys = {d.dedup_key for d in drafts if d.dedup_key}
             open_by_key: dict[str, SignalRow] = {}
             if keys:
@@ -242,6 +244,7 @@ class IntakeService:
             for index, draft in enumerate(drafts):
                 if receipts[index] is None and draft.dedup_key is not None:
                     receipts[index] = await self._attach(session, open_by_key[draft.dedup_key], draft)
+            await bulk.flush(session)
         return [r for r in receipts if r is not None]
 
     def _new_signal(self, draft: SignalDraft, year: int, seq: int, now: datetime) -> SignalRow:
@@ -325,7 +328,7 @@ class IntakeService:
     def _queue_receipt(self, session: AsyncSession, signal_id: int, origin: Origin, receipt: Receipt) -> None:
         if origin.reply_channel is None:
             return
-        enqueue(
+        queue(
             session,
             OutgoingMessage(
                 channel=origin.reply_channel,

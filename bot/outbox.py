@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import bulk
 from bot.db import Database
 from bot.domain import MessageState
 from bot.models import OutboxMessageRow, SignalRow
@@ -30,27 +31,38 @@ class OutgoingMessage:
     sequence: int = 0  # the person's channels (failover goes to the next rank)
 
 
+def _values(message: OutgoingMessage, now: datetime) -> dict[str, Any]:
+    return {
+        "created_at": now,
+        "channel": message.channel,
+        "kind": message.kind,
+        "recipient_person_id": message.recipient_person_id,
+        "recipient_address": message.recipient_address,
+        "signal_id": message.signal_id,
+        "subject": message.subject,
+        "text": message.text,
+        "state": MessageState.PENDING.value,
+        "idempotency_key": message.idempotency_key,
+        "not_before": message.not_before,
+        "data": message.data,
+        "page_id": message.page_id,
+        "sequence": message.sequence,
+        "is_exercise": bool(message.data.get("exercise")),
+    }
+
+
 def enqueue(session: AsyncSession, message: OutgoingMessage, *, now: datetime) -> OutboxMessageRow:
     """Add the message to the caller's transaction: it exists exactly when the caller commits."""
-    row = OutboxMessageRow(
-        created_at=now,
-        channel=message.channel,
-        kind=message.kind,
-        recipient_person_id=message.recipient_person_id,
-        recipient_address=message.recipient_address,
-        signal_id=message.signal_id,
-        subject=message.subject,
-        text=message.text,
-        state=MessageState.PENDING.value,
-        idempotency_key=message.idempotency_key,
-        not_before=message.not_before,
-        data=message.data,
-        page_id=message.page_id,
-        sequence=message.sequence,
-        is_exercise=bool(message.data.get("exercise")),
-    )
+    row = OutboxMessageRow(**_values(message, now))
     session.add(row)
     return row
+
+
+def queue(session: AsyncSession, message: OutgoingMessage, *, now: datetime) -> None:
+    """``enqueue`` for a caller that does not need the row: inserted in bulk when the session
+    collects (bot.bulk)."""
+    if not bulk.add(session, OutboxMessageRow, _values(message, now)):
+        enqueue(session, message, now=now)
 
 
 @dataclass(frozen=True)

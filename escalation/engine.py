@@ -18,6 +18,7 @@ import structlog
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import bulk
 from bot.clock import utc
 from bot.db import UNAVAILABLE_ERRORS, Database
 from bot.domain import RunState, TimerState
@@ -175,6 +176,8 @@ class EscalationEngine:
             if not picked:
                 return 0
             due_timers = sorted(picked.values(), key=lambda trs: (trs[0].due_at, trs[0].id or 0))
+            if not careful:  # the careful path's savepoints would not take bulk rows back
+                bulk.collect(session)
             await load_overrides(session, self.ctx, now)  # /relais decided since the last batch
             plans: list[StepPlan] = []
             handled = 0
@@ -200,6 +203,7 @@ class EscalationEngine:
                 await session.flush()  # one round trip gives every new page its id
                 for plan in plans:
                     emit_step(session, self.ctx, plan)
+            await bulk.flush(session)
         return handled
 
     def _fire(

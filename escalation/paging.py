@@ -13,7 +13,7 @@ from bot.config import LEVELS, Ladder, NotifyRule, Person
 from bot.domain import CATEGORY_LABELS_FR, Category, ChannelKind, MessageState, PageState, RunState
 from bot.history import add_event
 from bot.models import LadderRunRow, OutboxMessageRow, PageRow, SignalRow
-from bot.outbox import OutgoingMessage, enqueue
+from bot.outbox import OutgoingMessage, enqueue, queue
 from bot.texts import t
 from escalation.context import PagingContext
 from escalation.timers import cancel_pending, schedule_step
@@ -236,7 +236,7 @@ def emit_step(session: AsyncSession, ctx: PagingContext, plan: StepPlan) -> None
             continue
         text = page_text(ctx, signal, page.level, step_index, steps, pass_index)
         for sequence, rule in enumerate(rules):
-            enqueue(
+            queue(
                 session,
                 OutgoingMessage(
                     channel=rule.channel.value,
