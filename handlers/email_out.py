@@ -12,7 +12,6 @@ import email.policy
 import html
 from datetime import timedelta
 from email import encoders
-from email.header import Header
 from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -94,6 +93,7 @@ class EmailChannel:
         self.username, self.password = optional_env(cfg.username_env), optional_env(cfg.password_env)
         self.public = (core.config.desk.public_url or "").rstrip("/")
         self.pool = SmtpPool(cfg, self.username, self.password, size=cfg.sessions)
+        self._sender = parseaddr(str(cfg.from_address))[1]  # the envelope's MAIL FROM
 
     async def start(self) -> None:
         """Check that the relay answers (and accepts the credentials) before counting on it."""
@@ -281,14 +281,16 @@ class EmailChannel:
         mail["From"] = _address(str(self.cfg.from_address))
         mail["To"] = _address(message.recipient_address or "")
         mail["Message-ID"] = make_msgid(domain="vigie")
-        mail["Subject"] = subject if subject.isascii() else Header(subject, _UTF8, maxlinelen=998).encode()
+        # One encoded word, on one line: Header.encode fits words to a line length the slow way.
+        mail["Subject"] = subject if subject.isascii() else _UTF8.header_encode(subject)
         return mail
 
     async def deliver(self, message: OutboxMessageRow) -> DeliveryResult:
         try:
             mail = self.render(message)
-            sender = parseaddr(str(self.cfg.from_address))[1]
-            await self.pool.send(mail.as_bytes(policy=_UNFOLDED), sender, [message.recipient_address or ""])
+            await self.pool.send(
+                mail.as_bytes(policy=_UNFOLDED), self._sender, [message.recipient_address or ""]
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             return DeliveryResult(
                 DeliveryOutcome.PERMANENT,
