@@ -197,7 +197,10 @@ async def test_a_minsante_pour_diffusion_is_relayed_until_each_ehpad_confirms(
                 "groups": ["ehpad-59"],
                 "title": "MINSANTE n° 2026-112",
                 "text": "Vague de chaleur : activez vos plans bleus et recensez les résidents fragiles.",
-                "attachments": [{"filename": "minsante-2026-112.pdf", "base64": pdf}],
+                "attachments": [
+                    {"filename": "minsante-2026-112.pdf", "base64": pdf},
+                    {"filename": "consignes-été-établissements.pdf", "base64": pdf},
+                ],
             },
         )
         assert sent.status_code == 201, sent.text
@@ -215,8 +218,13 @@ async def test_a_minsante_pour_diffusion_is_relayed_until_each_ehpad_confirms(
         body = body_of(lilas)
         assert body.startswith("MINSANTE n° 2026-112 — POUR DIFFUSION\n\nVague de chaleur")
         assert "ARS Hauts-de-France, PFR : 03 20 00 00 00" in body
-        [attachment] = list(lilas.iter_attachments())
-        assert attachment.get_filename() == "minsante-2026-112.pdf"
+        attachments = list(lilas.iter_attachments())
+        # Both files, their names intact (the second one's RFC 2231-encoded), their bytes whole.
+        assert [a.get_filename() for a in attachments] == [
+            "minsante-2026-112.pdf",
+            "consignes-été-établissements.pdf",
+        ]
+        assert [a.get_content() for a in attachments] == [b"%PDF-1.4 message MINSANTE"] * 2
         # The bounced mail and the invalid number: the next channels at once, then « injoignable ».
         assert (await state_of(desk, ref))["ehpad-fantome"] == "injoignable"
         assert tw.sent == [] and tw.calls == []

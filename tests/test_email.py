@@ -87,6 +87,25 @@ async def send_mail(port: int, mail: EmailMessage) -> None:
     await asyncio.to_thread(send)
 
 
+async def test_a_long_french_title_reaches_the_mail_subject_whole(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accents, apostrophes, dashes and spaces between non-ASCII words all survive the subject's
+    encoding (the first 150 characters of the title), and the body keeps its line breaks."""
+    title = (
+        "Pénurie d'oxygène médical au centre hospitalier — réanimation saturée, "
+        "transferts vers Lille à prévoir ; état des stocks à 18 h : 12 bouteilles B50 ; "
+        "prochaine livraison incertaine"
+    )
+    async with mail_desk(db_url, monkeypatch) as (desk, smtp, _):
+        ref = await desk.signal(title)
+        [page] = await asyncio.to_thread(lambda: smtp.to("alice@ars-exemple.fr"))
+        assert str(page["Subject"]) == f"[Vigie] {ref} — {title[:150]}"
+        body = page.get_content()
+        assert title in body
+        assert re.search(r"^Prendre en charge : http://127\.0\.0\.1:\d+/links/\S+\r?$", body, re.M)
+
+
 async def test_email_page_link_takes_it_once(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     async with mail_desk(db_url, monkeypatch) as (desk, smtp, _):
         ref = await desk.signal("Rupture de la chaîne du froid, vaccins")
