@@ -28,6 +28,7 @@ from sqlmodel import case, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, wait_exponential
 
+from bot import bulk
 from bot.channels import Channel, DeliveryOutcome, DeliveryResult
 from bot.clock import Clock, utc
 from bot.config import DeliveryConfig
@@ -36,7 +37,7 @@ from bot.domain import ChannelKind, Function, MessageState
 from bot.history import add_event
 from bot.logging_setup import slow
 from bot.metrics import Metrics
-from bot.models import OutboxMessageRow, SignalEventRow, table_of
+from bot.models import OutboxMessageRow, table_of
 from bot.texts import t
 from escalation.context import PagingContext
 from escalation.paging import notify
@@ -516,7 +517,9 @@ class OutboxDispatcher:
             now = self.clock.now()
             accepted = [r for r in live if outcome[r.id].outcome in _ACCEPTED]
             if accepted:
-                await self._record_accepted(conn, accepted, outcome, now)
+                bulk.collect(session)  # their history: one insert
+                await self._record_accepted(session, conn, accepted, outcome, now)
+                await bulk.flush(session)
             failed = [r.id for r in live if outcome[r.id].outcome not in _ACCEPTED]
             if failed:
                 self._again = True  # a failover makes the person's next channel due now
@@ -532,7 +535,12 @@ class OutboxDispatcher:
                     await self._apply(session, row, outcome[row.id], now)
 
     async def _record_accepted(
-        self, conn: AsyncConnection, rows: list[Any], outcome: dict[int, DeliveryResult], now: datetime
+        self,
+        session: AsyncSession,
+        conn: AsyncConnection,
+        rows: list[Any],
+        outcome: dict[int, DeliveryResult],
+        now: datetime,
     ) -> None:
         """What ``_apply`` does for a message the provider took, for many at once."""
         table = table_of(OutboxMessageRow)
@@ -560,31 +568,19 @@ class OutboxDispatcher:
                 for row in rows
             ],
         )
-        events = []
         for row in rows:
             result = outcome[row.id].outcome
-            if self.metrics is not None:
-                self.metrics.messages_sent.labels(
-                    row.channel, row.kind, "true" if row.is_exercise else "false"
-                ).inc()
+            self._count_sent(row)
             log.info("delivery", message_id=row.id, channel=row.channel, kind=row.kind, outcome=result.value)
-            if row.page_id is not None and row.signal_id is not None:
-                events.append(
-                    {
-                        "signal_id": row.signal_id,
-                        "at": now,
-                        "kind": "delivered" if result is DeliveryOutcome.DELIVERED else "sent",
-                        "actor": row.recipient_person_id,
-                        "channel": row.channel,
-                        "message": self._delivered_text(row.recipient_person_id, row.channel),
-                        "data": {"message_id": row.id},
-                    }
-                )
-        if events:
-            await conn.execute(sa.insert(table_of(SignalEventRow)), events)
+            if row.page_id is not None:
+                kind = "delivered" if result is DeliveryOutcome.DELIVERED else "sent"
+                self._record_delivery(session, row, kind, now)
 
-    def _delivered_text(self, person_id: str | None, channel: str) -> str:
-        return t("event.delivered", self.ctx.lang, name=self.ctx.name(person_id), channel=channel)
+    def _count_sent(self, row: OutboxMessageRow | sa.Row[Any]) -> None:
+        if self.metrics is not None:
+            self.metrics.messages_sent.labels(
+                row.channel, row.kind, "true" if row.is_exercise else "false"
+            ).inc()
 
     async def _apply(
         self, session: AsyncSession, row: OutboxMessageRow, result: DeliveryResult, now: datetime
@@ -601,10 +597,7 @@ class OutboxDispatcher:
                 else MessageState.SENT.value
             )
             row.sent_at = row.sent_at or now
-            if self.metrics is not None:
-                self.metrics.messages_sent.labels(
-                    row.channel, row.kind, "true" if row.is_exercise else "false"
-                ).inc()
+            self._count_sent(row)
             if outcome is DeliveryOutcome.DELIVERED:
                 row.delivered_at = now
             session.add(row)
@@ -643,7 +636,7 @@ class OutboxDispatcher:
         log.info("delivery", message_id=row.id, channel=row.channel, kind=row.kind, outcome=outcome.value)
 
     def _record_delivery(
-        self, session: AsyncSession, row: OutboxMessageRow, kind: str, now: datetime
+        self, session: AsyncSession, row: OutboxMessageRow | sa.Row[Any], kind: str, now: datetime
     ) -> None:
         """A page reached (or was handed over for) its person: into the signal's history."""
         if row.signal_id is None:
@@ -652,7 +645,12 @@ class OutboxDispatcher:
             session,
             row.signal_id,
             kind,
-            self._delivered_text(row.recipient_person_id, row.channel),
+            t(
+                "event.delivered",
+                self.ctx.lang,
+                name=self.ctx.name(row.recipient_person_id),
+                channel=row.channel,
+            ),
             now,
             actor=row.recipient_person_id,
             channel=row.channel,
