@@ -29,14 +29,13 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from common import free_port, percentile  # noqa: E402  (bench/common.py)
+from common import drop_store, free_port, new_store, percentile  # noqa: E402  (bench/common.py)
 
 from tests.fakes.smtp import FakeSmtp  # noqa: E402
 from tests.fakes.twilio import FakeTwilio  # noqa: E402
@@ -126,14 +125,7 @@ async def page_latency(client: httpx.AsyncClient, smtp: FakeSmtp, count: int) ->
 
 async def run_backend(backend: str, partners: int, phones: int, rate: float) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="vigie-bench-diff-"))
-    pg_name = f"vigie_bench_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / 'vigie.db'}"
-    else:
-        admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-        await admin.execute(f'CREATE DATABASE "{pg_name}"')
-        await admin.close()
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
+    url, pg_name = await new_store(backend, workdir)
     twilio = FakeTwilio(SID, AUTH_TOKEN)
     port = free_port()
     public = f"http://127.0.0.1:{port}"
@@ -247,10 +239,7 @@ async def run_backend(backend: str, partners: int, phones: int, rate: float) -> 
                     await asyncio.wait_for(proc.wait(), 30)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        if backend == "postgresql":
-            admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-            await admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-            await admin.close()
+        await drop_store(pg_name)
     return results
 
 

@@ -25,15 +25,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
 import sqlalchemy as sa
 import yaml
-from common import percentile, wait_up  # bench/common.py
+from common import drop_store, new_store, percentile, wait_up  # bench/common.py
 from sqlalchemy.ext.asyncio import create_async_engine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -145,15 +143,8 @@ def as_utc(value: datetime | str) -> datetime:
 
 async def run_backend(backend: str, ladders: int, wait: str, down_seconds: float) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="vigie-bench-esc-"))
-    pg_name = f"vigie_bench_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / 'vigie.db'}"
-        reader_url = url
-    else:
-        admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-        await admin.execute(f'CREATE DATABASE "{pg_name}"')
-        await admin.close()
-        url = reader_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
+    url, pg_name = await new_store(backend, workdir)
+    reader_url = url
     config = {
         **CONFIG,
         # Ten thousand ladders from one token on purpose: no storm grouping (intake.storm) here.
@@ -258,10 +249,7 @@ async def run_backend(backend: str, ladders: int, wait: str, down_seconds: float
         await second.stop()
         await reader.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
-        if backend == "postgresql":
-            admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-            await admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-            await admin.close()
+        await drop_store(pg_name)
 
 
 async def main() -> None:

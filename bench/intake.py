@@ -30,14 +30,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import yaml
-from common import free_port, percentile, wait_up
+from common import drop_store, free_port, new_store, percentile, smtp_sink, wait_up
 
 REPO = Path(__file__).resolve().parent.parent
 VIGIE = str(Path(sys.executable).with_name("vigie"))
@@ -224,14 +222,7 @@ async def run_backend(
     smtp_port = free_port()
     config = workdir / "bench.yaml"
     config.write_text(yaml.safe_dump(bench_config(paging, smtp_port), allow_unicode=True), encoding="utf-8")
-    pg_name = f"vigie_bench_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / 'vigie.db'}"
-    else:
-        admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-        await admin.execute(f'CREATE DATABASE "{pg_name}"')
-        await admin.close()
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
+    url, pg_name = await new_store(backend, workdir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
     env.update(
         VIGIE_DATABASE_URL=url,
@@ -242,11 +233,7 @@ async def run_backend(
     )
     sink = None
     if paging:  # an SMTP relay that accepts and drops, in a process of its own
-        sink = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
-            "-l", f"127.0.0.1:{smtp_port}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        await asyncio.sleep(1.0)
+        sink = await smtp_sink(smtp_port)
     ports = [free_port() for _ in range(instances)]
     procs = []
     for port in ports:  # several instances on one store (PostgreSQL), as a desk would scale out
@@ -280,10 +267,7 @@ async def run_backend(
             sink.terminate()
             await sink.wait()
         shutil.rmtree(workdir, ignore_errors=True)
-        if backend == "postgresql":
-            admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-            await admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-            await admin.close()
+        await drop_store(pg_name)
 
 
 async def main() -> None:

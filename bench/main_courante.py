@@ -25,12 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import httpx
 import sqlalchemy as sa
 import yaml
@@ -38,7 +36,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from common import percentile  # noqa: E402  (bench/common.py)
+from common import drop_store, new_store, percentile  # noqa: E402  (bench/common.py)
 
 from bot.crisis.chain import GENESIS, entry_hash  # noqa: E402
 from bot.crisis.export import load_record, to_csv, to_pdf  # noqa: E402
@@ -211,14 +209,7 @@ async def run_backend(
     backend: str, rate: float, seconds: float, count: int
 ) -> tuple[dict[str, float], dict[str, float]]:
     workdir = Path(tempfile.mkdtemp(prefix="vigie-bench-mc-"))
-    pg_name = f"vigie_bench_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / 'vigie.db'}"
-    else:
-        admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-        await admin.execute(f'CREATE DATABASE "{pg_name}"')
-        await admin.close()
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
+    url, pg_name = await new_store(backend, workdir)
     slack = FakeSlack(SLACK_TOKEN, SIGNING)
     slack.user(MEMBER, "chloe")
     port = 18090 + (0 if backend == "sqlite" else 1)
@@ -263,10 +254,7 @@ async def run_backend(
         big = await big_crisis(url, count)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        if backend == "postgresql":
-            admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-            await admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-            await admin.close()
+        await drop_store(pg_name)
     return room, big
 
 

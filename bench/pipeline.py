@@ -16,23 +16,20 @@ import asyncio
 import cProfile
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 import yaml
 
 # bench/ holds escalation.py, which would shadow the escalation package: the repository first.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import free_port
+from common import drop_store, free_port, new_store, smtp_sink
 from intake import bench_config
 
 from bot.app import build
@@ -84,19 +81,8 @@ async def run(backend: str, signals: int, batch: int, statements: bool) -> dict[
     config_path = workdir / "bench.yaml"
     config = yaml.safe_dump(bench_config(True, smtp_port), allow_unicode=True)
     config_path.write_text(config, encoding="utf-8")
-    pg_name = f"vigie_pipeline_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / 'vigie.db'}"
-    else:
-        admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-        await admin.execute(f'CREATE DATABASE "{pg_name}"')
-        await admin.close()
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
-    sink = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
-        "-l", f"127.0.0.1:{smtp_port}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    await asyncio.sleep(1.0)
+    url, pg_name = await new_store(backend, workdir)
+    sink = await smtp_sink(smtp_port)
     os.environ.setdefault("VIGIE_LINK_SECRET", "bench-link-secret")
     vigie = build(Settings(config=config_path, database_url=url), load_config(config_path))
     if statements:
@@ -139,10 +125,7 @@ async def run(backend: str, signals: int, batch: int, statements: bool) -> dict[
         sink.terminate()
         await sink.wait()
         shutil.rmtree(workdir, ignore_errors=True)
-        if backend == "postgresql":
-            admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-            await admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-            await admin.close()
+        await drop_store(pg_name)
     counted = signals // batch * batch
     return {phase: seconds * 1000 / counted for phase, seconds in total.items()}
 
