@@ -6,6 +6,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -18,6 +19,9 @@ disable_created_metrics()
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # python_gc_*: `vigie` holds the collector off while it loads (bot.launch); these show
+        # it runs again once the service is up, and what its collections cost.
+        GCCollector(registry=self.registry)
         self.signals_received = Counter(
             "vigie_signals_received_total",
             "Signals received, by source channel, outcome (new signal or attached duplicate) and "

@@ -77,6 +77,7 @@ class HttpService:
                 # it, which had pauses of a tenth of a second land on pages and confirmations.
                 gc.collect()
                 gc.freeze()
+                gc.enable()  # `vigie` held it off while loading (bot.launch)
                 if not self._stop_requested:
                     await self.server.serve()
             finally:

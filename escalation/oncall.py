@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from icalendar import Calendar, Event
-
 from bot.config import LEVELS
 from escalation.context import PagingContext
 from escalation.rosters import OnCall
@@ -70,6 +68,8 @@ def format_oncall(ctx: PagingContext, views: list[dict[str, Any]]) -> str:
 
 def roster_ics(ctx: PagingContext, roster_id: str, start: datetime, weeks: int) -> bytes:
     """iCalendar export: one event per level and per period somebody holds it."""
+    from icalendar import Calendar, Event  # on first export: no share of every start
+
     roster = ctx.config.roster(roster_id)
     if roster is None:
         raise UnknownRoster(roster_id)

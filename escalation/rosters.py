@@ -11,11 +11,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from bot.config import LEVELS, Override, Roster, RosterSlot
+
+if TYPE_CHECKING:
+    import holidays
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class ExtraOverride:
 
 @cache
 def _holiday_calendar(subdivision: str | None) -> holidays.HolidayBase:
+    # Imported on first use: the package loads every country's calendar (a tenth of a second
+    # of every start), and only rosters with off-hours need it.
+    import holidays
+
     return holidays.country_holidays("FR", subdiv=subdivision)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -125,5 +126,34 @@ async def test_a_pooled_connection_idle_past_five_seconds_is_still_served(tmp_pa
             await reader.readexactly(length)
             await asyncio.sleep(6)  # idle past uvicorn's default keep-alive (5 s)
         writer.close()
+    finally:
+        await process.stop()
+
+
+async def test_the_garbage_collector_runs_again_once_the_service_is_up(tmp_path: Path) -> None:
+    """`vigie` holds Python's collector off while it loads (a sixth of the start); a service
+    left without it would grow until the machine runs out of memory. /metrics counts the
+    collections: they go on while the real process takes signals."""
+    from tests.processes import ServeProcess, write_config
+    from tests.support import AUTH
+
+    process = ServeProcess(
+        f"sqlite+aiosqlite:///{tmp_path / 'vigie.db'}", write_config(tmp_path / "v.yaml"), tmp_path / "v.log"
+    )
+    await process.start()
+    try:
+        async with httpx.AsyncClient(base_url=process.url, timeout=10) as client:
+
+            async def young_collections() -> float:
+                text = (await client.get("/metrics")).text
+                found = re.search(r'^python_gc_collections_total\{generation="0"\} (\S+)$', text, re.M)
+                assert found is not None, "no python_gc_collections_total in /metrics"
+                return float(found.group(1))
+
+            before = await young_collections()
+            for n in range(40):
+                answer = await client.post("/api/v1/signals", json={"title": f"Signal {n}"}, headers=AUTH)
+                assert answer.status_code == 202
+            assert await young_collections() > before
     finally:
         await process.stop()

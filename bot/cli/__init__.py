@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import typer
@@ -22,7 +23,9 @@ app.add_typer(maintenance.app, name="maintenance")
 
 
 @app.callback()
-def _quiet_logs() -> None:
+def _quiet_logs(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand != "serve":  # serve: once start-up is frozen (bot.service)
+        gc.enable()  # held off while the commands loaded (bot.launch)
     # Commands print their own French output; only warnings go to the log (stderr).
     # `serve` reconfigures logging from the settings.
     from bot.logging_setup import configure_logging
