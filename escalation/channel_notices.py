@@ -40,6 +40,6 @@ async def tell_officers(
             ).first()
             if already is not None:
                 return 0
-            return len(notify_officers(session, ctx, text, kind="channel", key=key, now=now))
+            return notify_officers(session, ctx, text, kind="channel", key=key, now=now)
     except IntegrityError:  # another instance queued it at the same moment
         return 0

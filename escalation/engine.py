@@ -11,10 +11,13 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,7 +33,7 @@ from bot.texts import t
 from escalation.context import PagingContext
 from escalation.maintenance import active_windows, held
 from escalation.overrides import load_overrides
-from escalation.paging import StepPlan, emit_step, exercise_prefix, notify, plan_step
+from escalation.paging import StepPlan, emit_step, exercise_prefix, insert_pages, plan_step, tell
 from escalation.routing import choose_ladder
 from escalation.storms import sort_storms
 from escalation.timers import LADDER_STEP, schedule_step
@@ -38,6 +41,16 @@ from escalation.timers import LADDER_STEP, schedule_step
 log = structlog.get_logger("vigie.engine")
 
 ERROR_RETRY = timedelta(seconds=30)
+
+
+@dataclass
+class _Writes:
+    """What a batch changes in its timers and runs, written by a few Core updates at its end:
+    the ORM's unit of work, a row at a time, cost more than the rest of a step."""
+
+    timers: dict[str, list[int]] = field(default_factory=dict)  # new state → timer ids
+    steps: dict[tuple[int, int], list[int]] = field(default_factory=dict)  # (step, pass) → run ids
+    exhausted: list[int] = field(default_factory=list)  # run ids
 
 
 class EscalationEngine:
@@ -180,45 +193,88 @@ class EscalationEngine:
                 bulk.collect(session)
             await load_overrides(session, self.ctx, now)  # /relais decided since the last batch
             plans: list[StepPlan] = []
+            writes = _Writes()
             handled = 0
             for timer, run, signal in due_timers:
                 handled += 1
                 if not careful:
-                    plan = self._fire(session, timer, run, signal, now)
+                    plan = self._fire(session, writes, timer, run, signal, now)
                     if plan is not None:
                         plans.append(plan)
                     continue
                 try:
                     async with session.begin_nested():
-                        plan = self._fire(session, timer, run, signal, now)
+                        writes = _Writes()
+                        plan = self._fire(session, writes, timer, run, signal, now)
                         if plan is not None:
-                            await session.flush()
-                            emit_step(session, self.ctx, plan)
+                            await insert_pages(session, [plan])
+                            self._emit(session, writes, plan)
+                        await self._write(session, writes, now)
                 except UNAVAILABLE_ERRORS:
                     raise
                 except Exception as exc:
                     log.exception("timer_failed", timer_id=timer.id)
                     self._postpone(session, timer, run, exc, now)
             if plans:
-                await session.flush()  # one round trip gives every new page its id
+                await insert_pages(session, plans)  # one round trip gives every new page its id
                 for plan in plans:
-                    emit_step(session, self.ctx, plan)
+                    self._emit(session, writes, plan)
+            if not careful:
+                await self._write(session, writes, now)
             await bulk.flush(session)
         return handled
 
+    def _emit(self, session: AsyncSession, writes: _Writes, plan: StepPlan) -> None:
+        emit_step(session, self.ctx, plan)
+        assert plan.run.id is not None
+        writes.steps.setdefault((plan.step_index, plan.pass_index), []).append(plan.run.id)
+
+    async def _write(self, session: AsyncSession, writes: _Writes, now: datetime) -> None:
+        """The batch's timers and runs, a statement per new state (not one per row)."""
+        timers, runs = table_of(TimerRow), table_of(LadderRunRow)
+        conn = await session.connection()
+        for state, ids in writes.timers.items():
+            await conn.execute(
+                sa.update(timers)
+                .where(timers.c.id.in_(ids))
+                .values(state=state, done_at=now, lateness_ms=self._lateness_ms(timers, now))
+            )
+        for (step, pass_index), ids in writes.steps.items():
+            await conn.execute(
+                sa.update(runs)
+                .where(runs.c.id.in_(ids))
+                .values(step_index=step, pass_index=pass_index, updated_at=now)
+            )
+        if writes.exhausted:
+            await conn.execute(
+                sa.update(runs)
+                .where(runs.c.id.in_(writes.exhausted))
+                .values(state=RunState.EXHAUSTED.value, ended_at=now, updated_at=now)
+            )
+
+    def _lateness_ms(self, timers: sa.Table, now: datetime) -> sa.ColumnElement[Any]:
+        """How late each timer fires, computed by the store from its own due_at."""
+        at = sa.literal(now, type_=timers.c.due_at.type)
+        if self.db.is_postgres:
+            return sa.extract("epoch", at - timers.c.due_at) * 1000.0
+        return (sa.func.julianday(at) - sa.func.julianday(timers.c.due_at)) * 86_400_000.0
+
     def _fire(
-        self, session: AsyncSession, timer: TimerRow, run: LadderRunRow, signal: SignalRow, now: datetime
+        self,
+        session: AsyncSession,
+        writes: _Writes,
+        timer: TimerRow,
+        run: LadderRunRow,
+        signal: SignalRow,
+        now: datetime,
     ) -> StepPlan | None:
-        timer.done_at = now
-        timer.lateness_ms = (now - timer.due_at).total_seconds() * 1000
+        assert timer.id is not None
         if run.state != RunState.ACTIVE or timer.kind != LADDER_STEP:
-            timer.state = TimerState.CANCELLED
-            session.add(timer)
+            writes.timers.setdefault(TimerState.CANCELLED.value, []).append(timer.id)
             return None
-        timer.state = TimerState.DONE
-        session.add(timer)
+        writes.timers.setdefault(TimerState.DONE.value, []).append(timer.id)
         if self.metrics is not None:
-            self.metrics.timer_lateness.observe(max(0.0, timer.lateness_ms / 1000))
+            self.metrics.timer_lateness.observe(max(0.0, (now - timer.due_at).total_seconds()))
         ladder = self.ctx.config.ladder(run.ladder_id)
         assert signal.id is not None and run.id is not None
         step, pass_index = int(timer.data["step"]), int(timer.data["pass"])
@@ -229,22 +285,25 @@ class EscalationEngine:
                 )
                 step, pass_index = 0, pass_index + 1
             else:
-                self._exhaust(session, run, signal, len(ladder.steps) if ladder else 0, pass_index + 1, now)
+                steps = len(ladder.steps) if ladder else 0
+                self._exhaust(session, writes, run, signal, steps, pass_index + 1, now)
                 return None
-        return plan_step(session, self.ctx, run, signal, ladder, step, pass_index, now)
+        return plan_step(self.ctx, run, signal, ladder, step, pass_index, now)
 
     def _exhaust(
         self,
         session: AsyncSession,
+        writes: _Writes,
         run: LadderRunRow,
         signal: SignalRow,
         steps: int,
         passes: int,
         now: datetime,
     ) -> None:
-        assert signal.id is not None
-        run.state, run.ended_at, run.updated_at = RunState.EXHAUSTED.value, now, now
-        session.add(run)
+        assert signal.id is not None and run.id is not None
+        writes.exhausted.append(run.id)
+        # Seen as ended by a later timer of the same run in this batch; written by _write.
+        set_committed_value(run, "state", RunState.EXHAUSTED.value)
         officers = self.ctx.config.officers()
         text = t(
             "notice.exhausted",
@@ -256,7 +315,7 @@ class EscalationEngine:
             passes=passes,
         )
         for officer in officers:
-            notify(
+            tell(
                 session,
                 self.ctx,
                 officer,

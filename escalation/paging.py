@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LEVELS, Ladder, NotifyRule, Person
 from bot.domain import CATEGORY_LABELS_FR, Category, ChannelKind, MessageState, PageState, RunState
 from bot.history import add_event
-from bot.models import LadderRunRow, OutboxMessageRow, PageRow, SignalRow
+from bot.models import LadderRunRow, OutboxMessageRow, PageRow, SignalRow, table_of
 from bot.outbox import OutgoingMessage, enqueue, queue
 from bot.texts import t
 from escalation.context import PagingContext
@@ -74,8 +75,7 @@ def usable_rules(ctx: PagingContext, person: Person, channels: list[Any] | None)
     return [r for r in rules if r.channel in enabled and person.address(r.channel)]
 
 
-def notify(
-    session: AsyncSession,
+def notices(
     ctx: PagingContext,
     person_id: str,
     text: str,
@@ -83,11 +83,11 @@ def notify(
     kind: str,
     signal_id: int | None,
     key: str,
-    now: datetime,
     channels: list[str] | None = None,
     data: dict[str, Any] | None = None,
-) -> list[OutboxMessageRow]:
-    """Tell one person something, on the given channels or else their first usable one."""
+) -> list[OutgoingMessage]:
+    """What telling one person something takes: on the given channels or else their first
+    usable one."""
     person = ctx.config.person(person_id)
     if person is None:
         return []
@@ -101,25 +101,59 @@ def notify(
         up = [r for r in usable if ctx.health.available(r.channel)]
         first = up or usable
         chosen = [first[0].channel] if first else []
-    rows = []
-    for channel in dict.fromkeys(chosen):
-        rows.append(
-            enqueue(
-                session,
-                OutgoingMessage(
-                    channel=str(channel),
-                    kind=kind,
-                    text=text,
-                    recipient_person_id=person_id,
-                    recipient_address=person.address(ChannelKind(channel)),
-                    signal_id=signal_id,
-                    idempotency_key=f"{key}:{person_id}:{channel}",
-                    data=data or {},
-                ),
-                now=now,
-            )
+    return [
+        OutgoingMessage(
+            channel=str(channel),
+            kind=kind,
+            text=text,
+            recipient_person_id=person_id,
+            recipient_address=person.address(ChannelKind(channel)),
+            signal_id=signal_id,
+            idempotency_key=f"{key}:{person_id}:{channel}",
+            data=data or {},
         )
-    return rows
+        for channel in dict.fromkeys(chosen)
+    ]
+
+
+def notify(
+    session: AsyncSession,
+    ctx: PagingContext,
+    person_id: str,
+    text: str,
+    *,
+    kind: str,
+    signal_id: int | None,
+    key: str,
+    now: datetime,
+    channels: list[str] | None = None,
+    data: dict[str, Any] | None = None,
+) -> list[OutboxMessageRow]:
+    """Tell one person something (``notices``); the rows, for a caller that adjusts them."""
+    found = notices(
+        ctx, person_id, text, kind=kind, signal_id=signal_id, key=key, channels=channels, data=data
+    )
+    return [enqueue(session, message, now=now) for message in found]
+
+
+def tell(
+    session: AsyncSession,
+    ctx: PagingContext,
+    person_id: str,
+    text: str,
+    *,
+    kind: str,
+    signal_id: int | None,
+    key: str,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> int:
+    """``notify`` for a caller that needs no row (in bulk when the session collects, bot.bulk);
+    how many messages were queued."""
+    found = notices(ctx, person_id, text, kind=kind, signal_id=signal_id, key=key, data=data)
+    for message in found:
+        queue(session, message, now=now)
+    return len(found)
 
 
 def notify_officers(
@@ -132,14 +166,13 @@ def notify_officers(
     now: datetime,
     signal_id: int | None = None,
     data: dict[str, Any] | None = None,
-) -> list[OutboxMessageRow]:
-    """Tell every duty officer (``duty_officers``), each on their first usable channel."""
-    rows: list[OutboxMessageRow] = []
-    for officer in ctx.config.officers():
-        rows += notify(
-            session, ctx, officer, text, kind=kind, signal_id=signal_id, key=key, now=now, data=data
-        )
-    return rows
+) -> int:
+    """Tell every duty officer (``duty_officers``), each on their first usable channel; how
+    many messages were queued."""
+    return sum(
+        tell(session, ctx, officer, text, kind=kind, signal_id=signal_id, key=key, now=now, data=data)
+        for officer in ctx.config.officers()
+    )
 
 
 def resolve_targets(
@@ -164,8 +197,23 @@ def resolve_targets(
 
 
 @dataclass
+class PlannedPage:
+    """One person to page at a step; ``id`` once ``insert_pages`` has stored it."""
+
+    person_id: str
+    level: str | None
+    person: Person | None
+    rules: list[NotifyRule]
+    id: int | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.person is not None and bool(self.rules)
+
+
+@dataclass
 class StepPlan:
-    """The pages of one step, added to the session but not yet flushed (no ids yet)."""
+    """The pages of one step, planned but not yet stored (``insert_pages``)."""
 
     run: LadderRunRow
     signal: SignalRow
@@ -173,12 +221,11 @@ class StepPlan:
     step_index: int
     pass_index: int
     now: datetime
-    pages: list[tuple[PageRow, Person | None, list[NotifyRule]]] = field(default_factory=list)
+    pages: list[PlannedPage] = field(default_factory=list)
     vacant: list[str] = field(default_factory=list)
 
 
 def plan_step(
-    session: AsyncSession,
     ctx: PagingContext,
     run: LadderRunRow,
     signal: SignalRow,
@@ -187,38 +234,57 @@ def plan_step(
     pass_index: int,
     now: datetime,
 ) -> StepPlan:
-    """First half of paging a step: who, on which channels. A batch of plans shares one flush."""
-    assert run.id is not None and signal.id is not None
+    """First half of paging a step: who, on which channels. A batch of plans shares one insert."""
     step = ladder.steps[step_index]
     targets, vacant = resolve_targets(ctx, ladder, step.page, now)
     plan = StepPlan(run, signal, ladder, step_index, pass_index, now, vacant=vacant)
     for person_id, level in targets:
         person = ctx.config.person(person_id)
-        page = PageRow(
-            run_id=run.id,
-            signal_id=signal.id,
-            person_id=person_id,
-            level=level,
-            step_index=step_index,
-            pass_index=pass_index,
-            created_at=now,
-        )
-        session.add(page)
-        plan.pages.append((page, person, usable_rules(ctx, person, step.channels) if person else []))
+        rules = usable_rules(ctx, person, step.channels) if person else []
+        plan.pages.append(PlannedPage(person_id, level, person, rules))
     return plan
 
 
+async def insert_pages(session: AsyncSession, plans: list[StepPlan]) -> None:
+    """Store the plans' pages in one statement, each given its id (a Core insert: building an
+    ORM object a page cost more than the insert). A page nobody can receive is stored
+    unreachable. A step already paged (another instance) breaks the unique key: the caller's
+    transaction fails and nothing of it is kept."""
+    planned = [(plan, page) for plan in plans for page in plan.pages]
+    if not planned:
+        return
+    table = table_of(PageRow)
+    rows = [
+        {
+            "run_id": plan.run.id,
+            "signal_id": plan.signal.id,
+            "person_id": page.person_id,
+            "level": page.level,
+            "step_index": plan.step_index,
+            "pass_index": plan.pass_index,
+            "created_at": plan.now,
+            "state": (PageState.PAGING if page.reachable else PageState.UNREACHABLE).value,
+        }
+        for plan, page in planned
+    ]
+    conn = await session.connection()
+    stored = await conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    for (_, page), (page_id,) in zip(planned, stored.all(), strict=True):
+        page.id = page_id
+
+
 def emit_step(session: AsyncSession, ctx: PagingContext, plan: StepPlan) -> None:
-    """Second half, once the pages have ids: notifications, history, and what comes next."""
+    """Second half, once the pages are stored: notifications, history, and what comes next.
+    The run's step is the caller's to record (the engine writes a batch's runs at once)."""
     run, signal, now = plan.run, plan.signal, plan.now
     step_index, pass_index = plan.step_index, plan.pass_index
     assert run.id is not None and signal.id is not None
     step = plan.ladder.steps[step_index]
     steps = len(plan.ladder.steps)
     reached: list[str] = []
-    for page, person, rules in plan.pages:
-        if person is None or not rules:
-            page.state = PageState.UNREACHABLE
+    for page in plan.pages:
+        person, rules = page.person, page.rules
+        if person is None or not rules:  # stored unreachable (insert_pages)
             channels = ", ".join(person.channels) if person else "?"
             add_event(
                 session,
@@ -265,8 +331,6 @@ def emit_step(session: AsyncSession, ctx: PagingContext, plan: StepPlan) -> None
         reached.append(ctx.name(page.person_id) + (f" ({ctx.level_label(page.level)})" if page.level else ""))
 
     pass_note = t("page.pass", ctx.lang, number=pass_index + 1) if pass_index else ""
-    run.step_index, run.pass_index, run.updated_at = step_index, pass_index, now
-    session.add(run)
     data = {"step": step_index, "pass": pass_index, "vacant": plan.vacant}
     if reached:
         message = t(

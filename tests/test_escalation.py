@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
+from bot.clock import utc
+from bot.models import TimerRow, table_of
 from tests.devices import duty_desk
 from tests.support import AUTH, make_config
 
@@ -204,6 +208,15 @@ async def test_missed_steps_run_at_once_in_order_after_downtime(db_url: str) -> 
         await desk.vigie.settle()
         first = await alice.expect_page(ref)
         assert first["created_at"] == "2026-11-24T02:24:00+00:00"
+        # The store keeps how late the step ran (what bench/escalation.py reports), and that it ran.
+        async with desk.vigie.db.read_session() as session:
+            timers = table_of(TimerRow)
+            done = (
+                await session.exec(  # type: ignore[call-overload]
+                    sa.select(timers.c.lateness_ms, timers.c.done_at).where(timers.c.state == "done")
+                )
+            ).all()
+        assert [(round(late), utc(at)) for late, at in done] == [(12 * 60_000, desk.clock.now())]
         # The titulaire still gets the step's full wait before the suppléant is paged.
         await bruno.expect_nothing()
         await desk.advance(minutes=5)
