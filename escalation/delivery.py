@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import case, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, wait_exponential
@@ -353,21 +354,65 @@ class OutboxDispatcher:
             found = (await session.exec(stmt, params={"now": now})).all()
             self._again = self._again or len(found) >= limit
             rows = await self._hold_degraded(session, list(found), now)
+            local: list[tuple[OutboxMessageRow, DeliveryResult]] = []
             for row in await self._rate_limit(session, rows, now):
-                channel = self.channels[row.channel]
-                if getattr(channel, "local", False):
+                if getattr(self.channels[row.channel], "local", False):
                     self._again = True
-                    row.attempts += 1
-                    await self._apply(session, row, await self._safe_deliver(row), now)
+                    local.append((row, await self._safe_deliver(row)))
                     delivered_here += 1
                 else:
-                    row.state, row.claimed_at = MessageState.SENDING.value, now
-                    row.attempts += 1
-                    if row.kind in ATTEMPT_MARKED and self.batch == 1:  # sent right after this commit
-                        row.attempted_at = now
-                    session.add(row)
                     external.append(row)
+            await self._mark_sending(session, external, now)
+            await self._record_local(session, local, now)
         return delivered_here, external
+
+    async def _mark_sending(self, session: AsyncSession, rows: list[OutboxMessageRow], now: datetime) -> None:
+        """Claimed: one Core update for them all (the loaded rows told so, without the ORM
+        writing each back)."""
+        if not rows:
+            return
+        table = table_of(OutboxMessageRow)
+        conn = await session.connection()
+        marked = [r.id for r in rows if r.kind in ATTEMPT_MARKED and self.batch == 1]  # sent right after
+        for ids, attempted in ((marked, True), ([r.id for r in rows if r.id not in marked], False)):
+            if not ids:
+                continue
+            values: dict[str, Any] = {
+                "state": MessageState.SENDING.value,
+                "claimed_at": now,
+                "attempts": table.c.attempts + 1,
+            }
+            if attempted:
+                values["attempted_at"] = now
+            await conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(**values))
+        for row in rows:
+            for name, value in (
+                ("state", MessageState.SENDING.value),
+                ("claimed_at", now),
+                ("attempts", row.attempts + 1),
+                ("attempted_at", now if row.id in marked else row.attempted_at),
+            ):
+                set_committed_value(row, name, value)
+
+    async def _record_local(
+        self, session: AsyncSession, results: list[tuple[OutboxMessageRow, DeliveryResult]], now: datetime
+    ) -> None:
+        """A local channel's answers (the console: stored is delivered), in the claim's own
+        transaction: the accepted ones in bulk, the others on the full path."""
+        accepted = [row for row, result in results if result.outcome in _ACCEPTED]
+        if accepted:
+            outcome: dict[int, DeliveryResult] = {}
+            for row, result in results:
+                assert row.id is not None
+                outcome[row.id] = result
+            conn = await session.connection()
+            bulk.collect(session)
+            await self._record_accepted(session, conn, accepted, outcome, now, attempt=True)
+            await bulk.flush(session)
+        for row, result in results:
+            if result.outcome not in _ACCEPTED:
+                row.attempts += 1
+                await self._apply(session, row, result, now)
 
     async def _hold_degraded(
         self, session: AsyncSession, rows: list[OutboxMessageRow], now: datetime
@@ -541,14 +586,19 @@ class OutboxDispatcher:
         rows: list[Any],
         outcome: dict[int, DeliveryResult],
         now: datetime,
+        *,
+        attempt: bool = False,
     ) -> None:
-        """What ``_apply`` does for a message the provider took, for many at once."""
+        """What ``_apply`` does for a message the provider took, for many at once; ``attempt``:
+        counting the attempt too (a local channel's messages are never marked sending)."""
         table = table_of(OutboxMessageRow)
         stamp = table.c.sent_at.type
+        counted = {"attempts": table.c.attempts + 1} if attempt else {}
         await conn.execute(
             sa.update(table)
             .where(table.c.id == sa.bindparam("message_id"))
             .values(
+                **counted,
                 state=sa.bindparam("new_state"),
                 provider_id=sa.func.coalesce(
                     sa.bindparam("new_provider_id", type_=sa.String), table.c.provider_id

@@ -49,7 +49,7 @@ class _Writes:
     the ORM's unit of work, a row at a time, cost more than the rest of a step."""
 
     timers: dict[str, list[int]] = field(default_factory=dict)  # new state → timer ids
-    steps: dict[tuple[int, int], list[int]] = field(default_factory=dict)  # (step, pass) → run ids
+    steps: dict[int, tuple[int, int]] = field(default_factory=dict)  # run id → (step, pass) paged last
     exhausted: list[int] = field(default_factory=list)  # run ids
 
 
@@ -227,7 +227,7 @@ class EscalationEngine:
     def _emit(self, session: AsyncSession, writes: _Writes, plan: StepPlan) -> None:
         emit_step(session, self.ctx, plan)
         assert plan.run.id is not None
-        writes.steps.setdefault((plan.step_index, plan.pass_index), []).append(plan.run.id)
+        writes.steps[plan.run.id] = (plan.step_index, plan.pass_index)
 
     async def _write(self, session: AsyncSession, writes: _Writes, now: datetime) -> None:
         """The batch's timers and runs, a statement per new state (not one per row)."""
@@ -239,7 +239,10 @@ class EscalationEngine:
                 .where(timers.c.id.in_(ids))
                 .values(state=state, done_at=now, lateness_ms=self._lateness_ms(timers, now))
             )
-        for (step, pass_index), ids in writes.steps.items():
+        paged: dict[tuple[int, int], list[int]] = {}
+        for run_id, step_and_pass in writes.steps.items():
+            paged.setdefault(step_and_pass, []).append(run_id)
+        for (step, pass_index), ids in paged.items():
             await conn.execute(
                 sa.update(runs)
                 .where(runs.c.id.in_(ids))
