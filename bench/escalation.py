@@ -271,9 +271,8 @@ async def main() -> None:
     # The restart is timed from the process's start: run it with its bytecode compiled, as a
     # wheel's install or the Docker image has it. An editable install under
     # PYTHONDONTWRITEBYTECODE (this machine sets it) would compile Vigie's modules at every start.
-    compileall.compile_dir(REPO / "bot", quiet=1)
-    compileall.compile_dir(REPO / "escalation", quiet=1)
-    compileall.compile_dir(REPO / "handlers", quiet=1)
+    for package in ("bot", "escalation", "handlers"):
+        compileall.compile_dir(REPO / package, quiet=1)
     print(
         f"escalation benchmark: {args.ladders} ladders x 3 steps ({args.wait} each), kill -9 mid-way, "
         f"{args.down:.0f} s down, {os.cpu_count()} cores"

@@ -33,7 +33,7 @@ from bot.texts import t
 from escalation.context import PagingContext
 from escalation.maintenance import active_windows, held
 from escalation.overrides import load_overrides
-from escalation.paging import StepPlan, emit_step, exercise_prefix, insert_pages, plan_step, tell
+from escalation.paging import StepPlan, emit_step, exercise_prefix, insert_pages, notify_officers, plan_step
 from escalation.routing import choose_ladder
 from escalation.storms import sort_storms
 from escalation.timers import LADDER_STEP, schedule_step
@@ -204,12 +204,12 @@ class EscalationEngine:
                     continue
                 try:
                     async with session.begin_nested():
-                        writes = _Writes()
-                        plan = self._fire(session, writes, timer, run, signal, now)
+                        own = _Writes()  # written inside the savepoint, undone with it
+                        plan = self._fire(session, own, timer, run, signal, now)
                         if plan is not None:
                             await insert_pages(session, [plan])
-                            self._emit(session, writes, plan)
-                        await self._write(session, writes, now)
+                            self._emit(session, own, plan)
+                        await self._write(session, own, now)
                 except UNAVAILABLE_ERRORS:
                     raise
                 except Exception as exc:
@@ -317,18 +317,16 @@ class EscalationEngine:
             steps=steps,
             passes=passes,
         )
-        for officer in officers:
-            tell(
-                session,
-                self.ctx,
-                officer,
-                text,
-                kind="unanswered",
-                signal_id=signal.id,
-                key=f"exhausted:{run.id}",
-                now=now,
-                data={"exercise": signal.is_exercise},
-            )
+        notify_officers(
+            session,
+            self.ctx,
+            text,
+            kind="unanswered",
+            key=f"exhausted:{run.id}",
+            now=now,
+            signal_id=signal.id,
+            data={"exercise": signal.is_exercise},
+        )
         add_event(
             session,
             signal.id,

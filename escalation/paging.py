@@ -136,26 +136,6 @@ def notify(
     return [enqueue(session, message, now=now) for message in found]
 
 
-def tell(
-    session: AsyncSession,
-    ctx: PagingContext,
-    person_id: str,
-    text: str,
-    *,
-    kind: str,
-    signal_id: int | None,
-    key: str,
-    now: datetime,
-    data: dict[str, Any] | None = None,
-) -> int:
-    """``notify`` for a caller that needs no row (in bulk when the session collects, bot.bulk);
-    how many messages were queued."""
-    found = notices(ctx, person_id, text, kind=kind, signal_id=signal_id, key=key, data=data)
-    for message in found:
-        queue(session, message, now=now)
-    return len(found)
-
-
 def notify_officers(
     session: AsyncSession,
     ctx: PagingContext,
@@ -168,11 +148,15 @@ def notify_officers(
     data: dict[str, Any] | None = None,
 ) -> int:
     """Tell every duty officer (``duty_officers``), each on their first usable channel; how
-    many messages were queued."""
-    return sum(
-        tell(session, ctx, officer, text, kind=kind, signal_id=signal_id, key=key, now=now, data=data)
+    many messages were queued (in bulk when the session collects, bot.bulk: no row is returned)."""
+    found = [
+        message
         for officer in ctx.config.officers()
-    )
+        for message in notices(ctx, officer, text, kind=kind, signal_id=signal_id, key=key, data=data)
+    ]
+    for message in found:
+        queue(session, message, now=now)
+    return len(found)
 
 
 def resolve_targets(
